@@ -35,3 +35,9 @@ export function isDoctorError(e: unknown): e is DoctorError {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** `e` as a {@link DoctorError} that names `file` (errors from deeper layers often do not know it). */
+export function withFile(e: unknown, file: string): DoctorError {
+  if (isDoctorError(e)) return e.file ? e : new DoctorError(e.kind, e.message, file);
+  return new DoctorError('runtime', errorMessage(e), file);
+}

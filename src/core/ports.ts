@@ -1,0 +1,34 @@
+import type { NdArray } from './ndarray';
+import type { Model } from './onnx/types';
+
+/** Which execution provider the user asked for. */
+export type ExecutionProviderPreference = 'auto' | 'cuda' | 'cpu';
+
+/** Which execution provider actually runs, and why when it is not the one asked for. */
+export interface ExecutionProviderChoice {
+  requested: ExecutionProviderPreference;
+  used: 'cuda' | 'cpu';
+  /** Set when `auto` fell back to CPU: the reason CUDA could not be used. */
+  fallbackReason?: string;
+}
+
+/** A compiled model that maps named inputs to named outputs (onnxruntime, in the runtime). */
+export interface TensorRunner {
+  readonly executionProvider: ExecutionProviderChoice;
+  /** Input names the runner expects. */
+  readonly inputNames: readonly string[];
+  /** Output names the runner can fetch, intermediate tensors included. */
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, NdArray>, fetches?: readonly string[]): Promise<Record<string, NdArray>>;
+  dispose(): Promise<void>;
+}
+
+/** Options for {@link RunnerFactory}. */
+export interface RunnerOptions {
+  executionProvider: ExecutionProviderPreference;
+  /** Intermediate tensors to expose as extra outputs. */
+  extraOutputs?: readonly string[];
+}
+
+/** The port through which the core compiles models; injected by the runtime. */
+export type RunnerFactory = (model: Model, options: RunnerOptions) => Promise<TensorRunner>;
