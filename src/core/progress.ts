@@ -1,0 +1,20 @@
+import { DoctorError } from './errors';
+
+/** One step of long work, for a progress bar: what is happening and how far along it is. */
+export interface Progress {
+  /** e.g. "Loading model", "Probing layer 12/40: /layer3/layer3.1/conv2". */
+  message: string;
+  /** Fraction done in [0, 1], when known. */
+  fraction?: number;
+}
+
+/** Reporting and cancellation hooks that long-running core functions accept. */
+export interface WorkContext {
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/** Throws a 'cancelled' {@link DoctorError} when the work was cancelled. */
+export function throwIfCancelled(ctx: WorkContext | undefined): void {
+  if (ctx?.signal?.aborted) throw new DoctorError('cancelled', 'the analysis was cancelled');
+}

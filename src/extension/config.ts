@@ -1,0 +1,16 @@
+import * as vscode from 'vscode';
+import type { EngineOptions } from '../protocol/engine';
+
+/** The extension's settings, read in one place with their types and defaults. */
+export function readEngineOptions(scope?: vscode.Uri): EngineOptions {
+  const c = vscode.workspace.getConfiguration('gradientDoctor', scope);
+  return {
+    executionProvider: c.get<'auto' | 'cuda' | 'cpu'>('executionProvider', 'auto'),
+    samples: {
+      count: Math.max(1, c.get<number>('samples', 1)),
+      seed: c.get<number>('seed', 0),
+      distribution: c.get<'normal' | 'uniform'>('inputDistribution', 'normal'),
+      dimensions: c.get<Record<string, number>>('dimensions', {}),
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import type { FloatDistribution } from '../core/inputs/synthesize';
+import type { ExecutionProviderPreference } from '../core/ports';
+
+/** Options shared by every engine entry point (CLI flags, VS Code settings, worker requests). */
+export interface EngineOptions {
+  executionProvider: ExecutionProviderPreference;
+  samples: {
+    count: number;
+    seed: number;
+    distribution: FloatDistribution;
+    /** Sizes for symbolic dimensions, by symbol name. */
+    dimensions: Record<string, number>;
+    /** Paths of .npy/.npz/.json sample files; when given, nothing is synthesized. */
+    files?: string[];
+  };
+}

@@ -1,0 +1,42 @@
+import type { DoctorErrorKind } from '../core/errors';
+import type { InspectResult } from '../core/inspect';
+import type { Progress } from '../core/progress';
+import type { EngineOptions } from './engine';
+
+/** What each kind of work returns. */
+export interface WorkerResults {
+  inspect: InspectResult;
+}
+
+/** A kind of work the worker does. */
+export type WorkKind = keyof WorkerResults;
+
+/** Host -> worker messages. */
+export type WorkerRequest =
+  /** Start work `kind` on the model at `path`; replies carry the same `id`. */
+  | { type: 'work/start'; id: number; kind: WorkKind; path: string; options: Partial<EngineOptions> }
+  /** Stop work `id` as soon as possible; it then ends with a 'cancelled' error. */
+  | { type: 'work/cancel'; id: number }
+  /** Test hook: make the worker die as a native crash would. */
+  | { type: 'worker/crash' };
+
+/** Worker -> host messages. */
+export type WorkerReply =
+  /** The worker is up and ready for requests. */
+  | { type: 'worker/ready'; pid: number }
+  /** Work `id` made progress. */
+  | { type: 'work/progress'; id: number; progress: Progress }
+  /** Work `id` finished with this result. */
+  | { type: 'work/result'; id: number; result: WorkerResults[WorkKind] }
+  /** Work `id` failed. */
+  | { type: 'work/error'; id: number; error: SerializedError }
+  /** A line for the log. */
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+
+/** An error as it crosses the process boundary. */
+export interface SerializedError {
+  kind: DoctorErrorKind;
+  message: string;
+  file?: string;
+  stack?: string;
+}

@@ -1,0 +1,58 @@
+/**
+ * The analysis worker: a child process that owns onnxruntime and every numerical computation, so
+ * the extension host's thread never blocks. Started by {@link WorkerClient}; speaks the typed
+ * protocol in src/protocol/worker.ts over Node IPC.
+ */
+import { isDoctorError, errorMessage } from '../core/errors';
+import type { WorkerReply, WorkerRequest, WorkerResults, WorkKind } from '../protocol/worker';
+import { inspectFile } from './engine';
+
+const running = new Map<number, AbortController>();
+
+function send(msg: WorkerReply): void {
+  process.send?.(msg);
+}
+
+const handlers: { [K in WorkKind]: (path: string, options: Parameters<typeof inspectFile>[1], ctx: Parameters<typeof inspectFile>[2]) => Promise<WorkerResults[K]> } = {
+  inspect: inspectFile,
+};
+
+async function start(msg: Extract<WorkerRequest, { type: 'work/start' }>): Promise<void> {
+  const controller = new AbortController();
+  running.set(msg.id, controller);
+  try {
+    const result = await handlers[msg.kind](msg.path, msg.options, {
+      signal: controller.signal,
+      onProgress: (progress) => send({ type: 'work/progress', id: msg.id, progress }),
+    });
+    send({ type: 'work/result', id: msg.id, result });
+  } catch (e) {
+    const error = isDoctorError(e)
+      ? { kind: e.kind, message: e.message, file: e.file }
+      : { kind: 'runtime' as const, message: errorMessage(e), stack: e instanceof Error ? e.stack : undefined };
+    send({ type: 'work/error', id: msg.id, error });
+  } finally {
+    running.delete(msg.id);
+  }
+}
+
+process.on('message', (msg: WorkerRequest) => {
+  switch (msg.type) {
+    case 'work/start':
+      void start(msg);
+      break;
+    case 'work/cancel':
+      running.get(msg.id)?.abort();
+      break;
+    case 'worker/crash':
+      process.kill(process.pid, 'SIGSEGV');
+      break;
+    default: {
+      const exhaustive: never = msg;
+      send({ type: 'log', level: 'warn', message: `unknown request ${JSON.stringify(exhaustive)}` });
+    }
+  }
+});
+
+process.on('disconnect', () => process.exit(0));
+send({ type: 'worker/ready', pid: process.pid });
