@@ -37,7 +37,7 @@ export function loadSamples(files: SampleFile[], inputs: ResolvedInput[]): Sampl
 function readNpy(bytes: Uint8Array, where: string): NdArray {
   let arr;
   try {
-    const copy = bytes.slice();
+    const copy = new Uint8Array(bytes); // a copy: Buffer.slice would be a view into a shared pool
     arr = parseNpy(copy.buffer, { convertFloat16: false });
   } catch (e) {
     throw new DoctorError('bad-input', `not a valid .npy array (${errorMessage(e)})`, where);

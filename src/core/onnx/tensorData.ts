@@ -7,7 +7,7 @@ export function tensorToFloat64(t: Tensor): Float64Array {
   if (!raw) throw new DoctorError('unsupported', `tensor '${t.name}' has no loaded data`);
   const n = elementCount(t.dims);
   // Copy first: raw is often a view at an odd offset into the file, and typed arrays need alignment.
-  const bytes = raw.slice();
+  const bytes = new Uint8Array(raw);
   const view = new DataView(bytes.buffer);
   const out = new Float64Array(n);
   const read = ELEMENT_READERS[t.dataType];

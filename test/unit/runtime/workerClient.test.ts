@@ -1,0 +1,68 @@
+import * as assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DoctorError } from '../../../src/core/errors';
+import { WorkerClient } from '../../../src/runtime/workerClient';
+import { malformed, model, ROOT } from '../../helpers';
+
+const workerPath = path.join(ROOT, 'dist', 'worker.js');
+
+describe('WorkerClient (real worker process, dist/worker.js)', () => {
+  assert.ok(existsSync(workerPath), 'run `npm run build` first: dist/worker.js is missing');
+  const logs: string[] = [];
+  const client = new WorkerClient({ workerPath, log: (l) => logs.push(l) });
+  after(() => client.dispose());
+
+  it('starts the worker lazily and inspects a model there, reporting progress', async () => {
+    assert.equal(client.pid, undefined, 'no worker before the first request');
+    const steps: string[] = [];
+    const r = await client.run('inspect', model('resnet_small'), {}, { onProgress: (p) => steps.push(p.message) });
+    assert.equal(r.summary.opHistogram.find((h) => h.opType === 'Conv')?.count, 9);
+    assert.equal(r.executionProvider.used, 'cpu');
+    assert.ok(steps.includes('Running the model on a sample'), steps.join(', '));
+    assert.ok(client.pid && client.pid !== process.pid, 'ran in another process');
+  });
+
+  it('reports a malformed model as a DoctorError naming the file, and keeps working', async () => {
+    await assert.rejects(client.run('inspect', malformed('cycle.onnx'), {}), (e: unknown) => {
+      assert.ok(e instanceof DoctorError);
+      assert.equal(e.kind, 'invalid-graph');
+      assert.equal(e.file, malformed('cycle.onnx'));
+      return true;
+    });
+    const r = await client.run('inspect', model('mlp_sigmoid'), {});
+    assert.equal(r.summary.nodeCount, 24);
+  });
+
+  it('turns a worker crash into an error and starts a fresh worker for the next request', async () => {
+    const first = client.pid;
+    const pending = client.run('inspect', model('transformer'), {});
+    client.crashForTest();
+    await assert.rejects(pending, /analysis worker was killed by SIGSEGV/);
+    const r = await client.run('inspect', model('mlp_sigmoid'), {});
+    assert.equal(r.summary.nodeCount, 24);
+    assert.notEqual(client.pid, first);
+  });
+
+  it('cancels within a second', async () => {
+    const abort = new AbortController();
+    const t0 = Date.now();
+    const pending = client.run('inspect', model('transformer'), {}, { signal: abort.signal });
+    abort.abort();
+    await assert.rejects(pending, (e: unknown) => e instanceof DoctorError && e.kind === 'cancelled');
+    assert.ok(Date.now() - t0 < 1500, `took ${Date.now() - t0} ms`);
+    const r = await client.run('inspect', model('mlp_sigmoid'), {});
+    assert.equal(r.summary.nodeCount, 24);
+  });
+
+  it('treats a worker that sends nothing for the stall timeout as hung and kills it', async () => {
+    const hung = new WorkerClient({ workerPath, stallTimeoutMs: 30 });
+    try {
+      await assert.rejects(hung.run('inspect', model('resnet_small'), {}), /stopped responding \(no progress for 0 s\)/);
+      assert.equal(hung.pid, undefined, 'the hung worker is gone');
+    } finally {
+      hung.dispose();
+    }
+  });
+});
