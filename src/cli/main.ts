@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { errorMessage, isDoctorError } from '../core/errors';
 import { inspectFile } from '../runtime/engine';
 import { formatInspect } from '../core/report/inspectText';
+import { standaloneHtml } from './assets';
 import { engineOptions, ExitCode, parseDim, parseInteger, parsePositive, type RunFlags } from './options';
 import { createProgressReporter } from './progressBar';
 
@@ -28,14 +30,17 @@ export function buildProgram(): Command {
     .exitOverride();
 
   addRunOptions(program.command('inspect <model>').description('print the model summary: inputs, outputs, opset, parameters, operators, execution provider'))
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'html']).default('table'))
     .option('--out <file>', 'write the output to a file instead of stdout')
-    .action(async (model: string, flags: RunFlags & { format: 'table' | 'json'; out?: string; progress: boolean }) => {
+    .action(async (model: string, flags: RunFlags & { format: 'table' | 'json' | 'html'; out?: string; progress: boolean }) => {
       const progress = createProgressReporter(flags.progress);
       try {
         const result = await inspectFile(model, engineOptions(flags), { onProgress: progress.update });
         progress.stop();
-        const text = flags.format === 'json' ? JSON.stringify(result, null, 2) : formatInspect(result);
+        const text =
+          flags.format === 'json' ? JSON.stringify(result, null, 2)
+          : flags.format === 'html' ? standaloneHtml(`${path.basename(result.file)}: Gradient Doctor`, result)
+          : formatInspect(result);
         emit(text, flags.out);
       } finally {
         progress.stop();

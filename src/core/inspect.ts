@@ -6,7 +6,7 @@ import type { InputRecipe } from './inputs/synthesize';
 import { summarizeModel, type ModelSummary } from './onnx/summary';
 import type { Model } from './onnx/types';
 import type { ExecutionProviderChoice, ExecutionProviderPreference, RunnerFactory } from './ports';
-import { throwIfCancelled, type WorkContext } from './progress';
+import { checkpoint, type WorkContext } from './progress';
 
 /** What `inspect` reports: the model summary plus one real forward pass on a sample. */
 export interface InspectResult {
@@ -49,11 +49,11 @@ export async function inspectModel(
   const summary = summarizeModel(source.model, source.externalDataFiles);
   ctx?.onProgress?.({ message: 'Preparing sample inputs', fraction: 0.2 });
   const prepared = prepareSamples(source.model, { ...options.samples, count: 1 }, source.path);
-  throwIfCancelled(ctx);
+  await checkpoint(ctx);
   ctx?.onProgress?.({ message: 'Creating onnxruntime session', fraction: 0.4 });
   const runner = await createRunner(source.model, { executionProvider: options.executionProvider });
   try {
-    throwIfCancelled(ctx);
+    await checkpoint(ctx);
     ctx?.onProgress?.({ message: 'Running the model on a sample', fraction: 0.7 });
     const t0 = performance.now();
     const out = await runner.run(prepared.samples[0]);

@@ -12,6 +12,17 @@ export interface Progress {
 export interface WorkContext {
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
+  /**
+   * Lets pending events run (a worker's incoming cancel message). Work that runs synchronous native
+   * calls back to back never reaches the event loop otherwise.
+   */
+  yieldToEventLoop?: () => Promise<void>;
+}
+
+/** Between steps of long work: lets events in, then throws if the work was cancelled. */
+export async function checkpoint(ctx: WorkContext | undefined): Promise<void> {
+  await ctx?.yieldToEventLoop?.();
+  throwIfCancelled(ctx);
 }
 
 /** Throws a 'cancelled' {@link DoctorError} when the work was cancelled. */

@@ -10,7 +10,8 @@ export function readEngineOptions(scope?: vscode.Uri): EngineOptions {
       count: Math.max(1, c.get<number>('samples', 1)),
       seed: c.get<number>('seed', 0),
       distribution: c.get<'normal' | 'uniform'>('inputDistribution', 'normal'),
-      dimensions: c.get<Record<string, number>>('dimensions', {}),
+      // a plain copy: the settings object is a proxy, which the worker's IPC cannot clone
+      dimensions: { ...c.get<Record<string, number>>('dimensions', {}) },
     },
   };
 }

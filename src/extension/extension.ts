@@ -14,6 +14,8 @@ export interface GradientDoctorApi {
   inspect(uri: vscode.Uri): Promise<InspectResult | undefined>;
   /** The worker client, so tests can crash the worker. */
   readonly worker: WorkerClient;
+  /** Fires with the message of every error shown to the user. */
+  readonly onDidReportError: vscode.Event<string>;
 }
 
 /** Activated only by the contributed commands (package.json has no activation events); loads no onnxruntime. */
@@ -24,9 +26,11 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     log: (line) => output.info(line),
   });
   const summaries = new SummaryDocuments();
+  const errorReported = new vscode.EventEmitter<string>();
   context.subscriptions.push(
     output,
     summaries,
+    errorReported,
     { dispose: () => worker.dispose() },
     vscode.workspace.registerTextDocumentContentProvider(SUMMARY_SCHEME, summaries),
   );
@@ -53,7 +57,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
       output.info(`inspected ${uri.fsPath}: ${result.summary.nodeCount} nodes on ${result.executionProvider.used}`);
       return result;
     } catch (e) {
-      reportError(output, e);
+      reportError(output, e, errorReported);
       return undefined;
     }
   };
@@ -62,7 +66,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     vscode.commands.registerCommand(CommandId.inspectModel, inspect),
     vscode.commands.registerCommand(CommandId.showLog, () => output.show()),
   );
-  return { inspect, worker };
+  return { inspect, worker, onDidReportError: errorReported.event };
 }
 
 /** Nothing to tear down beyond the disposables. */
@@ -87,13 +91,14 @@ async function trustedEnough(uri: vscode.Uri): Promise<boolean> {
   return answer === run;
 }
 
-function reportError(output: vscode.LogOutputChannel, e: unknown): void {
+function reportError(output: vscode.LogOutputChannel, e: unknown, reported: vscode.EventEmitter<string>): void {
   const message = errorMessage(e);
   if (isDoctorError(e) && e.kind === 'cancelled') {
     output.info(message);
     return;
   }
   output.error(message);
+  reported.fire(message);
   void vscode.window.showErrorMessage(`Gradient Doctor: ${message}`, 'Show Log').then((choice) => {
     if (choice) output.show();
   });

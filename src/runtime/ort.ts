@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DoctorError, errorMessage } from '../core/errors';
 import type { ElementType, NdArray } from '../core/ndarray';
@@ -70,13 +72,9 @@ export function cudaUnavailableReason(): string | undefined {
 
 function cudaProviderInstalled(): boolean {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const fs = require('node:fs') as typeof import('node:fs');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const path = require('node:path') as typeof import('node:path');
     const dir = path.dirname(require.resolve('onnxruntime-node/package.json'));
     const bin = path.join(dir, 'bin', 'napi-v6', process.platform, process.arch);
-    return fs.readdirSync(bin).some((f) => /onnxruntime_providers_cuda/.test(f));
+    return readdirSync(bin).some((f) => /onnxruntime_providers_cuda/.test(f));
   } catch {
     return false;
   }

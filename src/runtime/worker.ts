@@ -23,6 +23,7 @@ async function start(msg: Extract<WorkerRequest, { type: 'work/start' }>): Promi
   try {
     const result = await handlers[msg.kind](msg.path, msg.options, {
       signal: controller.signal,
+      yieldToEventLoop: () => new Promise((resolve) => setImmediate(resolve)),
       onProgress: (progress) => send({ type: 'work/progress', id: msg.id, progress }),
     });
     send({ type: 'work/result', id: msg.id, result });

@@ -41,6 +41,8 @@ export class WorkerClient {
   private child: ChildProcess | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Cancelled requests the worker has not yet acknowledged, with the timer that kills it if it never does. */
+  private readonly cancelling = new Map<number, NodeJS.Timeout>();
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: WorkerClientOptions) {
@@ -50,6 +52,11 @@ export class WorkerClient {
   /** The worker's process id, when one is running. */
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** Requests in flight. */
+  get pendingCount(): number {
+    return this.pending.size;
   }
 
   /** Runs work `kind` on the model at `path` in the worker. Rejects with a {@link DoctorError}. */
@@ -79,17 +86,34 @@ export class WorkerClient {
     this.failAll(new DoctorError('cancelled', 'the analysis worker was shut down'));
   }
 
+  /**
+   * Rejects request `id` at once as cancelled and asks the worker to stop it; a worker that has not
+   * stopped within the grace period is killed (the next request starts a fresh one).
+   */
   private cancel(id: number): void {
     const child = this.child;
     if (!child || !this.pending.has(id)) return;
+    this.settle(id, new DoctorError('cancelled', 'the analysis was cancelled'));
     this.send(child, { type: 'work/cancel', id });
-    setTimeout(() => {
-      if (this.pending.has(id) && this.child === child) {
-        this.log(`worker did not stop within ${this.options.cancelGraceMs ?? 1000} ms of a cancel; killing it`);
-        this.settle(id, new DoctorError('cancelled', 'the analysis was cancelled'));
+    const grace = this.options.cancelGraceMs ?? 1000;
+    const timer = setTimeout(() => {
+      this.cancelling.delete(id);
+      if (this.child === child) {
+        this.log(`worker did not stop within ${grace} ms of a cancel; killing it`);
         this.kill(child);
       }
-    }, this.options.cancelGraceMs ?? 1000).unref();
+    }, grace);
+    timer.unref();
+    this.cancelling.set(id, timer);
+  }
+
+  /** True (and forgets it) when `id` was cancelled and this is the worker's late reply. */
+  private acknowledgeCancel(id: number): boolean {
+    const timer = this.cancelling.get(id);
+    if (!timer) return false;
+    clearTimeout(timer);
+    this.cancelling.delete(id);
+    return true;
   }
 
   private ensureWorker(): ChildProcess {
@@ -119,12 +143,14 @@ export class WorkerClient {
         this.pending.get(msg.id)?.onProgress?.(msg.progress);
         break;
       case 'work/result': {
+        if (this.acknowledgeCancel(msg.id)) break;
         const p = this.pending.get(msg.id);
         this.clear(msg.id);
         p?.resolve(msg.result as never);
         break;
       }
       case 'work/error':
+        if (this.acknowledgeCancel(msg.id)) break;
         this.settle(msg.id, deserialize(msg.error));
         break;
       case 'log':

@@ -1,0 +1,47 @@
+/** What a self-contained HTML report is made of. */
+export interface StandaloneHtmlParts {
+  title: string;
+  /** The webview bundle (dist/webview.js). */
+  script: string;
+  /** The stylesheet (media/report.css). */
+  css: string;
+  /** The data the webview renders, embedded as JSON. */
+  data: unknown;
+  /** A fresh random nonce for the content security policy. */
+  nonce: string;
+}
+
+/**
+ * A single HTML file that renders the report in any browser with no network access and no extension:
+ * the webview bundle, its stylesheet and the data inlined, under a strict content security policy
+ * that allows only those inlined parts (by nonce).
+ */
+export function renderStandaloneHtml(p: StandaloneHtmlParts): string {
+  const csp = `default-src 'none'; img-src data: blob:; style-src 'nonce-${p.nonce}'; script-src 'nonce-${p.nonce}'`;
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(p.title)}</title>
+<style nonce="${p.nonce}">${p.css}</style>
+</head>
+<body>
+<main id="app"></main>
+<script type="application/json" id="gd-data">${escapeJsonForScript(JSON.stringify(p.data))}</script>
+<script nonce="${p.nonce}">${p.script.replace(/<\/script/gi, '<\\/script')}</script>
+</body>
+</html>
+`;
+}
+
+/** Escapes text for HTML element content and attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** JSON that cannot end its <script> element early or open a comment. */
+function escapeJsonForScript(json: string): string {
+  return json.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
