@@ -20,7 +20,7 @@ export function formatInspect(r: InspectResult): string {
     lines.push(`  ${i.name}  ${i.dtype} ${formatShape(i.shape)}${recipe ? `  sample ${formatShape(recipe.dims)}: ${recipe.distribution}` : ''}`);
   }
   for (const b of r.dimensionBindings) {
-    lines.push(`  · ${b.symbol ?? `unknown axis ${b.axis}`} of ${b.input} = ${b.value} (${b.source === 'override' ? 'set by you' : 'default; override with --dim'})`);
+    lines.push(`  · ${b.symbol ?? `unknown axis ${b.axis}`} of ${b.input} = ${b.value} (${b.source === 'override' ? 'set by you' : 'default; set it with --dim or the gradientDoctor.dimensions setting'})`);
   }
   lines.push('Outputs');
   for (const o of s.outputs) {
