@@ -6,33 +6,23 @@
 // integration tests do. The workbench calls window.codeAutomationExit(code) when the suite's run()
 // settles. Prints "vscode: N passed, N failed" as its last line.
 //
-// Usage: node test/integration/runVsCode.mjs [--grep <pattern>] [--screenshot <png>] [--keep]
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+// Usage: node test/integration/runVsCode.mjs [--grep <pattern>] [--screenshot <png>] [--keep] [--vsix <file>]
+// With --vsix, the packaged extension is installed into the test VS Code (as a user would) and tested
+// instead of the working tree.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
-import * as esbuild from 'esbuild';
+import { buildSuite, makeWorkspace, ROOT } from './buildSuite.mjs';
 import { chromium } from 'playwright-core';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
 const CS_VERSION = process.env.CS_VERSION ?? '4.100.3';
 const serverMain = path.join(process.env.VSCODE_TEST_DIR ?? path.join(ROOT, '.vscode-test'), `code-server-${CS_VERSION}`, 'node_modules/code-server/lib/vscode/out/server-main.js');
 const chrome = process.env.CHROME_PATH ?? '/usr/bin/chromium';
-const timeoutMs = Number(arg('timeout', 600000));
-
-async function buildSuite(outDir) {
-  const suiteDir = path.join(ROOT, 'test/integration/suite');
-  const entries = ['index.ts', ...(await import('node:fs')).readdirSync(suiteDir).filter((f) => f.endsWith('.test.ts'))];
-  await esbuild.build({
-    entryPoints: entries.map((f) => path.join(suiteDir, f)), outdir: outDir, bundle: true, platform: 'node', format: 'cjs',
-    target: 'node20', external: ['vscode', 'mocha'], sourcemap: 'inline', logLevel: 'warning',
-  });
-}
+const timeoutMs = Number(arg('timeout', 300000));
 
 const freePort = () => new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
 const waitHttp = (url, ms) => new Promise((resolve, reject) => {
@@ -43,35 +33,37 @@ const waitHttp = (url, ms) => new Promise((resolve, reject) => {
 
 async function main() {
   if (!existsSync(serverMain)) throw new Error(`VS Code server not found at ${serverMain}: run scripts/setup-test-env.sh`);
-  if (!existsSync(path.join(ROOT, 'dist/extension.js'))) throw new Error('dist/extension.js is missing: run npm run build');
+  if (!arg('vsix') && !existsSync(path.join(ROOT, 'dist/extension.js'))) throw new Error('dist/extension.js is missing: run npm run build');
   const t0 = Date.now();
-  const tmp = mkdtempSync(path.join(tmpdir(), 'gd-vscode-'));
-  // Inside the repo (out/ is git-ignored) so that the suite's require('mocha') finds node_modules.
-  const suiteOut = path.join(ROOT, 'out', 'integration');
-  rmSync(suiteOut, { recursive: true, force: true });
-  await buildSuite(suiteOut);
-  // The workspace holds copies of the fixtures, so the tests can check that nothing is written beside a model.
-  const workspace = path.join(tmp, 'workspace');
-  mkdirSync(workspace);
-  cpSync(path.join(ROOT, 'test/fixtures/models'), path.join(workspace, 'models'), { recursive: true });
-  cpSync(path.join(ROOT, 'test/fixtures/malformed'), path.join(workspace, 'malformed'), { recursive: true });
-
+  const { tmp, workspace } = makeWorkspace();
+  const suiteIndex = await buildSuite();
+  const vsix = arg('vsix');
+  const extensionsDir = path.join(tmp, 'extensions');
+  if (vsix) {
+    const install = spawnSync(process.execPath, [serverMain, '--install-extension', path.resolve(vsix), '--extensions-dir', extensionsDir, '--accept-server-license-terms'], { encoding: 'utf8' });
+    if (install.status !== 0) throw new Error(`installing ${vsix} failed: ${install.stderr}${install.stdout}`);
+    console.log(install.stdout.trim());
+  }
+  // VS Code runs extension tests only for a development extension: point that at the installed copy.
+  const installed = vsix ? readdirSync(extensionsDir).find((d) => d.startsWith('gradient-doctor.gradient-doctor-')) : undefined;
+  if (vsix && !installed) throw new Error(`${vsix} did not install into ${extensionsDir}`);
+  const extensionPath = installed ? path.join(extensionsDir, installed) : ROOT;
   const port = await freePort();
   const authority = `127.0.0.1:${port}`;
   const home = path.join(tmp, 'home');
   const ttmp = path.join(tmp, 'tmp');
   mkdirSync(home); mkdirSync(ttmp);
   const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: `${home}/.config`, XDG_CACHE_HOME: `${home}/.cache`, XDG_DATA_HOME: `${home}/.local/share`,
-    TMPDIR: ttmp, EXTENSIONS_GALLERY: '{}', VSCODE_AGENT_FOLDER: path.join(tmp, 'agent'), GD_TEST_WORKSPACE: workspace, GD_TEST_GREP: arg('grep', '') };
+    TMPDIR: ttmp, EXTENSIONS_GALLERY: '{}', VSCODE_AGENT_FOLDER: path.join(tmp, 'agent'), GD_TEST_GREP: arg('grep', '') };
   const logFile = path.join(tmp, 'server.log');
   const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token',
     '--accept-server-license-terms', '--enable-smoke-test-driver', '--telemetry-level', 'off', '--disable-workspace-trust',
-    '--user-data-dir', path.join(tmp, 'user-data'), '--server-data-dir', path.join(tmp, 'server-data'), '--extensions-dir', path.join(tmp, 'extensions')],
+    '--user-data-dir', path.join(tmp, 'user-data'), '--server-data-dir', path.join(tmp, 'server-data'), '--extensions-dir', extensionsDir],
   { env, stdio: ['ignore', openSync(logFile, 'w'), openSync(logFile, 'a')], detached: true });
   const stopServer = () => { try { process.kill(-server.pid, 'SIGTERM'); } catch { /* already gone */ } };
   process.on('SIGINT', () => { stopServer(); process.exit(130); });
 
-  let browser; let code = 1; let passed = 0; let failed = 0;
+  let browser; let code; let passed = 0; let failed = 0;
   try {
     await waitHttp(`http://${authority}/`, 60000);
     browser = await chromium.launch({ executablePath: chrome, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
@@ -88,8 +80,8 @@ async function main() {
       if ((m = /^\s*(\d+) failing/.exec(line))) failed += Number(m[1]);
       (type === 'error' ? console.error : console.log)(line);
     });
-    const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://${authority}${ROOT}`],
-      ['extensionTestsPath', `vscode-remote://${authority}${path.join(suiteOut, 'index.js')}`], ['skipWelcome', 'true'], ['skipReleaseNotes', 'true']]);
+    const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://${authority}${extensionPath}`],
+      ['extensionTestsPath', `vscode-remote://${authority}${suiteIndex}`], ['skipWelcome', 'true'], ['skipReleaseNotes', 'true']]);
     await page.goto(`http://${authority}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
     code = await finished;
     const shot = arg('screenshot');
