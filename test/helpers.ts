@@ -10,7 +10,7 @@ export const malformed = (file: string) => path.join(ROOT, 'test', 'fixtures', '
 /** A sample-input fixture by file name. */
 export const sampleFile = (file: string) => path.join(ROOT, 'test', 'fixtures', 'samples', file);
 /** The fixture models exported from PyTorch. */
-export const FIXTURE_MODELS = ['mlp_sigmoid', 'mlp_relu_he', 'mlp_tanh_overscaled', 'resnet_small', 'lstm', 'transformer'];
+export const FIXTURE_MODELS = ['mlp_sigmoid', 'mlp_relu_he', 'mlp_tanh_overscaled', 'resnet_small', 'lstm', 'transformer', 'mlp_opset7'];
 
 /** Asserts |actual - expected| <= atol + rtol * |expected| elementwise. */
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol = 0, what = 'values'): void {

@@ -8,7 +8,7 @@ import type { Model } from '../core/onnx/types';
 import type { ExecutionProviderChoice, ExecutionProviderPreference, RunnerOptions, TensorRunner } from '../core/ports';
 
 /** Weights larger than this are handed to onnxruntime by reference rather than copied into the model bytes. */
-const EXTERNALIZE_ABOVE_BYTES = 64 * 1024;
+export const EXTERNALIZE_ABOVE_BYTES = 64 * 1024;
 
 /** The onnxruntime-node version in use. */
 export const ORT_VERSION: string = ort.env.versions.node ?? ort.env.versions.common;
