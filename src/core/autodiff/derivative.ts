@@ -1,0 +1,279 @@
+import { DoctorError } from '../errors';
+import { getAttribute, type DataType, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/types';
+import { tensorToFloat64 } from '../onnx/tensorData';
+import { GraphBuilder } from './builder';
+import { zerosLike } from './helpers';
+import { NON_DIFFERENTIABLE, REGISTRY } from './registry';
+import { UnsupportedDerivative, type Derivs, type RuleContext } from './rule';
+
+/** Static facts about every primal tensor at the sample, from a forward pass. */
+export interface PrimalFacts {
+  shape(name: string): number[] | undefined;
+  dtype(name: string): DataType | undefined;
+}
+
+/** A span of the graph: derivatives of `targets` with respect to `sources`. */
+export interface Span {
+  sources: string[];
+  targets: string[];
+}
+
+/** A derivative model and how to feed and read it. */
+export interface DerivativeModel {
+  model: Model;
+  /** Derivative inputs, one per source (JVP) or target (VJP), batched [K, ...shape]. */
+  derivativeInputs: string[];
+  /** Derivative outputs, one per target (JVP) or source and extra tensor (VJP). */
+  derivativeOutputs: string[];
+  /** Forward values to feed by their own names. */
+  primalInputs: string[];
+  /** The nodes of the original graph whose rules were used. */
+  nodes: Node[];
+}
+
+/** The opset every derivative model is written in (its rules emit opset 17 operators). */
+export const DERIVATIVE_OPSET = 17;
+
+/** Nodes of the span, in topological order: those that depend on a source and lead to a target. */
+export function spanNodes(graph: Graph, order: number[], span: Span): Node[] {
+  const reach = new Set(span.sources);
+  const forward: number[] = [];
+  for (const i of order) {
+    const node = graph.nodes[i];
+    if (NON_DIFFERENTIABLE.has(node.opType)) continue;
+    if (node.inputs.some((x) => reach.has(x))) {
+      forward.push(i);
+      for (const o of node.outputs) if (o) reach.add(o);
+    }
+  }
+  const needed = new Set(span.targets);
+  const kept: Node[] = [];
+  for (let k = forward.length - 1; k >= 0; k--) {
+    const node = graph.nodes[forward[k]];
+    if (node.outputs.some((o) => needed.has(o))) {
+      kept.push(node);
+      for (const x of node.inputs) if (x) needed.add(x);
+    }
+  }
+  return kept.reverse();
+}
+
+class Context implements RuleContext {
+  node!: Node;
+  /** Tensors that need cotangents (reverse mode); undefined in forward mode. */
+  active: Set<string> | undefined;
+
+  constructor(
+    readonly b: GraphBuilder,
+    readonly opset: number,
+    private readonly facts: PrimalFacts,
+    private readonly model: Model,
+    private readonly constants: Map<string, Float64Array>,
+  ) {}
+
+  shape(name: string): number[] {
+    const s = this.facts.shape(name);
+    if (!s) throw new DoctorError('runtime', `no shape known for tensor '${name}' (read by ${this.node.opType} '${this.node.name}')`);
+    return s;
+  }
+
+  dtype(name: string): DataType {
+    const t = this.facts.dtype(name);
+    if (t === undefined) throw new DoctorError('runtime', `no element type known for tensor '${name}'`);
+    return t;
+  }
+
+  constant(name: string): Float64Array | undefined {
+    if (this.constants.has(name)) return this.constants.get(name);
+    const init = this.model.graph.initializers.get(name);
+    const fromNode = this.model.graph.nodes.find((n) => n.opType === 'Constant' && n.outputs[0] === name);
+    const attr = fromNode ? getAttribute(fromNode, 'value') : undefined;
+    const tensor: Tensor | undefined = init ?? (attr?.type === 'tensor' ? attr.value : undefined);
+    if (!tensor) return undefined;
+    const values = tensorToFloat64(tensor);
+    this.constants.set(name, values);
+    return values;
+  }
+
+  int(name: string, fallback: number): number {
+    const a = getAttribute(this.node, name);
+    return a?.type === 'int' ? a.value : fallback;
+  }
+
+  float(name: string, fallback: number): number {
+    const a = getAttribute(this.node, name);
+    return a?.type === 'float' || a?.type === 'int' ? a.value : fallback;
+  }
+
+  ints(name: string, fallback?: number[]): number[] | undefined {
+    const a = getAttribute(this.node, name);
+    return a?.type === 'ints' ? a.value : fallback;
+  }
+
+  needs(index: number): boolean {
+    const x = this.node.inputs[index];
+    return Boolean(x) && (this.active === undefined || this.active.has(x));
+  }
+
+  str(name: string, fallback: string): string {
+    const a = getAttribute(this.node, name);
+    return a?.type === 'string' ? a.value : fallback;
+  }
+}
+
+function ruleFor(node: Node) {
+  const rule = node.domain === '' || node.domain === 'ai.onnx' ? REGISTRY.get(node.opType) : undefined;
+  if (!rule) throw new UnsupportedDerivative(node, 'no derivative rule for this operator');
+  return rule;
+}
+
+/**
+ * Builds the forward-mode derivative model of a span: inputs are batched tangents of the sources
+ * (plus the primal values the rules read), outputs the batched tangents of the targets, J v.
+ */
+export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number): DerivativeModel {
+  const b = new GraphBuilder('jvp/');
+  const ctx = new Context(b, opset, facts, model, new Map());
+  const nodes = spanNodes(model.graph, order, span);
+  const tangent = new Map<string, string>();
+  const inputs = span.sources.map((s) => {
+    const name = `tangent/${s}`;
+    tangent.set(s, name);
+    return name;
+  });
+  for (const node of nodes) {
+    ctx.node = node;
+    const d: Derivs = node.inputs.map((x) => (x ? tangent.get(x) : undefined));
+    if (d.every((t) => t === undefined)) continue;
+    const out = ruleFor(node).jvp(ctx, d);
+    node.outputs.forEach((o, i) => {
+      const t = out[i];
+      if (o && t) tangent.set(o, t);
+    });
+  }
+  const outputs = span.targets.map((t) => {
+    const got = tangent.get(t);
+    if (got) return got;
+    ctx.node = nodes[0] ?? { name: '', opType: 'span', domain: '', inputs: [], outputs: [], attributes: [], metadata: {} };
+    return zerosLike(ctx, inputs[0], ctx.shape(t), ctx.dtype(t));
+  });
+  return finish(model, b, facts, inputs, span.sources, outputs, span.targets, nodes);
+}
+
+/**
+ * Builds the reverse-mode derivative model of a span: inputs are batched cotangents of the targets,
+ * outputs the batched cotangents of the sources and of `extra` tensors inside the span, J^T u.
+ */
+export function buildVjpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, extra: string[] = []): DerivativeModel {
+  const b = new GraphBuilder('vjp/');
+  const ctx = new Context(b, opset, facts, model, new Map());
+  const nodes = spanNodes(model.graph, order, span);
+  const active = new Set(span.sources);
+  for (const node of nodes) for (const o of node.outputs) if (o) active.add(o);
+  ctx.active = active;
+  const cot = new Map<string, string>();
+  const inputs = span.targets.map((t) => {
+    const name = `cotangent/${t}`;
+    cot.set(t, name);
+    return name;
+  });
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const node = nodes[k];
+    ctx.node = node;
+    const g: Derivs = node.outputs.map((o) => (o ? cot.get(o) : undefined));
+    if (g.every((t) => t === undefined)) continue;
+    const back = ruleFor(node).vjp(ctx, g);
+    node.inputs.forEach((x, i) => {
+      const t = back[i];
+      if (!x || !t || !active.has(x)) return;
+      const prev = cot.get(x);
+      cot.set(x, prev ? b.op('Add', [prev, t]) : t);
+    });
+  }
+  const wanted = [...span.sources, ...extra];
+  const outputs = wanted.map((s) => {
+    const got = cot.get(s);
+    if (got) return got;
+    ctx.node = nodes[0] ?? { name: '', opType: 'span', domain: '', inputs: [], outputs: [], attributes: [], metadata: {} };
+    return zerosLike(ctx, inputs[0], ctx.shape(s), ctx.dtype(s));
+  });
+  return finish(model, b, facts, inputs, span.targets, outputs, wanted, nodes);
+}
+
+/** Assembles the derivative model: prunes dead nodes, declares inputs, copies initializers. */
+function finish(
+  model: Model,
+  b: GraphBuilder,
+  facts: PrimalFacts,
+  derivInputs: string[],
+  derivInputPrimals: string[],
+  derivOutputs: string[],
+  derivOutputPrimals: string[],
+  nodes: Node[],
+): DerivativeModel {
+  // Outputs must be distinct names: an output that is also an input or repeated gets an Identity.
+  const outNames: string[] = [];
+  const seen = new Set<string>(derivInputs);
+  for (const o of derivOutputs) {
+    const name = seen.has(o) ? b.op('Identity', [o]) : o;
+    seen.add(name);
+    outNames.push(name);
+  }
+  const live = prune(b, outNames);
+  const produced = new Set<string>([...derivInputs, ...b.constants.keys()]);
+  for (const n of live) for (const o of n.outputs) produced.add(o);
+  const primalInputs: string[] = [];
+  const initializers = new Map<string, Tensor>();
+  for (const n of live) {
+    for (const x of n.inputs) {
+      if (!x || produced.has(x)) continue;
+      produced.add(x);
+      const init = model.graph.initializers.get(x);
+      if (init) initializers.set(x, init);
+      else primalInputs.push(x);
+    }
+  }
+  for (const [k, v] of b.constants) if (live.some((n) => n.inputs.includes(k))) initializers.set(k, v);
+  const info = (name: string, primal: string, batched: boolean): ValueInfo => {
+    const shape = facts.shape(primal) ?? [];
+    const elemType = facts.dtype(primal) ?? 1;
+    return { name, type: { kind: 'tensor', elemType, shape: batched ? ['K', ...shape] : shape } };
+  };
+  const graph: Graph = {
+    name: 'derivative',
+    nodes: live,
+    initializers,
+    inputs: [...derivInputs.map((n, i) => info(n, derivInputPrimals[i], true)), ...primalInputs.map((p) => info(p, p, false))],
+    outputs: outNames.map((n, i) => info(n, derivOutputPrimals[i], true)),
+    valueInfo: [],
+    metadata: {},
+    passthrough: {},
+  };
+  const derived: Model = {
+    irVersion: 8,
+    opsetImports: [{ domain: '', version: DERIVATIVE_OPSET }],
+    producerName: 'gradient-doctor',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    graph,
+    metadata: {},
+    passthrough: {},
+  };
+  return { model: derived, derivativeInputs: derivInputs, derivativeOutputs: outNames, primalInputs, nodes };
+}
+
+/** Keeps only the builder's nodes that the outputs depend on, in order. */
+function prune(b: GraphBuilder, outputs: string[]): Node[] {
+  const needed = new Set(outputs);
+  const keep: Node[] = [];
+  for (let i = b.nodes.length - 1; i >= 0; i--) {
+    const n = b.nodes[i];
+    if (n.outputs.some((o) => needed.has(o))) {
+      keep.push(n);
+      for (const x of n.inputs) if (x) needed.add(x);
+    }
+  }
+  return keep.reverse();
+}

@@ -1,0 +1,127 @@
+import { DoctorError } from '../errors';
+import type { NdArray } from '../ndarray';
+import { sizeOf } from '../ndarray';
+import { DataType, type Model } from '../onnx/types';
+import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
+import { buildJvpModel, buildVjpModel, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
+
+const DTYPE_OF: Record<string, DataType> = {
+  float32: DataType.FLOAT, float64: DataType.DOUBLE, int64: DataType.INT64, int32: DataType.INT32, bool: DataType.BOOL,
+  uint8: DataType.UINT8, int8: DataType.INT8, float16: DataType.FLOAT16, int16: DataType.INT16, uint16: DataType.UINT16,
+};
+
+/** The values of every tensor of a model at one sample, from one forward run. */
+export class ForwardPass implements PrimalFacts {
+  constructor(
+    readonly model: Model,
+    readonly values: Map<string, NdArray>,
+  ) {}
+
+  /** Runs `model` on `sample`, fetching every intermediate tensor. */
+  static async run(model: Model, sample: Record<string, NdArray>, createRunner: RunnerFactory, ep: ExecutionProviderPreference): Promise<ForwardPass> {
+    const names = model.graph.nodes.flatMap((n) => n.outputs).filter((o) => o.length > 0);
+    const runner = await createRunner(model, { executionProvider: ep, extraOutputs: names });
+    try {
+      const out = await runner.run(sample);
+      const values = new Map<string, NdArray>(Object.entries(sample));
+      for (const [k, v] of Object.entries(out)) values.set(k, v);
+      return new ForwardPass(model, values);
+    } finally {
+      await runner.dispose();
+    }
+  }
+
+  shape(name: string): number[] | undefined {
+    return this.values.get(name)?.dims ?? this.model.graph.initializers.get(name)?.dims;
+  }
+
+  dtype(name: string): DataType | undefined {
+    const v = this.values.get(name);
+    if (v) return DTYPE_OF[v.dtype];
+    return this.model.graph.initializers.get(name)?.dataType;
+  }
+}
+
+/** A batch of K vectors for one tensor, stored as K rows of the tensor's size. */
+export type VectorBatch = Float64Array[];
+
+/**
+ * Computes batched Jacobian-vector and vector-Jacobian products of spans of a model at one
+ * sample, each as one onnxruntime run of a derivative model. Sessions are cached per span.
+ */
+export class DerivativeRunner {
+  private readonly sessions = new Map<string, Promise<{ dm: DerivativeModel; runner: TensorRunner }>>();
+  /** onnxruntime runs made, for the benchmark. */
+  runs = 0;
+
+  constructor(
+    private readonly forward: ForwardPass,
+    private readonly order: number[],
+    private readonly opset: number,
+    private readonly createRunner: RunnerFactory,
+    private readonly ep: ExecutionProviderPreference,
+  ) {}
+
+  /** J v for each vector: per target, K rows. */
+  async jvp(span: Span, vectors: VectorBatch[]): Promise<VectorBatch[]> {
+    const { dm, runner } = await this.session('jvp', span, []);
+    return this.run(dm, runner, span.sources, vectors);
+  }
+
+  /** J^T u for each vector: per source (then per extra tensor), K rows. */
+  async vjp(span: Span, vectors: VectorBatch[], extra: string[] = []): Promise<VectorBatch[]> {
+    const { dm, runner } = await this.session('vjp', span, extra);
+    return this.run(dm, runner, span.targets, vectors);
+  }
+
+  /** Releases every cached session. */
+  async dispose(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s.catch(() => undefined))?.runner.dispose();
+    this.sessions.clear();
+  }
+
+  private session(mode: 'jvp' | 'vjp', span: Span, extra: string[]) {
+    const key = JSON.stringify([mode, span.sources, span.targets, extra]);
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = (async () => {
+        const dm = mode === 'jvp'
+          ? buildJvpModel(this.forward.model, this.order, this.forward, span, this.opset)
+          : buildVjpModel(this.forward.model, this.order, this.forward, span, this.opset, extra);
+        return { dm, runner: await this.createRunner(dm.model, { executionProvider: this.ep }) };
+      })();
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  private async run(dm: DerivativeModel, runner: TensorRunner, primals: string[], vectors: VectorBatch[]): Promise<VectorBatch[]> {
+    const feeds: Record<string, NdArray> = {};
+    dm.derivativeInputs.forEach((name, i) => {
+      const primal = primals[i];
+      const shape = this.forward.shape(primal) ?? [];
+      const rows = vectors[i];
+      const n = sizeOf(shape);
+      const double = this.forward.dtype(primal) === DataType.DOUBLE;
+      const data = double ? new Float64Array(rows.length * n) : new Float32Array(rows.length * n);
+      rows.forEach((r, k) => {
+        if (r.length !== n) throw new DoctorError('runtime', `probe vector for '${primal}' has ${r.length} values, expected ${n}`);
+        data.set(r, k * n);
+      });
+      feeds[name] = { dtype: double ? 'float64' : 'float32', dims: [rows.length, ...shape], data } as NdArray;
+    });
+    for (const p of dm.primalInputs) {
+      const v = this.forward.values.get(p);
+      if (!v) throw new DoctorError('runtime', `no forward value for '${p}'`);
+      feeds[p] = v;
+    }
+    this.runs++;
+    const out = await runner.run(feeds, dm.derivativeOutputs);
+    return dm.derivativeOutputs.map((name) => {
+      const a = out[name];
+      const k = a.dims[0];
+      const n = sizeOf(a.dims.slice(1));
+      return Array.from({ length: k }, (_, r) => Float64Array.from(a.data.subarray(r * n, (r + 1) * n) as ArrayLike<number>));
+    });
+  }
+}

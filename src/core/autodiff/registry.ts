@@ -1,0 +1,47 @@
+import type { DerivativeRule } from './rule';
+import { batchNormalization } from './rules/batchNorm';
+import { addRule, divRule, mulRule, powRule, subRule } from './rules/binary';
+import { cast } from './rules/cast';
+import { concat, split } from './rules/concat';
+import { conv } from './rules/conv';
+import { gather } from './rules/gather';
+import { gemm } from './rules/gemm';
+import { layerNormalization } from './rules/layerNorm';
+import { matmul } from './rules/matmul';
+import { globalAveragePool, reduceMean, reduceSum } from './rules/reduce';
+import { expand, flatten, reshape, squeeze, transpose, unsqueeze } from './rules/shape';
+import { slice } from './rules/slice';
+import { logSoftmax, softmax } from './rules/softmax';
+import { abs, dropout, erf, exp, identity, leakyRelu, log, neg, reciprocal, relu, sigmoid, softplus, sqrt, tanh } from './rules/unary';
+import { where } from './rules/where';
+
+/** Every derivative rule, listed explicitly (no side-effect registration). Keep README's table in step. */
+const RULES: DerivativeRule[] = [
+  abs, addRule, batchNormalization, cast, concat, conv, divRule, dropout, erf, exp, expand, flatten, gather, gemm,
+  globalAveragePool, identity, layerNormalization, leakyRelu, log, logSoftmax, matmul, mulRule, neg, powRule,
+  reciprocal, reduceMean, reduceSum, relu, reshape, sigmoid, slice, softmax, softplus, split, sqrt, squeeze, subRule,
+  tanh, transpose, unsqueeze, where,
+];
+
+/** Op types whose outputs carry no derivative at all (shape computations, comparisons, index ops). */
+export const NON_DIFFERENTIABLE = new Set([
+  'Shape', 'Size', 'Constant', 'ConstantOfShape', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or',
+  'Xor', 'ArgMax', 'ArgMin', 'NonZero', 'Range', 'OneHot', 'EyeLike', 'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike',
+]);
+
+function build(rules: DerivativeRule[]): ReadonlyMap<string, DerivativeRule> {
+  const map = new Map<string, DerivativeRule>();
+  for (const r of rules) {
+    if (map.has(r.opType)) throw new Error(`two derivative rules for ${r.opType}`);
+    map.set(r.opType, r);
+  }
+  return map;
+}
+
+/** The derivative rules by op type (default ONNX domain). */
+export const REGISTRY: ReadonlyMap<string, DerivativeRule> = build(RULES);
+
+/** The op types with a derivative rule, sorted. */
+export function supportedOps(): string[] {
+  return [...REGISTRY.keys()].sort();
+}

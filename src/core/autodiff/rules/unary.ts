@@ -1,0 +1,70 @@
+import { maskOf, scalarLike } from '../helpers';
+import type { DerivativeRule, RuleContext } from '../rule';
+
+/**
+ * Elementwise y = f(x): J = diag(f'(x)), so J v = f'(x) * v and J^T u = f'(x) * u. Each rule below
+ * only says how to build f'(x) from the primal input x and output y.
+ */
+function elementwise(opType: string, slope: (ctx: RuleContext, x: string, y: string) => string | undefined): DerivativeRule {
+  const apply = (ctx: RuleContext, d: string | undefined): string | undefined => {
+    if (!d) return undefined;
+    const s = slope(ctx, ctx.node.inputs[0], ctx.node.outputs[0]);
+    return s ? ctx.b.op('Mul', [d, s]) : d;
+  };
+  return {
+    opType,
+    jvp: (ctx, [dx]) => [apply(ctx, dx)],
+    vjp: (ctx, [gy]) => [apply(ctx, gy)],
+  };
+}
+
+/** Relu: f'(x) = 1 where x > 0, else 0. */
+export const relu = elementwise('Relu', (ctx, x) => maskOf(ctx, ctx.b.op('Greater', [x, scalarLike(ctx, x, 0)]), x));
+
+/** LeakyRelu: f'(x) = 1 where x > 0, else alpha. */
+export const leakyRelu = elementwise('LeakyRelu', (ctx, x) => {
+  const alpha = scalarLike(ctx, x, ctx.float('alpha', 0.01));
+  return ctx.b.op('Where', [ctx.b.op('Greater', [x, scalarLike(ctx, x, 0)]), scalarLike(ctx, x, 1), alpha]);
+});
+
+/** Sigmoid: f'(x) = y (1 - y). */
+export const sigmoid = elementwise('Sigmoid', (ctx, _x, y) => ctx.b.op('Mul', [y, ctx.b.op('Sub', [scalarLike(ctx, y, 1), y])]));
+
+/** Tanh: f'(x) = 1 - y^2. */
+export const tanh = elementwise('Tanh', (ctx, _x, y) => ctx.b.op('Sub', [scalarLike(ctx, y, 1), ctx.b.op('Mul', [y, y])]));
+
+/** Exp: f'(x) = y. */
+export const exp = elementwise('Exp', (_ctx, _x, y) => y);
+
+/** Log: f'(x) = 1 / x. */
+export const log = elementwise('Log', (ctx, x) => ctx.b.op('Reciprocal', [x]));
+
+/** Sqrt: f'(x) = 1 / (2 y). */
+export const sqrt = elementwise('Sqrt', (ctx, _x, y) => ctx.b.op('Div', [scalarLike(ctx, y, 0.5), y]));
+
+/** Reciprocal: f'(x) = -y^2. */
+export const reciprocal = elementwise('Reciprocal', (ctx, _x, y) => ctx.b.op('Neg', [ctx.b.op('Mul', [y, y])]));
+
+/** Neg: f'(x) = -1. */
+export const neg = elementwise('Neg', (ctx, x) => scalarLike(ctx, x, -1));
+
+/** Abs: f'(x) = sign(x). */
+export const abs = elementwise('Abs', (ctx, x) => ctx.b.op('Sign', [x]));
+
+/** Erf: f'(x) = 2 / sqrt(pi) exp(-x^2). */
+export const erf = elementwise('Erf', (ctx, x) =>
+  ctx.b.op('Mul', [scalarLike(ctx, x, 2 / Math.sqrt(Math.PI)), ctx.b.op('Exp', [ctx.b.op('Neg', [ctx.b.op('Mul', [x, x])])])]),
+);
+
+/** Softplus: f'(x) = sigmoid(x). */
+export const softplus = elementwise('Softplus', (ctx, x) => ctx.b.op('Sigmoid', [x]));
+
+/** Identity: f'(x) = 1. */
+export const identity = elementwise('Identity', () => undefined);
+
+/** Dropout at inference is the identity (its mask output carries no derivative). */
+export const dropout: DerivativeRule = {
+  opType: 'Dropout',
+  jvp: (_ctx, [dx]) => [dx, undefined],
+  vjp: (_ctx, [gy]) => [gy],
+};

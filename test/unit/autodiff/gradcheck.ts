@@ -1,0 +1,145 @@
+import type { NdArray } from '../../../src/core/ndarray';
+import { DerivativeRunner, ForwardPass } from '../../../src/core/autodiff/probe';
+import { Rng } from '../../../src/core/inputs/rng';
+import { DataType, type Attribute, type Model, type Tensor } from '../../../src/core/onnx/types';
+import { createOrtRunner } from '../../../src/runtime/ort';
+
+/** One input of a single-node test model: differentiated (a graph input) or a constant initializer. */
+export interface CaseInput {
+  name: string;
+  dims: number[];
+  /** 'x': differentiated; 'const': an initializer with the given values (or random); 'int64': an int64 constant. */
+  kind?: 'x' | 'const' | 'int64' | 'bool';
+  values?: number[];
+  /** Draw positive values (for Log, Sqrt, Div denominators). */
+  positive?: boolean;
+}
+
+/** A single-node model to check a derivative rule on. */
+export interface RuleCase {
+  title: string;
+  op: string;
+  inputs: CaseInput[];
+  attrs?: Attribute[];
+  outputs?: number;
+  opset?: number;
+  /** Element type; default float64 (falls back to float32 where onnxruntime has no double kernel). */
+  dtype?: 'float64' | 'float32';
+}
+
+const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+
+function randomValues(rng: Rng, n: number, positive?: boolean): number[] {
+  return Array.from({ length: n }, () => (positive ? 0.5 + rng.uniform() : rng.normal()));
+}
+
+function tensorOf(name: string, dims: number[], values: number[], type: 'float64' | 'float32' | 'int64' | 'bool'): Tensor {
+  const data =
+    type === 'float64' ? Float64Array.from(values)
+    : type === 'float32' ? Float32Array.from(values)
+    : type === 'int64' ? BigInt64Array.from(values.map((v) => BigInt(Math.round(v))))
+    : Uint8Array.from(values.map((v) => (v ? 1 : 0)));
+  const dataType = { float64: DataType.DOUBLE, float32: DataType.FLOAT, int64: DataType.INT64, bool: DataType.BOOL }[type];
+  return { name, dataType, dims, raw: new Uint8Array(data.buffer) };
+}
+
+/** Builds the model and the sample for a case. */
+export function buildCase(c: RuleCase, dtype: 'float64' | 'float32', seed = 1): { model: Model; sample: Record<string, NdArray>; sources: string[]; targets: string[] } {
+  const rng = new Rng(seed);
+  const elem = dtype === 'float64' ? DataType.DOUBLE : DataType.FLOAT;
+  const initializers = new Map<string, Tensor>();
+  const sample: Record<string, NdArray> = {};
+  const sources: string[] = [];
+  for (const i of c.inputs) {
+    if (!i.name) continue;
+    const kind = i.kind ?? 'x';
+    const values = i.values ?? randomValues(rng, size(i.dims), i.positive);
+    if (kind === 'x') {
+      sources.push(i.name);
+      sample[i.name] = { dtype, dims: i.dims, data: dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values) } as NdArray;
+    } else {
+      initializers.set(i.name, tensorOf(i.name, i.dims, values, kind === 'const' ? dtype : kind));
+    }
+  }
+  const targets = Array.from({ length: c.outputs ?? 1 }, (_, k) => `y${k}`);
+  const model: Model = {
+    irVersion: 8, opsetImports: [{ domain: '', version: c.opset ?? 17 }], producerName: 'test', producerVersion: '', domain: '', modelVersion: 0, docString: '', metadata: {}, passthrough: {},
+    graph: {
+      name: 'case', initializers, valueInfo: [], metadata: {}, passthrough: {},
+      nodes: [{ name: 'n', opType: c.op, domain: '', inputs: c.inputs.map((i) => i.name), outputs: targets, attributes: c.attrs ?? [], metadata: {} }],
+      inputs: sources.map((s) => ({ name: s, type: { kind: 'tensor', elemType: elem, shape: sample[s].dims } })),
+      outputs: targets.map((t) => ({ name: t })),
+    },
+  };
+  return { model, sample, sources, targets };
+}
+
+/** The result of checking one rule at one random point. */
+export interface GradCheck {
+  dtype: 'float64' | 'float32';
+  /** max over probe vectors of |J v - FD| / (|FD| + tiny), over all targets. */
+  jvpError: number;
+  /** |<u, J v> - <J^T u, v>| / (|<u, J v>| + tiny). */
+  adjointError: number;
+}
+
+const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, x, i) => s + x * b[i], 0);
+const norm = (a: Float64Array) => Math.sqrt(dot(a, a));
+
+/**
+ * Checks a rule: J v against central finite differences (DOMAIN.md section 4: step about the cube
+ * root of machine epsilon times the scale of x), and the adjoint identity <u, J v> = <J^T u, v>.
+ */
+export async function gradCheck(c: RuleCase, seed = 1): Promise<GradCheck> {
+  let dtype = c.dtype ?? 'float64';
+  let built = buildCase(c, dtype, seed);
+  let forward: ForwardPass;
+  try {
+    forward = await ForwardPass.run(built.model, built.sample, createOrtRunner, 'cpu');
+  } catch (e) {
+    if (dtype === 'float32') throw e;
+    dtype = 'float32';
+    built = buildCase(c, dtype, seed);
+    forward = await ForwardPass.run(built.model, built.sample, createOrtRunner, 'cpu');
+  }
+  const { model, sample, sources, targets } = built;
+  const order = model.graph.nodes.map((_, i) => i);
+  const runner = new DerivativeRunner(forward, order, c.opset ?? 17, createOrtRunner, 'cpu');
+  const rng = new Rng(seed + 100);
+  // K = 7 probe vectors per run: no test shape has an axis of 7, so a K axis broadcast against a
+  // primal axis by mistake fails loudly instead of matching by coincidence.
+  const K = 7;
+  const v = sources.map((s) => Array.from({ length: K }, () => Float64Array.from(randomValues(rng, size(sample[s].dims)))));
+  const span = { sources, targets };
+  const jv = await runner.jvp(span, v);
+  // finite differences, one pair of forward runs per probe vector
+  const f = await createOrtRunner(model, { executionProvider: 'cpu' });
+  const h = dtype === 'float64' ? 6e-6 : 5e-3;
+  let jvpError = 0;
+  for (let k = 0; k < 3; k++) {
+    const shifted = async (sign: number) => {
+      const feeds: Record<string, NdArray> = {};
+      sources.forEach((s, i) => {
+        const base = sample[s].data as Float64Array | Float32Array;
+        const data = dtype === 'float64' ? new Float64Array(base.length) : new Float32Array(base.length);
+        for (let j = 0; j < base.length; j++) data[j] = base[j] + sign * h * v[i][k][j];
+        feeds[s] = { dtype, dims: sample[s].dims, data } as NdArray;
+      });
+      return f.run(feeds, targets);
+    };
+    const plus = await shifted(1);
+    const minus = await shifted(-1);
+    targets.forEach((t, ti) => {
+      const fd = Float64Array.from(plus[t].data as Float64Array, (p, j) => (p - Number(minus[t].data[j])) / (2 * h));
+      const diff = Float64Array.from(fd, (x, j) => x - jv[ti][k][j]);
+      jvpError = Math.max(jvpError, norm(diff) / (norm(fd) + 1e-12));
+    });
+  }
+  const u = targets.map((t) => Array.from({ length: K }, () => Float64Array.from(randomValues(rng, size(forward.shape(t) ?? [])))));
+  const jtu = await runner.vjp(span, u);
+  const lhs = targets.reduce((s, _, ti) => s + dot(u[ti][K - 1], jv[ti][K - 1]), 0);
+  const rhs = sources.reduce((s, _, si) => s + dot(jtu[si][K - 1], v[si][K - 1]), 0);
+  await runner.dispose();
+  await f.dispose();
+  return { dtype, jvpError, adjointError: Math.abs(lhs - rhs) / (Math.abs(lhs) + 1e-12) };
+}
