@@ -1,0 +1,119 @@
+import type { Rng } from '../inputs/rng';
+import { jacobiEigen } from './jacobiEigen';
+
+/** A linear operator A: R^n -> R^m known only through products (a Jacobian). */
+export interface LinearOperator {
+  n: number;
+  m: number;
+  matvec(v: Float64Array): Promise<Float64Array>;
+  rmatvec(u: Float64Array): Promise<Float64Array>;
+}
+
+/** Ritz estimates of singular values from Golub-Kahan-Lanczos, with their residual error bounds. */
+export interface LanczosResult {
+  /** Ritz values, descending (estimates of singular values: the largest converge first). */
+  ritz: Float64Array;
+  /** |sigma - theta_i| <= residual_i for some singular value sigma of A (Lanczos residual bound). */
+  residual: Float64Array;
+  /** Gauss quadrature weights of the Ritz values for the spectral density (sum to 1). */
+  weights: Float64Array;
+  steps: number;
+  /** True when the top Ritz value's residual fell under the tolerance. */
+  converged: boolean;
+}
+
+function normalize(x: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+  const n = Math.sqrt(s);
+  if (n > 0) for (let i = 0; i < x.length; i++) x[i] /= n;
+  return n;
+}
+
+/** Removes from x its components along every vector of `basis` (twice, for full reorthogonalisation). */
+function reorthogonalize(x: Float64Array, basis: Float64Array[]): void {
+  for (let pass = 0; pass < 2; pass++) {
+    for (const b of basis) {
+      let d = 0;
+      for (let i = 0; i < x.length; i++) d += x[i] * b[i];
+      for (let i = 0; i < x.length; i++) x[i] -= d * b[i];
+    }
+  }
+}
+
+/**
+ * Golub-Kahan-Lanczos bidiagonalisation with full reorthogonalisation (DOMAIN.md section 3): A V = U B
+ * with B upper bidiagonal; the singular values of B are Ritz values of A. Stops after `maxSteps`
+ * or once the largest Ritz value's residual bound is below `tol` times it.
+ */
+export async function golubKahanLanczos(op: LinearOperator, rng: Rng, maxSteps = 40, tol = 1e-6): Promise<LanczosResult> {
+  const steps = Math.min(maxSteps, op.n, op.m);
+  const V: Float64Array[] = [];
+  const U: Float64Array[] = [];
+  const alpha: number[] = [];
+  const beta: number[] = [];
+  let v = Float64Array.from({ length: op.n }, () => rng.normal());
+  normalize(v);
+  let u = await op.matvec(v);
+  V.push(v);
+  let a = normalize(u);
+  let result: LanczosResult | undefined;
+  for (let j = 0; j < steps; j++) {
+    if (a === 0) break;
+    alpha.push(a);
+    U.push(u);
+    const w = await op.rmatvec(u);
+    for (let i = 0; i < w.length; i++) w[i] -= a * v[i];
+    reorthogonalize(w, V);
+    const b = normalize(w);
+    beta.push(b);
+    result = ritz(alpha, beta);
+    if (b === 0 || j === steps - 1 || result.residual[0] <= tol * result.ritz[0]) {
+      result.converged = b === 0 || result.residual[0] <= tol * result.ritz[0];
+      break;
+    }
+    v = w;
+    V.push(v);
+    u = await op.matvec(v);
+    for (let i = 0; i < u.length; i++) u[i] -= b * U[j][i];
+    reorthogonalize(u, U);
+    a = normalize(u);
+  }
+  return result ?? { ritz: new Float64Array([0]), residual: new Float64Array([0]), weights: new Float64Array([1]), steps: 0, converged: true };
+}
+
+/**
+ * Ritz values of the k x k upper bidiagonal B (diag alpha, superdiag beta[0..k-2]), from the
+ * eigenvalues of the 2k x 2k Golub-Kahan matrix [[0, B^T], [B, 0]] in interleaved order (a
+ * tridiagonal with zero diagonal and off-diagonal alpha_1, beta_1, alpha_2, ...): its eigenvalues
+ * are +-theta_i, so nothing is squared and small Ritz values keep their relative accuracy. The
+ * eigenvector of +theta_i interleaves q_i and p_i (B q = theta p): residual_i = beta_k |p_i[k-1]|,
+ * and the quadrature weight of theta_i is q_i[0]^2.
+ */
+function ritz(alpha: number[], beta: number[]): LanczosResult {
+  const k = alpha.length;
+  const n = 2 * k;
+  const t = new Float64Array(n * n);
+  for (let i = 0; i < n - 1; i++) {
+    const j = i >> 1;
+    const x = i % 2 === 0 ? alpha[j] : beta[j];
+    t[i * n + i + 1] = x;
+    t[(i + 1) * n + i] = x;
+  }
+  const { values, vectors } = jacobiEigen(t, n);
+  const theta = new Float64Array(k);
+  const residual = new Float64Array(k);
+  const weights = new Float64Array(k);
+  const betaK = beta[k - 1] ?? 0;
+  for (let i = 0; i < k; i++) {
+    theta[i] = Math.max(values[i], 0);
+    // components: q_i at even rows, p_i at odd rows, each half of the unit eigenvector
+    const pLast = vectors[(2 * k - 1) * n + i] * Math.SQRT2;
+    const qFirst = vectors[i] * Math.SQRT2;
+    residual[i] = Math.abs(betaK * pLast);
+    weights[i] = qFirst * qFirst;
+  }
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (total > 0) for (let i = 0; i < k; i++) weights[i] /= total;
+  return { ritz: theta, residual, weights, steps: k, converged: false };
+}

@@ -1,0 +1,57 @@
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Rng } from '../../../src/core/inputs/rng';
+import { jacobiEigen } from '../../../src/core/linalg/jacobiEigen';
+import { golubKahanLanczos, type LinearOperator } from '../../../src/core/linalg/lanczos';
+import { singularValues } from '../../../src/core/linalg/svd';
+import { expectClose } from '../../helpers';
+import { withSingularValues } from './testMatrices';
+
+function dense(a: Float64Array, m: number, n: number): LinearOperator {
+  return {
+    m,
+    n,
+    matvec: async (v) => Float64Array.from({ length: m }, (_, i) => v.reduce((s, x, j) => s + a[i * n + j] * x, 0)),
+    rmatvec: async (u) => Float64Array.from({ length: n }, (_, j) => u.reduce((s, x, i) => s + a[i * n + j] * x, 0)),
+  };
+}
+
+describe('jacobiEigen', () => {
+  it('diagonalises a symmetric matrix: A q = lambda q', () => {
+    const a = Float64Array.from([4, 1, 2, 1, 3, 0, 2, 0, 5]);
+    const { values, vectors } = jacobiEigen(a, 3);
+    for (let c = 0; c < 3; c++) {
+      for (let r = 0; r < 3; r++) {
+        const aq = a[r * 3] * vectors[c] + a[r * 3 + 1] * vectors[3 + c] + a[r * 3 + 2] * vectors[6 + c];
+        assert.ok(Math.abs(aq - values[c] * vectors[r * 3 + c]) < 1e-12);
+      }
+    }
+    assert.ok(values[0] >= values[1] && values[1] >= values[2]);
+  });
+});
+
+describe('golubKahanLanczos', () => {
+  it('finds the largest singular value of a 60x80 matrix with a decaying spectrum within its residual bound', async () => {
+    const s = Array.from({ length: 60 }, (_, i) => 10 * 0.9 ** i);
+    const a = withSingularValues(60, 80, s, 5);
+    const r = await golubKahanLanczos(dense(a, 60, 80), new Rng(1), 30, 1e-8);
+    assert.ok(Math.abs(r.ritz[0] - 10) <= Math.max(r.residual[0], 1e-9), `theta ${r.ritz[0]} residual ${r.residual[0]}`);
+    assert.ok(Math.abs(r.ritz[0] - 10) < 1e-8);
+    assert.ok(r.converged);
+  });
+
+  it('with as many steps as the input dimension, finds every singular value, also when ill-conditioned (kappa 1e5)', async () => {
+    // A tall matrix: the start vector lies in the row space, so 20 steps span it and the Ritz values are exact.
+    const s = Array.from({ length: 20 }, (_, i) => 10 ** (1 - (5 * i) / 19));
+    const a = withSingularValues(25, 20, s, 7);
+    const r = await golubKahanLanczos(dense(a, 25, 20), new Rng(2), 20, 0);
+    expectClose(r.ritz, s, 1e-8, 0, 'ritz vs truth');
+    expectClose(singularValues(a, 25, 20), s, 1e-6, 0, 'dense (Gram) vs truth');
+  });
+
+  it('has quadrature weights that sum to 1', async () => {
+    const a = withSingularValues(15, 15, Array.from({ length: 15 }, (_, i) => 1 + i), 9);
+    const r = await golubKahanLanczos(dense(a, 15, 15), new Rng(3), 8, 0);
+    assert.ok(Math.abs(r.weights.reduce((x, y) => x + y, 0) - 1) < 1e-12);
+  });
+});
