@@ -1,8 +1,9 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { errorMessage, isDoctorError } from '../core/errors';
-import { inspectFile } from '../runtime/engine';
+import { DoctorError, errorMessage, isDoctorError } from '../core/errors';
+import { formatReportTable } from '../core/report/table';
+import { analyzeFile, inspectFile } from '../runtime/engine';
 import { formatInspect } from '../core/report/inspectText';
 import { standaloneHtml } from './assets';
 import { engineOptions, ExitCode, parseDim, parseInteger, parsePositive, type RunFlags } from './options';
@@ -50,10 +51,54 @@ export function buildProgram(): Command {
   addRunOptions(program.command('analyze <model>').description('probe every layer\'s Jacobian and the gradient flow, and report findings'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md', 'sarif', 'html']).default('table'))
     .option('--out <file>', 'write the report to a file instead of stdout')
-    .action(() => {
-      throw new Error('analyze: the analysis engine is not built yet');
+    .addOption(new Option('--loss <loss>', 'scalar loss for the gradient flow: sum, mse (half squared norm) or ce (softmax cross-entropy)').choices(['sum', 'mse', 'ce']).default('sum'))
+    .option('--labels <file>', 'class labels for --loss ce: a JSON array of integers, one per prediction')
+    .addOption(new Option('--granularity <g>', 'layers: each parameterized op, op + its bias/norm/activation, or module').choices(['op', 'layer', 'module']).default('layer'))
+    .option('--momentum <beta>', 'heavy-ball momentum for the stable learning-rate bound', parseFloat, 0.9)
+    .option('--curvature-iterations <n>', 'Lanczos steps for the Hessian eigenvalue (0 skips it)', parseInteger, 20)
+    .action(async (model: string, flags: RunFlags & AnalyzeCliFlags) => {
+      const progress = createProgressReporter(flags.progress);
+      try {
+        const labels = flags.labels ? readLabels(flags.labels) : undefined;
+        const report = await analyzeFile(model, {
+          ...engineOptions(flags),
+          loss: flags.loss,
+          labels,
+          granularity: flags.granularity,
+          momentum: flags.momentum,
+          curvatureIterations: flags.curvatureIterations,
+        }, { onProgress: progress.update });
+        progress.stop();
+        if (flags.format === 'json') emit(JSON.stringify(report, null, 2), flags.out);
+        else if (flags.format === 'table') emit(formatReportTable(report), flags.out);
+        else throw new DoctorError('bad-input', `--format ${flags.format} lands with the report and review issues; use table or json`);
+      } finally {
+        progress.stop();
+      }
     });
   return program;
+}
+
+interface AnalyzeCliFlags {
+  format: 'table' | 'json' | 'md' | 'sarif' | 'html';
+  out?: string;
+  progress: boolean;
+  loss: 'sum' | 'mse' | 'ce';
+  labels?: string;
+  granularity: 'op' | 'layer' | 'module';
+  momentum: number;
+  curvatureIterations: number;
+}
+
+function readLabels(file: string): number[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new DoctorError('bad-input', `cannot read labels (${errorMessage(e)})`, file);
+  }
+  if (!Array.isArray(parsed) || parsed.some((x) => !Number.isInteger(x))) throw new DoctorError('bad-input', 'labels must be a JSON array of integers', file);
+  return parsed as number[];
 }
 
 function emit(text: string, out: string | undefined): void {

@@ -14,3 +14,12 @@ export interface EngineOptions {
     files?: string[];
   };
 }
+
+/** Options of the analysis on top of {@link EngineOptions}. */
+export interface AnalysisFlags {
+  loss: 'sum' | 'mse' | 'ce';
+  labels?: number[];
+  granularity: 'op' | 'layer' | 'module';
+  momentum: number;
+  curvatureIterations: number;
+}

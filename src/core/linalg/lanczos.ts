@@ -52,9 +52,9 @@ export async function golubKahanLanczos(op: LinearOperator, rng: Rng, maxSteps =
   const U: Float64Array[] = [];
   const alpha: number[] = [];
   const beta: number[] = [];
-  let v = Float64Array.from({ length: op.n }, () => rng.normal());
+  let v: Float64Array = Float64Array.from({ length: op.n }, () => rng.normal());
   normalize(v);
-  let u = await op.matvec(v);
+  let u: Float64Array = await op.matvec(v);
   V.push(v);
   let a = normalize(u);
   let result: LanczosResult | undefined;

@@ -1,0 +1,320 @@
+import { DoctorError, errorMessage, isDoctorError } from '../errors';
+import { DerivativeRunner, ForwardPass } from '../autodiff/probe';
+import { prepareSamples, type SampleOptions } from '../inputs/prepare';
+import { Rng } from '../inputs/rng';
+import type { ModelSource } from '../inspect';
+import { sizeOf, toNumbers } from '../ndarray';
+import { summarizeModel } from '../onnx/summary';
+import { DataType, defaultOpset } from '../onnx/types';
+import type { ExecutionProviderPreference, RunnerFactory } from '../ports';
+import { checkpoint, type WorkContext } from '../progress';
+import { REPORT_SCHEMA_VERSION, type AnalysisReport, type LayerReport, type ParameterReport } from '../report/types';
+import { estimateCurvature } from './curvature';
+import { lossGradient, median, norm, type LossKind } from './gradientFlow';
+import { EXACT_MAX_DIM, probeJacobian, type JacobianFigures } from './jacobian';
+import { findLayers, type Granularity, type Layer } from './layers';
+import { SaturationTracker } from './saturation';
+import { weightFigures } from './weights';
+
+/** Options of {@link analyzeModel} (CLI flags and VS Code settings map onto these). */
+export interface AnalyzeOptions {
+  executionProvider: ExecutionProviderPreference;
+  samples: SampleOptions;
+  loss: LossKind;
+  /** Class labels for the 'ce' loss, one per prediction of a sample. */
+  labels?: number[];
+  granularity: Granularity;
+  /** Heavy-ball momentum for the stable learning-rate bound (DOMAIN.md section 8). */
+  momentum: number;
+  /** Lanczos steps for the Hessian's top eigenvalue; 0 skips the curvature. */
+  curvatureIterations: number;
+}
+
+/** Defaults of {@link AnalyzeOptions} (documented in the README). */
+export const DEFAULT_ANALYZE_OPTIONS: Omit<AnalyzeOptions, 'executionProvider' | 'samples'> = {
+  loss: 'sum',
+  granularity: 'layer',
+  momentum: 0.9,
+  curvatureIterations: 20,
+};
+
+/** A model ready for analysis: decoded, validated, with its topological order. */
+export interface AnalysisSource extends ModelSource {
+  order: number[];
+}
+
+interface SampleResult {
+  jacobians: Array<JacobianFigures | Error>;
+  gradients: Map<string, number> | Error;
+  endToEnd: JacobianFigures | Error;
+  lossValue: number | null;
+}
+
+/**
+ * Analyses a model (DOMAIN.md sections 1-4, 7, 8): per-layer Jacobian figures at every sample,
+ * the gradient flow of a scalar loss through the whole model, the end-to-end Jacobian, weight-only
+ * figures and the Hessian's top eigenvalue. A layer whose probe fails is reported failed with its
+ * reason; the rest of the report stands.
+ */
+export async function analyzeModel(
+  source: AnalysisSource,
+  options: AnalyzeOptions,
+  createRunner: RunnerFactory,
+  versions: { ort: string; tool: string },
+  ctx?: WorkContext,
+): Promise<AnalysisReport> {
+  const t0 = performance.now();
+  const model = source.model;
+  const graph = model.graph;
+  const opset = defaultOpset(model);
+  const summary = summarizeModel(model, source.externalDataFiles);
+  const progress = (message: string, fraction: number) => ctx?.onProgress?.({ message, fraction });
+  progress('Preparing sample inputs', 0.01);
+  const prepared = prepareSamples(model, options.samples, source.path);
+  const layers = findLayers(model, source.order, options.granularity);
+  const parameters = weightFigures(model, layers);
+  const trainable = parameters.filter((p) => !isRunningStatistic(model, p.name)).map((p) => p.name);
+  const nonFinite = nonFiniteWeights(parameters, model);
+  const outName = graph.outputs[0]?.name;
+  if (!outName) throw new DoctorError('invalid-graph', 'the model has no outputs');
+  const floatInputs = graph.inputs.filter((i) => !graph.initializers.has(i.name) && i.type?.kind === 'tensor' && isFloat(i.type.elemType)).map((i) => i.name);
+  const results: SampleResult[] = [];
+  let runsTotal = 0;
+  let executionProvider = { requested: options.executionProvider, used: 'cpu', fallbackReason: undefined as string | undefined };
+  const saturation = new SaturationTracker();
+  const steps = prepared.samples.length * (layers.length + 2);
+  let step = 0;
+  for (const [s, sample] of prepared.samples.entries()) {
+    await checkpoint(ctx);
+    progress(`Sample ${s + 1}/${prepared.samples.length}: forward pass`, step / steps);
+    const forward = await ForwardPass.run(model, sample, async (m, o) => {
+      const r = await createRunner(m, o);
+      executionProvider = { requested: options.executionProvider, used: r.executionProvider.used, fallbackReason: r.executionProvider.fallbackReason };
+      return r;
+    }, options.executionProvider);
+    if (s === 0) nonFinite.push(...nonFiniteActivations(forward, source.order));
+    saturation.add(layers, forward);
+    const runner = new DerivativeRunner(forward, source.order, opset, createRunner, options.executionProvider);
+    const rng = new Rng(options.samples.seed * 7919 + s);
+    const shapeOf = (t: string) => forward.shape(t) ?? [];
+    try {
+      const jacobians: Array<JacobianFigures | Error> = [];
+      for (const layer of layers) {
+        await checkpoint(ctx);
+        progress(`Probing layer ${layer.index + 1}/${layers.length}: ${layer.name}`, step++ / steps);
+        jacobians.push(await probe(runner, { sources: layer.inputTensors, targets: layer.outputTensors }, shapeOf, rng));
+      }
+      await checkpoint(ctx);
+      progress(`Sample ${s + 1}: gradient flow`, step++ / steps);
+      const y = forward.values.get(outName);
+      const loss = y ? lossGradient(options.loss, y, rng, options.labels) : undefined;
+      const gradients = loss ? await gradientNorms(runner, [...floatInputs, ...trainable], outName, loss.gradient, layers).catch(asError) : new Error('no value for the first output');
+      await checkpoint(ctx);
+      progress(`Sample ${s + 1}: end-to-end Jacobian`, step++ / steps);
+      const endToEnd = floatInputs.length > 0
+        ? await probe(runner, { sources: floatInputs, targets: [outName] }, shapeOf, rng)
+        : new Error('the model has no float inputs (its inputs are integer ids), so there is no input-to-output Jacobian');
+      if (s === 0) await convOperatorNorms(runner, model, layers, parameters, shapeOf, rng);
+      results.push({ jacobians, gradients, endToEnd, lossValue: loss?.value ?? null });
+    } finally {
+      runsTotal += runner.runs;
+      await runner.dispose();
+    }
+  }
+  await checkpoint(ctx);
+  progress('Curvature: top Hessian eigenvalue', 0.97);
+  const curvature = options.curvatureIterations > 0
+    ? await estimateCurvature(model, source.order, opset, prepared.samples[0], trainable, outName, options, createRunner, ctx).catch((e: unknown) => {
+      if (isDoctorError(e) && e.kind === 'cancelled') throw e;
+      return { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: errorMessage(e) };
+    })
+    : { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'skipped (curvature iterations set to 0)' };
+  const layerReports = layers.map((l, i) => layerReport(l, results.map((r) => r.jacobians[i]), results.map((r) => r.gradients), saturation.result(l)));
+  fillGradients(parameters, results);
+  let running = 0;
+  const logs: number[] = [];
+  for (const l of layerReports) {
+    if (l.jacobian.rmsGain !== null && l.jacobian.rmsGain > 0) {
+      running += Math.log(l.jacobian.rmsGain);
+      logs.push(Math.log(l.jacobian.rmsGain));
+      l.lyapunovRunningSum = running;
+    }
+  }
+  const e2e = results.map((r) => r.endToEnd);
+  const e2eOk = e2e.filter((x): x is JacobianFigures => !(x instanceof Error));
+  const sigmaMax = median(e2eOk.map((x) => x.sigmaMax));
+  const sigmaMin = median(e2eOk.map((x) => x.sigmaMin));
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: 'gradient-doctor', version: versions.tool },
+    model: {
+      path: source.path, sha256: source.sha256, opset, irVersion: model.irVersion, producer: summary.producer,
+      inputs: summary.inputs, outputs: summary.outputs, parameterCount: summary.parameterCount,
+    },
+    run: {
+      executionProvider: executionProvider.used,
+      executionProviderRequested: executionProvider.requested,
+      executionProviderNote: executionProvider.fallbackReason,
+      ortVersion: versions.ort,
+      samples: prepared.samples.length,
+      sampleSource: prepared.source,
+      sampleInputs: prepared.recipes,
+      seed: options.samples.seed,
+      loss: options.loss,
+      lossValue: median(results.map((r) => r.lossValue)),
+      labels: options.loss === 'ce' ? (options.labels ? 'given' : 'pseudo-labels drawn uniformly with the seed') : undefined,
+      granularity: options.granularity,
+      durationMs: performance.now() - t0,
+      derivativeRuns: runsTotal,
+      exactMaxDim: EXACT_MAX_DIM,
+    },
+    layers: layerReports,
+    parameters,
+    endToEnd: {
+      sigmaMax,
+      sigmaMin,
+      rmsGain: median(e2eOk.map((x) => x.rmsGain)),
+      conditionNumber: sigmaMax !== null && sigmaMin ? sigmaMax / sigmaMin : null,
+      method: e2eOk[0]?.method ?? 'failed',
+      lyapunovExponent: logs.length ? logs.reduce((a, b) => a + b, 0) / logs.length : null,
+      reason: e2eOk.length === 0 && e2e[0] instanceof Error ? e2e[0].message : undefined,
+    },
+    curvature,
+    nonFinite,
+    findings: [],
+  };
+}
+
+function asError(e: unknown): Error {
+  if (isDoctorError(e) && e.kind === 'cancelled') throw e;
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+async function probe(runner: DerivativeRunner, span: { sources: string[]; targets: string[] }, shapeOf: (t: string) => number[], rng: Rng): Promise<JacobianFigures | Error> {
+  try {
+    return await probeJacobian(runner, span, shapeOf, rng);
+  } catch (e) {
+    return asError(e);
+  }
+}
+
+function isFloat(t: DataType): boolean {
+  return t === DataType.FLOAT || t === DataType.DOUBLE || t === DataType.FLOAT16;
+}
+
+/** BatchNormalization's running mean and variance are statistics, not trained by gradient. */
+function isRunningStatistic(model: { graph: { nodes: Array<{ opType: string; inputs: string[] }> } }, name: string): boolean {
+  return model.graph.nodes.some((n) => n.opType === 'BatchNormalization' && (n.inputs[3] === name || n.inputs[4] === name));
+}
+
+/** One reverse run: gradient norms at every layer boundary and every parameter. */
+async function gradientNorms(runner: DerivativeRunner, sources: string[], out: string, gradient: Float64Array, layers: Layer[]): Promise<Map<string, number>> {
+  const boundaries = [...new Set(layers.flatMap((l) => [...l.inputTensors, ...l.outputTensors]))].filter((t) => !sources.includes(t));
+  const result = await runner.vjp({ sources, targets: [out] }, [[gradient]], boundaries);
+  const norms = new Map<string, number>();
+  [...sources, ...boundaries].forEach((name, i) => norms.set(name, norm(result[i][0])));
+  norms.set(out, norm(gradient));
+  return norms;
+}
+
+function layerReport(layer: Layer, jac: Array<JacobianFigures | Error>, grads: Array<Map<string, number> | Error>, saturation: LayerReport['saturation']): LayerReport {
+  const ok = jac.filter((j): j is JacobianFigures => !(j instanceof Error));
+  const failed = jac.find((j): j is Error => j instanceof Error);
+  const spread = (pick: (j: JacobianFigures) => number) => {
+    const per = jac.map((j) => (j instanceof Error ? null : pick(j)));
+    const vals = per.filter((x): x is number => x !== null);
+    return { perSample: per, min: vals.length ? Math.min(...vals) : null, max: vals.length ? Math.max(...vals) : null };
+  };
+  const sigmaMax = median(ok.map((j) => j.sigmaMax));
+  const sigmaMin = median(ok.map((j) => j.sigmaMin));
+  const gradOk = grads.filter((g): g is Map<string, number> => !(g instanceof Error));
+  const gradFailed = grads.find((g): g is Error => g instanceof Error);
+  const boundary = (names: string[]) => median(gradOk.map((g) => Math.sqrt(names.reduce((s, n) => s + (g.get(n) ?? 0) ** 2, 0))));
+  return {
+    name: layer.name,
+    index: layer.index,
+    module: layer.module,
+    opTypes: layer.opTypes,
+    nodes: layer.nodes,
+    inputTensors: layer.inputTensors,
+    outputTensors: layer.outputTensors,
+    parameters: layer.parameters,
+    jacobian: ok.length === 0
+      ? { sigmaMax: null, sigmaMin: null, rmsGain: null, conditionNumber: null, method: 'failed', reason: failed?.message ?? 'not probed' }
+      : {
+        sigmaMax,
+        sigmaMin,
+        rmsGain: median(ok.map((j) => j.rmsGain)),
+        conditionNumber: sigmaMax !== null && sigmaMin ? sigmaMax / sigmaMin : null,
+        method: ok[0].method,
+        rmsMethod: ok[0].rmsMethod,
+        errors: ok[0].errors,
+        spectrum: ok[0].spectrum,
+        inputSize: ok[0].inputSize,
+        outputSize: ok[0].outputSize,
+        spread: { sigmaMax: spread((j) => j.sigmaMax), sigmaMin: spread((j) => j.sigmaMin), rmsGain: spread((j) => j.rmsGain) },
+      },
+    gradient: gradOk.length === 0
+      ? { inputNorm: null, outputNorm: null, reason: gradFailed?.message ?? 'not computed' }
+      : { inputNorm: boundary(layer.inputTensors), outputNorm: boundary(layer.outputTensors) },
+    lyapunovRunningSum: null,
+    saturation,
+    durationMs: 0,
+  };
+}
+
+function fillGradients(parameters: ParameterReport[], results: SampleResult[]): void {
+  for (const p of parameters) {
+    const per = results.map((r) => (r.gradients instanceof Error ? null : r.gradients.get(p.name) ?? null));
+    p.gradNorm = median(per);
+    p.gradToWeightRatio = p.gradNorm !== null && p.norm > 0 ? p.gradNorm / p.norm : null;
+    if (p.gradNorm === null) {
+      const err = results.find((r) => r.gradients instanceof Error)?.gradients;
+      if (err instanceof Error) p.reason = p.reason ? `${p.reason}; ${err.message}` : err.message;
+    }
+  }
+}
+
+/** Conv weights' operator norm: sigma_max of the convolution (no bias) at the sample's input size. */
+async function convOperatorNorms(
+  runner: DerivativeRunner,
+  model: { graph: { nodes: Array<{ opType: string; inputs: string[]; outputs: string[]; name: string }> } },
+  layers: Layer[],
+  parameters: ParameterReport[],
+  shapeOf: (t: string) => number[],
+  rng: Rng,
+): Promise<void> {
+  for (const node of model.graph.nodes) {
+    if (node.opType !== 'Conv') continue;
+    const p = parameters.find((q) => q.name === node.inputs[1]);
+    if (!p) continue;
+    const r = await probe(runner, { sources: [node.inputs[0]], targets: [node.outputs[0]] }, shapeOf, rng);
+    if (r instanceof Error) {
+      p.reason = `operator norm not computed: ${r.message}`;
+      continue;
+    }
+    p.spectralNorm = r.sigmaMax;
+    p.conditionNumber = r.conditionNumber;
+    p.spectralNormMethod = `${r.method === 'exact' ? 'exact' : 'Lanczos'} operator norm of the convolution (zero padding) at input ${JSON.stringify(shapeOf(node.inputs[0]))}`;
+  }
+  void layers;
+}
+
+function nonFiniteWeights(parameters: ParameterReport[], model: { graph: { nodes: Array<{ inputs: string[]; name: string }> } }): AnalysisReport['nonFinite'] {
+  return parameters
+    .filter((p) => !Number.isFinite(p.norm))
+    .map((p) => ({ tensor: p.name, node: model.graph.nodes.find((n) => n.inputs.includes(p.name))?.name, where: 'weight' as const }));
+}
+
+/** The first node (in topological order) whose output holds NaN or Inf on the sample. */
+function nonFiniteActivations(forward: ForwardPass, order: number[]): AnalysisReport['nonFinite'] {
+  for (const i of order) {
+    const node = forward.model.graph.nodes[i];
+    for (const o of node.outputs) {
+      const v = forward.values.get(o);
+      if (!v || v.dtype === 'int64' || v.dtype === 'bool' || sizeOf(v.dims) === 0) continue;
+      if (!toNumbers(v).every(Number.isFinite)) return [{ tensor: o, node: node.name, where: 'activation' }];
+    }
+  }
+  return [];
+}

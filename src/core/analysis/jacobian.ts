@@ -1,0 +1,158 @@
+import type { DerivativeRunner } from '../autodiff/probe';
+import type { Span } from '../autodiff/derivative';
+import type { Rng } from '../inputs/rng';
+import { golubKahanLanczos } from '../linalg/lanczos';
+import { singularValues } from '../linalg/svd';
+import { sizeOf } from '../ndarray';
+
+/** Layers with min(m, n) up to this get their Jacobian assembled and all singular values computed exactly. */
+export const EXACT_MAX_DIM = 1024;
+/** Probe vectors times vector length per onnxruntime run, at most (bounds memory per run). */
+const MAX_BATCH_ELEMENTS = 4_000_000;
+/** Lanczos steps for layers above the exact threshold, and the relative residual at which it stops. */
+export const LANCZOS_STEPS = 32;
+export const LANCZOS_TOL = 1e-4;
+/** Rademacher probes for the Hutchinson estimate of ||J||_F on the Lanczos path. */
+export const HUTCHINSON_PROBES = 16;
+/** float32 unit roundoff: the assembled Jacobian's entries carry errors of this relative size. */
+const F32_EPS = 2 ** -24;
+
+/** How a figure was computed. */
+export type Method = 'exact' | 'lanczos' | 'hutchinson' | 'finite-difference';
+
+/** Jacobian figures of one span at one sample. */
+export interface JacobianFigures {
+  sigmaMax: number;
+  sigmaMin: number;
+  rmsGain: number;
+  conditionNumber: number;
+  method: 'exact' | 'lanczos';
+  /** One-sided error bars (absolute) for each figure; see the README for how they are derived. */
+  errors: { sigmaMax: number; sigmaMin: number; rmsGain: number };
+  /** rmsGain method: exact from all singular values, or a Hutchinson estimate. */
+  rmsMethod: 'exact' | 'hutchinson';
+  /** n = input size, m = output size. */
+  inputSize: number;
+  outputSize: number;
+  /** Singular values (exact: all; lanczos: Ritz values) with quadrature weights for the density. */
+  spectrum: { values: number[]; weights: number[]; kind: 'exact' | 'ritz' };
+  /** Derivative-model runs made. */
+  runs: number;
+}
+
+/** Probes the Jacobian of `span` at the runner's sample. */
+export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng): Promise<JacobianFigures> {
+  const n = span.sources.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
+  const m = span.targets.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
+  const runs0 = runner.runs;
+  const k = Math.min(m, n);
+  if (k <= EXACT_MAX_DIM) {
+    const j = await assemble(runner, span, shapeOf, m, n);
+    const sv = singularValues(j, m, n);
+    const sigmaMax = sv[0];
+    const sigmaMin = sv[k - 1];
+    const rms = Math.sqrt(sv.reduce((s, x) => s + x * x, 0) / k);
+    const err = F32_EPS * Math.sqrt(Math.max(m, n)) * sigmaMax;
+    return {
+      sigmaMax, sigmaMin, rmsGain: rms, conditionNumber: sigmaMin > 0 ? sigmaMax / sigmaMin : Infinity, method: 'exact', rmsMethod: 'exact',
+      errors: { sigmaMax: err, sigmaMin: err, rmsGain: err }, inputSize: n, outputSize: m,
+      spectrum: { values: [...sv], weights: new Array(k).fill(1 / k), kind: 'exact' }, runs: runner.runs - runs0,
+    };
+  }
+  const split = (flat: Float64Array, names: string[]) => {
+    let off = 0;
+    return names.map((t) => {
+      const len = sizeOf(shapeOf(t));
+      const part = flat.subarray(off, off + len);
+      off += len;
+      return [Float64Array.from(part)];
+    });
+  };
+  const join = (parts: Float64Array[][], total: number) => {
+    const out = new Float64Array(total);
+    let off = 0;
+    for (const p of parts) {
+      out.set(p[0], off);
+      off += p[0].length;
+    }
+    return out;
+  };
+  const lz = await golubKahanLanczos(
+    {
+      n,
+      m,
+      matvec: async (v) => join(await runner.jvp(span, split(v, span.sources)), m),
+      rmatvec: async (u) => join(await runner.vjp(span, split(u, span.targets)), n),
+    },
+    rng,
+    LANCZOS_STEPS,
+    LANCZOS_TOL,
+  );
+  const { mean, stderr } = await hutchinson(runner, span, shapeOf, rng);
+  const rms = Math.sqrt(Math.max(mean, 0) / k);
+  const last = lz.ritz.length - 1;
+  return {
+    sigmaMax: lz.ritz[0],
+    sigmaMin: lz.ritz[last],
+    rmsGain: rms,
+    conditionNumber: lz.ritz[last] > 0 ? lz.ritz[0] / lz.ritz[last] : Infinity,
+    method: 'lanczos',
+    rmsMethod: 'hutchinson',
+    errors: { sigmaMax: lz.residual[0], sigmaMin: Math.max(lz.residual[last], lz.ritz[last]), rmsGain: mean > 0 ? (rms * stderr) / (2 * mean) : 0 },
+    inputSize: n,
+    outputSize: m,
+    spectrum: { values: [...lz.ritz], weights: [...lz.weights], kind: 'ritz' },
+    runs: runner.runs - runs0,
+  };
+}
+
+/** The dense m x n Jacobian from batched products: columns J e_i when n <= m, else rows J^T e_j. */
+async function assemble(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], m: number, n: number): Promise<Float64Array> {
+  const j = new Float64Array(m * n);
+  const byColumns = n <= m;
+  const count = byColumns ? n : m;
+  const length = byColumns ? m : n;
+  const names = byColumns ? span.sources : span.targets;
+  const sizes = names.map((t) => sizeOf(shapeOf(t)));
+  const batch = Math.max(1, Math.min(count, Math.floor(MAX_BATCH_ELEMENTS / Math.max(length, 1))));
+  for (let start = 0; start < count; start += batch) {
+    const end = Math.min(count, start + batch);
+    // basis vectors e_start..e_end-1, split per tensor of the span's side
+    const vectors = sizes.map(() => [] as Float64Array[]);
+    for (let e = start; e < end; e++) {
+      let off = 0;
+      sizes.forEach((size, t) => {
+        const v = new Float64Array(size);
+        if (e >= off && e < off + size) v[e - off] = 1;
+        vectors[t].push(v);
+        off += size;
+      });
+    }
+    const result = byColumns ? await runner.jvp(span, vectors) : await runner.vjp(span, vectors);
+    for (let r = 0; r < end - start; r++) {
+      let off = 0;
+      for (const part of result) {
+        const row = part[r];
+        for (let q = 0; q < row.length; q++) {
+          const other = off + q;
+          if (byColumns) j[other * n + (start + r)] = row[q];
+          else j[(start + r) * n + other] = row[q];
+        }
+        off += row.length;
+      }
+    }
+  }
+  return j;
+}
+
+/** Hutchinson: ||J||_F^2 = E ||J z||^2 over Rademacher z, with its standard error, in one batched run. */
+async function hutchinson(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng): Promise<{ mean: number; stderr: number }> {
+  const vectors = span.sources.map((t) =>
+    Array.from({ length: HUTCHINSON_PROBES }, () => Float64Array.from({ length: sizeOf(shapeOf(t)) }, () => (rng.uniform() < 0.5 ? -1 : 1))),
+  );
+  const out = await runner.jvp(span, vectors);
+  const samples = Array.from({ length: HUTCHINSON_PROBES }, (_, k) => out.reduce((s, part) => s + part[k].reduce((q, x) => q + x * x, 0), 0));
+  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+  const variance = samples.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(samples.length - 1, 1);
+  return { mean, stderr: Math.sqrt(variance / samples.length) };
+}

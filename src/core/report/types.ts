@@ -1,0 +1,157 @@
+/**
+ * The analysis report: one JSON document, versioned, with a published JSON Schema
+ * (schema/report.schema.json). The paths named in the README's "Report contract" are a public API.
+ */
+
+/** Bumped on any breaking change of the paths in the report contract. */
+export const REPORT_SCHEMA_VERSION = 1;
+
+/** A figure that could not be computed carries null and the reason. */
+export interface Unavailable {
+  reason: string;
+}
+
+/** Per-sample values of a figure (the headline value is their median). */
+export interface Spread {
+  perSample: Array<number | null>;
+  min: number | null;
+  max: number | null;
+}
+
+/** Jacobian figures of a layer (medians over samples). */
+export interface LayerJacobian {
+  sigmaMax: number | null;
+  sigmaMin: number | null;
+  rmsGain: number | null;
+  conditionNumber: number | null;
+  /** 'exact' (assembled Jacobian, dense SVD), 'lanczos' (Golub-Kahan-Lanczos + Hutchinson), or 'failed'. */
+  method: 'exact' | 'lanczos' | 'failed';
+  /** Absolute error bars of the medians' sample, by figure. */
+  errors?: { sigmaMax: number; sigmaMin: number; rmsGain: number };
+  rmsMethod?: 'exact' | 'hutchinson';
+  /** The spectrum at the first sample: all singular values (exact) or Ritz values with quadrature weights. */
+  spectrum?: { values: number[]; weights: number[]; kind: 'exact' | 'ritz' };
+  inputSize?: number;
+  outputSize?: number;
+  spread?: { sigmaMax: Spread; sigmaMin: Spread; rmsGain: Spread };
+  /** Why the figures are null, when they are. */
+  reason?: string;
+}
+
+/** Backpropagated gradient norms at a layer's boundary (medians over samples). */
+export interface LayerGradient {
+  inputNorm: number | null;
+  outputNorm: number | null;
+  reason?: string;
+}
+
+/** One layer of the report. */
+export interface LayerReport {
+  name: string;
+  index: number;
+  module?: string;
+  opTypes: string[];
+  nodes: string[];
+  inputTensors: string[];
+  outputTensors: string[];
+  parameters: string[];
+  jacobian: LayerJacobian;
+  gradient: LayerGradient;
+  /** log(rmsGain) summed over this and all earlier layers: the running discrete Lyapunov sum. */
+  lyapunovRunningSum: number | null;
+  /** Fraction of the layer's output units saturated (sigmoid/tanh) or inactive (ReLU) on every sample. */
+  saturation?: { kind: 'saturated' | 'dead'; fraction: number } | null;
+  durationMs: number;
+}
+
+/** Weight-only figures of one parameter. */
+export interface ParameterReport {
+  name: string;
+  shape: number[];
+  /** The layer that reads it, when one does. */
+  layer?: string;
+  norm: number;
+  gradNorm: number | null;
+  /** gradNorm / norm. */
+  gradToWeightRatio: number | null;
+  /** Largest singular value of the weight as an operator (matrix for Gemm/MatMul, the convolution at the sample's spatial size for Conv). */
+  spectralNorm: number | null;
+  spectralNormMethod?: string;
+  conditionNumber?: number | null;
+  variance: number;
+  kurtosis: number | null;
+  fanIn?: number;
+  fanOut?: number;
+  /** Var(w) divided by each scheme's Var for this fan-in and fan-out. */
+  varianceRatio?: { he: number; xavier: number; lecun: number };
+  reason?: string;
+}
+
+/** A finding (filled by the diagnosis rules). */
+export interface Finding {
+  id: string;
+  rule: string;
+  severity: 'error' | 'warning' | 'info';
+  layer?: string;
+  message: string;
+  measured?: number;
+  threshold?: number;
+  fix?: string;
+}
+
+/** The whole report. */
+export interface AnalysisReport {
+  schemaVersion: number;
+  tool: { name: 'gradient-doctor'; version: string };
+  model: {
+    path: string;
+    sha256: string;
+    opset: number;
+    irVersion: number;
+    producer: string;
+    inputs: Array<{ name: string; dtype: string; shape?: Array<number | string | null> }>;
+    outputs: Array<{ name: string; dtype: string; shape?: Array<number | string | null> }>;
+    parameterCount: number;
+  };
+  run: {
+    executionProvider: string;
+    executionProviderRequested: string;
+    executionProviderNote?: string;
+    ortVersion: string;
+    samples: number;
+    sampleSource: 'synthesized' | 'files';
+    sampleInputs: Array<{ input: string; dtype: string; dims: number[]; distribution: string }>;
+    seed: number;
+    loss: 'sum' | 'mse' | 'ce';
+    lossValue: number | null;
+    labels?: string;
+    granularity: 'op' | 'layer' | 'module';
+    durationMs: number;
+    derivativeRuns: number;
+    exactMaxDim: number;
+  };
+  layers: LayerReport[];
+  parameters: ParameterReport[];
+  endToEnd: {
+    sigmaMax: number | null;
+    sigmaMin: number | null;
+    rmsGain: number | null;
+    conditionNumber: number | null;
+    method: 'exact' | 'lanczos' | 'failed';
+    /** Mean over layers of log(rmsGain): the discrete Lyapunov exponent (DOMAIN.md section 2). */
+    lyapunovExponent: number | null;
+    reason?: string;
+  };
+  curvature: {
+    hessianMaxEigenvalue: number | null;
+    maxStableLearningRate: number | null;
+    maxStableLearningRateMomentum: number | null;
+    momentum: number;
+    method?: string;
+    error?: number;
+    reason?: string;
+  };
+  /** NaN or Inf found in weights or activations, with the first node producing it. */
+  nonFinite: Array<{ tensor: string; node?: string; where: 'weight' | 'activation' }>;
+  findings: Finding[];
+}
