@@ -11,7 +11,8 @@ import { checkpoint, type WorkContext } from '../progress';
 import { REPORT_SCHEMA_VERSION, type AnalysisReport, type LayerReport, type ParameterReport } from '../report/types';
 import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, type LossKind } from './gradientFlow';
-import { EXACT_MAX_DIM, probeJacobian, type JacobianFigures } from './jacobian';
+import { EXACT_MAX_DIM, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
+import { createOrtGram } from './gram';
 import { findLayers, type Granularity, type Layer } from './layers';
 import { SaturationTracker } from './saturation';
 import { weightFigures } from './weights';
@@ -82,6 +83,7 @@ export async function analyzeModel(
   let runsTotal = 0;
   let executionProvider = { requested: options.executionProvider, used: 'cpu', fallbackReason: undefined as string | undefined };
   const saturation = new SaturationTracker();
+  const gram = await createOrtGram(createRunner, options.executionProvider);
   const steps = prepared.samples.length * (layers.length + 2);
   let step = 0;
   for (const [s, sample] of prepared.samples.entries()) {
@@ -102,7 +104,7 @@ export async function analyzeModel(
       for (const layer of layers) {
         await checkpoint(ctx);
         progress(`Probing layer ${layer.index + 1}/${layers.length}: ${layer.name}`, step++ / steps);
-        jacobians.push(await probe(runner, { sources: layer.inputTensors, targets: layer.outputTensors }, shapeOf, rng));
+        jacobians.push(await probe(runner, { sources: layer.inputTensors, targets: layer.outputTensors }, shapeOf, rng, gram.gram));
       }
       await checkpoint(ctx);
       progress(`Sample ${s + 1}: gradient flow`, step++ / steps);
@@ -112,7 +114,7 @@ export async function analyzeModel(
       await checkpoint(ctx);
       progress(`Sample ${s + 1}: end-to-end Jacobian`, step++ / steps);
       const endToEnd = floatInputs.length > 0
-        ? await probe(runner, { sources: floatInputs, targets: [outName] }, shapeOf, rng)
+        ? await probe(runner, { sources: floatInputs, targets: [outName] }, shapeOf, rng, gram.gram)
         : new Error('the model has no float inputs (its inputs are integer ids), so there is no input-to-output Jacobian');
       if (s === 0) await convOperatorNorms(runner, model, layers, parameters, shapeOf, rng);
       results.push({ jacobians, gradients, endToEnd, lossValue: loss?.value ?? null });
@@ -121,6 +123,7 @@ export async function analyzeModel(
       await runner.dispose();
     }
   }
+  await gram.dispose();
   await checkpoint(ctx);
   progress('Curvature: top Hessian eigenvalue', 0.97);
   const curvature = options.curvatureIterations > 0
@@ -190,9 +193,9 @@ function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-async function probe(runner: DerivativeRunner, span: { sources: string[]; targets: string[] }, shapeOf: (t: string) => number[], rng: Rng): Promise<JacobianFigures | Error> {
+async function probe(runner: DerivativeRunner, span: { sources: string[]; targets: string[] }, shapeOf: (t: string) => number[], rng: Rng, gram?: GramFunction): Promise<JacobianFigures | Error> {
   try {
-    return await probeJacobian(runner, span, shapeOf, rng);
+    return await probeJacobian(runner, span, shapeOf, rng, gram);
   } catch (e) {
     return asError(e);
   }
@@ -288,14 +291,13 @@ async function convOperatorNorms(
     if (node.opType !== 'Conv') continue;
     const p = parameters.find((q) => q.name === node.inputs[1]);
     if (!p) continue;
-    const r = await probe(runner, { sources: [node.inputs[0]], targets: [node.outputs[0]] }, shapeOf, rng);
-    if (r instanceof Error) {
-      p.reason = `operator norm not computed: ${r.message}`;
-      continue;
+    try {
+      const r = await probeSigmaMax(runner, { sources: [node.inputs[0]], targets: [node.outputs[0]] }, shapeOf, rng);
+      p.spectralNorm = r.sigmaMax;
+      p.spectralNormMethod = `Lanczos operator norm of the convolution (zero padding) at input ${JSON.stringify(shapeOf(node.inputs[0]))}, ${r.steps} steps, ± ${r.error.toExponential(1)}`;
+    } catch (e) {
+      p.reason = `operator norm not computed: ${asError(e).message}`;
     }
-    p.spectralNorm = r.sigmaMax;
-    p.conditionNumber = r.conditionNumber;
-    p.spectralNormMethod = `${r.method === 'exact' ? 'exact' : 'Lanczos'} operator norm of the convolution (zero padding) at input ${JSON.stringify(shapeOf(node.inputs[0]))}`;
   }
   void layers;
 }

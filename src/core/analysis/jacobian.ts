@@ -2,7 +2,7 @@ import type { DerivativeRunner } from '../autodiff/probe';
 import type { Span } from '../autodiff/derivative';
 import type { Rng } from '../inputs/rng';
 import { golubKahanLanczos } from '../linalg/lanczos';
-import { singularValues } from '../linalg/svd';
+import { gramMatrix, singularValuesFromGram } from '../linalg/svd';
 import { sizeOf } from '../ndarray';
 
 /** Layers with min(m, n) up to this get their Jacobian assembled and all singular values computed exactly. */
@@ -40,25 +40,17 @@ export interface JacobianFigures {
   runs: number;
 }
 
-/** Probes the Jacobian of `span` at the runner's sample. */
-export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng): Promise<JacobianFigures> {
+/** Largest singular value of the span's Jacobian alone, by Golub-Kahan-Lanczos, with its residual bound. */
+export async function probeSigmaMax(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng): Promise<{ sigmaMax: number; error: number; steps: number }> {
+  const { op } = operator(runner, span, shapeOf);
+  const lz = await golubKahanLanczos(op, rng, LANCZOS_STEPS, LANCZOS_TOL);
+  return { sigmaMax: lz.ritz[0], error: lz.residual[0], steps: lz.steps };
+}
+
+/** The span's Jacobian as a linear operator on flat vectors (sources and targets concatenated). */
+function operator(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[]) {
   const n = span.sources.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
   const m = span.targets.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
-  const runs0 = runner.runs;
-  const k = Math.min(m, n);
-  if (k <= EXACT_MAX_DIM) {
-    const j = await assemble(runner, span, shapeOf, m, n);
-    const sv = singularValues(j, m, n);
-    const sigmaMax = sv[0];
-    const sigmaMin = sv[k - 1];
-    const rms = Math.sqrt(sv.reduce((s, x) => s + x * x, 0) / k);
-    const err = F32_EPS * Math.sqrt(Math.max(m, n)) * sigmaMax;
-    return {
-      sigmaMax, sigmaMin, rmsGain: rms, conditionNumber: sigmaMin > 0 ? sigmaMax / sigmaMin : Infinity, method: 'exact', rmsMethod: 'exact',
-      errors: { sigmaMax: err, sigmaMin: err, rmsGain: err }, inputSize: n, outputSize: m,
-      spectrum: { values: [...sv], weights: new Array(k).fill(1 / k), kind: 'exact' }, runs: runner.runs - runs0,
-    };
-  }
   const split = (flat: Float64Array, names: string[]) => {
     let off = 0;
     return names.map((t) => {
@@ -77,13 +69,41 @@ export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeO
     }
     return out;
   };
+  const op = {
+    n,
+    m,
+    matvec: async (v: Float64Array) => join(await runner.jvp(span, split(v, span.sources)), m),
+    rmatvec: async (u: Float64Array) => join(await runner.vjp(span, split(u, span.targets)), n),
+  };
+  return { op, n, m };
+}
+
+/** Computes the Gram matrix of the smaller side of an m x n matrix (in float64): onnxruntime's MatMul, or JS. */
+export type GramFunction = (a: Float64Array, m: number, n: number) => Promise<Float64Array>;
+
+/** The JavaScript Gram matrix, for when no faster one is injected. */
+export const jsGram: GramFunction = async (a, m, n) => gramMatrix(a, m, n);
+
+/** Probes the Jacobian of `span` at the runner's sample. */
+export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction = jsGram): Promise<JacobianFigures> {
+  const { op, n, m } = operator(runner, span, shapeOf);
+  const runs0 = runner.runs;
+  const k = Math.min(m, n);
+  if (k <= EXACT_MAX_DIM) {
+    const j = await assemble(runner, span, shapeOf, m, n);
+    const sv = singularValuesFromGram(await gram(j, m, n), k);
+    const sigmaMax = sv[0];
+    const sigmaMin = sv[k - 1];
+    const rms = Math.sqrt(sv.reduce((s, x) => s + x * x, 0) / k);
+    const err = F32_EPS * Math.sqrt(Math.max(m, n)) * sigmaMax;
+    return {
+      sigmaMax, sigmaMin, rmsGain: rms, conditionNumber: sigmaMin > 0 ? sigmaMax / sigmaMin : Infinity, method: 'exact', rmsMethod: 'exact',
+      errors: { sigmaMax: err, sigmaMin: err, rmsGain: err }, inputSize: n, outputSize: m,
+      spectrum: { values: [...sv], weights: new Array(k).fill(1 / k), kind: 'exact' }, runs: runner.runs - runs0,
+    };
+  }
   const lz = await golubKahanLanczos(
-    {
-      n,
-      m,
-      matvec: async (v) => join(await runner.jvp(span, split(v, span.sources)), m),
-      rmatvec: async (u) => join(await runner.vjp(span, split(u, span.targets)), n),
-    },
+    op,
     rng,
     LANCZOS_STEPS,
     LANCZOS_TOL,

@@ -1,4 +1,5 @@
 import type { Graph, Model, Node } from '../onnx/types';
+import { constantTensors } from '../onnx/constants';
 import { DataType } from '../onnx/types';
 
 /** How finely the model is cut into layers (DOMAIN.md section 1). */
@@ -30,7 +31,7 @@ const FOLLOWERS = new Set([
 
 const FLOAT_TYPES = new Set([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
 
-/** True when `name` is a constant: an initializer, or a Constant node's output. */
+/** True when `name` is a constant (see constantTensors). */
 function isConstant(graph: Graph, name: string, constants: Set<string>): boolean {
   return graph.initializers.has(name) || constants.has(name);
 }
@@ -55,7 +56,7 @@ export function modulePath(nodeName: string): string | undefined {
  */
 export function findLayers(model: Model, order: number[], granularity: Granularity): Layer[] {
   const graph = model.graph;
-  const constants = new Set(graph.nodes.filter((n) => n.opType === 'Constant').flatMap((n) => n.outputs));
+  const constants = constantTensors(graph, order);
   const consumers = new Map<string, Node[]>();
   for (const n of graph.nodes) for (const x of n.inputs) if (x) consumers.set(x, [...(consumers.get(x) ?? []), n]);
   const graphOutputs = new Set(graph.outputs.map((o) => o.name));

@@ -10,6 +10,8 @@ import { UnsupportedDerivative, type Derivs, type RuleContext } from './rule';
 export interface PrimalFacts {
   shape(name: string): number[] | undefined;
   dtype(name: string): DataType | undefined;
+  /** The tensor's value at the sample, when known (index and shape inputs of rules). */
+  value?(name: string): Float64Array | undefined;
 }
 
 /** A span of the graph: derivatives of `targets` with respect to `sources`. */
@@ -89,8 +91,8 @@ class Context implements RuleContext {
     const fromNode = this.model.graph.nodes.find((n) => n.opType === 'Constant' && n.outputs[0] === name);
     const attr = fromNode ? getAttribute(fromNode, 'value') : undefined;
     const tensor: Tensor | undefined = init ?? (attr?.type === 'tensor' ? attr.value : undefined);
-    if (!tensor) return undefined;
-    const values = tensorToFloat64(tensor);
+    const values = tensor ? tensorToFloat64(tensor) : this.facts.value?.(name);
+    if (!values) return undefined;
     this.constants.set(name, values);
     return values;
   }

@@ -1,6 +1,6 @@
 import { DoctorError } from '../errors';
 import type { NdArray } from '../ndarray';
-import { sizeOf } from '../ndarray';
+import { sizeOf, toNumbers } from '../ndarray';
 import { DataType, type Model } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
 import { buildJvpModel, buildVjpModel, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
@@ -33,6 +33,11 @@ export class ForwardPass implements PrimalFacts {
 
   shape(name: string): number[] | undefined {
     return this.values.get(name)?.dims ?? this.model.graph.initializers.get(name)?.dims;
+  }
+
+  value(name: string): Float64Array | undefined {
+    const v = this.values.get(name);
+    return v ? toNumbers(v) : undefined;
   }
 
   dtype(name: string): DataType | undefined {

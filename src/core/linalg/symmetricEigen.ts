@@ -42,16 +42,24 @@ function tridiagonalize(A: Float64Array, n: number, d: Float64Array, e: Float64A
     // p = A v on the trailing block; w = p - (v.p) v; A <- A - 2 v w^T - 2 w v^T
     let vp = 0;
     for (let i = k + 1; i < n; i++) {
-      let s = 0;
-      for (let j = k + 1; j < n; j++) s += A[i * n + j] * v[j];
-      p[i] = s;
-      vp += v[i] * s;
+      const row = i * n;
+      let s0 = 0;
+      let s1 = 0;
+      let j = k + 1;
+      for (; j + 1 < n; j += 2) {
+        s0 += A[row + j] * v[j];
+        s1 += A[row + j + 1] * v[j + 1];
+      }
+      if (j < n) s0 += A[row + j] * v[j];
+      p[i] = s0 + s1;
+      vp += v[i] * p[i];
     }
     for (let i = k + 1; i < n; i++) p[i] -= vp * v[i];
     for (let i = k + 1; i < n; i++) {
-      const vi = v[i];
-      const wi = p[i];
-      for (let j = k + 1; j < n; j++) A[i * n + j] -= 2 * (vi * p[j] + wi * v[j]);
+      const row = i * n;
+      const vi = 2 * v[i];
+      const wi = 2 * p[i];
+      for (let j = k + 1; j < n; j++) A[row + j] -= vi * p[j] + wi * v[j];
     }
   }
   for (let i = 0; i < n; i++) d[i] = A[i * n + i];

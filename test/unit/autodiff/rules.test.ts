@@ -80,6 +80,13 @@ export const CASES: RuleCase[] = [
     inputs: [{ name: 'x', dims: [4, 6] }, { name: 'st', dims: [2], kind: 'int64', values: [1, -4] }, { name: 'en', dims: [2], kind: 'int64', values: [3, 100] }, { name: 'ax', dims: [2], kind: 'int64', values: [0, 1] }],
   },
   { title: 'Gather rows of a table', op: 'Gather', inputs: [{ name: 't', dims: [5, 3] }, { name: 'i', dims: [2, 2], kind: 'int64', values: [0, 4, 4, 2] }] },
+  {
+    title: 'Gather on a middle axis with a scalar negative index',
+    op: 'Gather',
+    inputs: [{ name: 't', dims: [2, 5, 3] }, { name: 'i', dims: [], kind: 'int64', values: [-1] }],
+    attrs: [int('axis', 1)],
+  },
+  { title: 'Gather on the last axis', op: 'Gather', inputs: [{ name: 't', dims: [2, 4] }, { name: 'i', dims: [3], kind: 'int64', values: [3, 0, 3] }], attrs: [int('axis', -1)] },
   { title: 'Where with broadcasting', op: 'Where', inputs: [{ name: 'c', dims: [2, 3], kind: 'bool', values: [1, 0, 1, 0, 0, 1] }, { name: 'a', dims: [2, 3] }, { name: 'b', dims: [3] }] },
   { title: 'Cast float to double', op: 'Cast', inputs: [{ name: 'x', dims: [4] }], attrs: [int('to', 11)], dtype: 'float32' },
 ];

@@ -1,9 +1,10 @@
 import { DataType } from '../../onnx/types';
-import { UnsupportedDerivative, type DerivativeRule } from '../rule';
+import type { DerivativeRule } from '../rule';
 
 /**
- * Gather(data, indices, axis): linear in data. Forward: the same gather of the tangent. Reverse for
- * a 2-D table gathered on axis 0 (embeddings): gTable = onehot(indices)^T gY.
+ * Gather(data, indices, axis): linear in data. Forward: the same gather of the tangent. Reverse:
+ * gData = onehot(indices)^T gY along the gathered axis (repeated indices add up), computed with the
+ * index axes moved next to K, one MatMul, and the axis moved back.
  */
 export const gather: DerivativeRule = {
   opType: 'Gather',
@@ -17,13 +18,23 @@ export const gather: DerivativeRule = {
     if (!gy) return [undefined, undefined];
     const [data, indices] = ctx.node.inputs;
     const shape = ctx.shape(data);
-    if (ctx.int('axis', 0) !== 0 || shape.length !== 2) throw new UnsupportedDerivative(ctx.node, 'the reverse rule covers 2-D tables gathered on axis 0');
+    const r = shape.length;
+    const a0 = ctx.int('axis', 0);
+    const a = a0 < 0 ? a0 + r : a0;
+    const idx = ctx.shape(indices);
+    const q = idx.length;
+    const pre = shape.slice(0, a);
+    const post = shape.slice(a + 1);
+    const prod = (xs: number[]) => xs.reduce((x, y) => x * y, 1);
     const b = ctx.b;
-    const n = ctx.shape(indices).reduce((p, d) => p * d, 1);
-    const flatIdx = b.op('Reshape', [indices, b.int64([n])]);
-    const floatHot = b.op('OneHot', [flatIdx, b.int64([shape[0]]), b.tensor([2], [0, 1])], { axis: -1 }); // [n, rows]
-    const oneHot = ctx.dtype(data) === DataType.DOUBLE ? b.op('Cast', [floatHot], { to: DataType.DOUBLE }) : floatHot;
-    const gFlat = b.op('Reshape', [gy, b.int64([-1, n, shape[1]])]); // [K, n, cols]
-    return [b.op('MatMul', [b.op('Transpose', [oneHot], { perm: [1, 0] }), gFlat]), undefined];
+    const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
+    // gY: [K, pre (a axes), idx (q axes), post] -> [K, idx, pre, post] -> [K, I, P*Q]
+    const moved = b.op('Transpose', [gy], { perm: [0, ...range(1 + a, q), ...range(1, a), ...range(1 + a + q, post.length)] });
+    const flat = b.op('Reshape', [moved, b.int64([-1, prod(idx), prod(pre) * prod(post)])]);
+    const hot = b.op('OneHot', [b.op('Reshape', [indices, b.int64([prod(idx)])]), b.int64([shape[a]]), b.tensor([2], [0, 1])], { axis: -1 }); // [I, A]
+    const typed = ctx.dtype(data) === DataType.DOUBLE ? b.op('Cast', [hot], { to: DataType.DOUBLE }) : hot;
+    const summed = b.op('MatMul', [b.op('Transpose', [typed], { perm: [1, 0] }), flat]); // [K, A, P*Q]
+    const unflat = b.op('Reshape', [summed, b.int64([-1, shape[a], ...pre, ...post])]); // [K, A, pre, post]
+    return [b.op('Transpose', [unflat], { perm: [0, ...range(2, a), 1, ...range(2 + a, post.length)] }), undefined];
   },
 };
