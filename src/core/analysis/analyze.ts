@@ -74,7 +74,8 @@ export async function analyzeModel(
   const prepared = prepareSamples(model, options.samples, source.path);
   const layers = findLayers(model, source.order, options.granularity);
   const parameters = weightFigures(model, layers);
-  const trainable = parameters.filter((p) => !isRunningStatistic(model, p.name)).map((p) => p.name);
+  const trainable = parameters.filter((p) => !p.aliasOf && !isRunningStatistic(model, p.name)).map((p) => p.name);
+  const aliases = parameters.filter((p) => p.aliasOf && !isRunningStatistic(model, p.name)).map((p) => p.name);
   const nonFinite = nonFiniteWeights(parameters, model);
   const outName = graph.outputs[0]?.name;
   if (!outName) throw new DoctorError('invalid-graph', 'the model has no outputs');
@@ -110,7 +111,7 @@ export async function analyzeModel(
       progress(`Sample ${s + 1}: gradient flow`, step++ / steps);
       const y = forward.values.get(outName);
       const loss = y ? lossGradient(options.loss, y, rng, options.labels) : undefined;
-      const gradients = loss ? await gradientNorms(runner, [...floatInputs, ...trainable], outName, loss.gradient, layers).catch(asError) : new Error('no value for the first output');
+      const gradients = loss ? await gradientNorms(runner, [...floatInputs, ...trainable], outName, loss.gradient, layers, aliases).catch(asError) : new Error('no value for the first output');
       await checkpoint(ctx);
       progress(`Sample ${s + 1}: end-to-end Jacobian`, step++ / steps);
       const endToEnd = floatInputs.length > 0
@@ -211,8 +212,8 @@ function isRunningStatistic(model: { graph: { nodes: Array<{ opType: string; inp
 }
 
 /** One reverse run: gradient norms at every layer boundary and every parameter. */
-async function gradientNorms(runner: DerivativeRunner, sources: string[], out: string, gradient: Float64Array, layers: Layer[]): Promise<Map<string, number>> {
-  const boundaries = [...new Set(layers.flatMap((l) => [...l.inputTensors, ...l.outputTensors]))].filter((t) => !sources.includes(t));
+async function gradientNorms(runner: DerivativeRunner, sources: string[], out: string, gradient: Float64Array, layers: Layer[], aliases: string[]): Promise<Map<string, number>> {
+  const boundaries = [...new Set([...layers.flatMap((l) => [...l.inputTensors, ...l.outputTensors]), ...aliases])].filter((t) => !sources.includes(t));
   const result = await runner.vjp({ sources, targets: [out] }, [[gradient]], boundaries);
   const norms = new Map<string, number>();
   [...sources, ...boundaries].forEach((name, i) => norms.set(name, norm(result[i][0])));

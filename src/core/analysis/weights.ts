@@ -12,6 +12,10 @@ const FLOATS = new Set([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataT
 /** The node that reads `param` as its weight (input 1 of Conv/Gemm/MatMul, or 0 for a transposed MatMul), if any. */
 function weightUse(model: Model, param: string): { node: Node; index: number } | undefined {
   for (const node of model.graph.nodes) {
+    if (node.opType === 'Identity' && node.inputs[0] === param && node.outputs[0]) {
+      const through = weightUse(model, node.outputs[0]);
+      if (through) return through;
+    }
     const index = node.inputs.indexOf(param);
     if (index >= 0 && ['Conv', 'ConvTranspose', 'Gemm', 'MatMul'].includes(node.opType) && index <= 1) return { node, index };
   }
@@ -74,6 +78,16 @@ export function weightFigures(model: Model, layers: Layer[]): ParameterReport[] 
     if (!FLOATS.has(tensor.dataType) || tensor.dims.length === 0) continue;
     if (!owner.has(name) && !usedByDifferentiable(model, name)) continue;
     out.push(figuresOf(model, name, tensor, owner.get(name)));
+  }
+  // Exporters deduplicate equal initializers and re-create the copies as Identity nodes
+  // (layers.1.bias = Identity(layers.0.bias)): report each alias under its own name too.
+  for (const node of model.graph.nodes) {
+    const source = node.opType === 'Identity' ? model.graph.initializers.get(node.inputs[0]) : undefined;
+    const alias = node.outputs[0];
+    if (!source || !alias || !FLOATS.has(source.dataType) || source.dims.length === 0) continue;
+    out.push({ ...figuresOf(model, alias, source, owner.get(alias)), aliasOf: source.name });
+    const shared = out.find((p) => p.name === source.name);
+    if (shared) shared.sharedWith = [...(shared.sharedWith ?? []), alias];
   }
   return out;
 }

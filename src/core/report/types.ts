@@ -70,6 +70,10 @@ export interface ParameterReport {
   shape: number[];
   /** The layer that reads it, when one does. */
   layer?: string;
+  /** Set when this is an Identity copy of a deduplicated initializer: that initializer's name. */
+  aliasOf?: string;
+  /** Identity copies of this initializer read elsewhere: its gradient is the sum over all of them. */
+  sharedWith?: string[];
   norm: number;
   gradNorm: number | null;
   /** gradNorm / norm. */
