@@ -8,6 +8,8 @@ import { summarizeModel } from '../onnx/summary';
 import { DataType, defaultOpset } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory } from '../ports';
 import { checkpoint, type WorkContext } from '../progress';
+import { hasRecurrent, unrollRecurrent, type UnrolledSteps } from '../autodiff/unroll';
+import { validateGraph } from '../onnx/validate';
 import { REPORT_SCHEMA_VERSION, type AnalysisReport, type LayerReport, type ParameterReport } from '../report/types';
 import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, type LossKind } from './gradientFlow';
@@ -84,20 +86,36 @@ export async function analyzeModel(
   let runsTotal = 0;
   let executionProvider = { requested: options.executionProvider, used: 'cpu', fallbackReason: undefined as string | undefined };
   const saturation = new SaturationTracker();
+  let curvatureModel = { model, order: source.order };
+  const throughTime: Array<Array<{ node: string; norms: number[] }>> = [];
   const gram = await createOrtGram(createRunner, options.executionProvider);
   const steps = prepared.samples.length * (layers.length + 2);
   let step = 0;
   for (const [s, sample] of prepared.samples.entries()) {
     await checkpoint(ctx);
     progress(`Sample ${s + 1}/${prepared.samples.length}: forward pass`, step / steps);
-    const forward = await ForwardPass.run(model, sample, async (m, o) => {
+    let forward = await ForwardPass.run(model, sample, async (m, o) => {
       const r = await createRunner(m, o);
       executionProvider = { requested: options.executionProvider, used: r.executionProvider.used, fallbackReason: r.executionProvider.fallbackReason };
       return r;
     }, options.executionProvider);
     if (s === 0) nonFinite.push(...nonFiniteActivations(forward, source.order));
     saturation.add(layers, forward);
-    const runner = new DerivativeRunner(forward, source.order, opset, createRunner, options.executionProvider);
+    // Recurrent ops are differentiated through their unrolled form (time is depth).
+    let order = source.order;
+    let unrolledSteps: UnrolledSteps[] = [];
+    if (hasRecurrent(model)) {
+      try {
+        const unrolled = unrollRecurrent(model, (t) => forward.shape(t));
+        order = validateGraph(unrolled.model.graph);
+        forward = await ForwardPass.run(unrolled.model, sample, createRunner, options.executionProvider);
+        unrolledSteps = unrolled.steps;
+        if (s === 0) curvatureModel = { model: unrolled.model, order };
+      } catch (e) {
+        asError(e);
+      }
+    }
+    const runner = new DerivativeRunner(forward, order, opset, createRunner, options.executionProvider);
     const rng = new Rng(options.samples.seed * 7919 + s);
     const shapeOf = (t: string) => forward.shape(t) ?? [];
     try {
@@ -111,7 +129,9 @@ export async function analyzeModel(
       progress(`Sample ${s + 1}: gradient flow`, step++ / steps);
       const y = forward.values.get(outName);
       const loss = y ? lossGradient(options.loss, y, rng, options.labels) : undefined;
-      const gradients = loss ? await gradientNorms(runner, [...floatInputs, ...trainable], outName, loss.gradient, layers, aliases).catch(asError) : new Error('no value for the first output');
+      const stepNames = unrolledSteps.flatMap((u) => u.hidden);
+      const gradients = loss ? await gradientNorms(runner, [...floatInputs, ...trainable], outName, loss.gradient, layers, [...aliases, ...stepNames]).catch(asError) : new Error('no value for the first output');
+      if (!(gradients instanceof Error)) throughTime.push(unrolledSteps.map((u) => ({ node: u.node, norms: u.hidden.map((h) => gradients.get(h) ?? 0) })));
       await checkpoint(ctx);
       progress(`Sample ${s + 1}: end-to-end Jacobian`, step++ / steps);
       const endToEnd = floatInputs.length > 0
@@ -128,13 +148,20 @@ export async function analyzeModel(
   await checkpoint(ctx);
   progress('Curvature: top Hessian eigenvalue', 0.97);
   const curvature = options.curvatureIterations > 0
-    ? await estimateCurvature(model, source.order, opset, prepared.samples[0], trainable, outName, options, createRunner, ctx).catch((e: unknown) => {
+    ? await estimateCurvature(curvatureModel.model, curvatureModel.order, opset, prepared.samples[0], trainable, outName, options, createRunner, ctx).catch((e: unknown) => {
       if (isDoctorError(e) && e.kind === 'cancelled') throw e;
       return { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: errorMessage(e) };
     })
     : { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'skipped (curvature iterations set to 0)' };
   const layerReports = layers.map((l, i) => layerReport(l, results.map((r) => r.jacobians[i]), results.map((r) => r.gradients), saturation.result(l)));
   fillGradients(parameters, results);
+  for (const l of layerReports) {
+    const nodeName = l.nodes[0];
+    const series = throughTime.map((per) => per.find((u) => u.node === nodeName)?.norms).filter((x): x is number[] => x !== undefined);
+    if (series.length > 0) {
+      l.throughTime = { hiddenGradNorms: series[0].map((_, t) => median(series.map((x) => x[t])) ?? 0), method: 'unrolled: dL/dh_t for t = 1..T at the first sample\'s length, median over samples' };
+    }
+  }
   let running = 0;
   const logs: number[] = [];
   for (const l of layerReports) {

@@ -1,5 +1,6 @@
 import { tensorToFloat64 } from '../onnx/tensorData';
 import { DataType, getAttribute, type Model, type Node, type Tensor } from '../onnx/types';
+import { spectralRadius } from '../linalg/spectralRadius';
 import { singularValues } from '../linalg/svd';
 import type { ParameterReport } from '../report/types';
 import type { Layer } from './layers';
@@ -108,6 +109,15 @@ function figuresOf(model: Model, name: string, tensor: Tensor, layer: string | u
     report.fanIn = f.fanIn;
     report.fanOut = f.fanOut;
     report.varianceRatio = { he: variance / (2 / f.fanIn), xavier: variance / (2 / (f.fanIn + f.fanOut)), lecun: variance / (1 / f.fanIn) };
+  }
+  const recurrent = model.graph.nodes.find((n) => ['LSTM', 'GRU', 'RNN'].includes(n.opType) && n.inputs[2] === name);
+  if (recurrent && tensor.dims.length === 3) {
+    const names = recurrent.opType === 'LSTM' ? ['input', 'output', 'forget', 'cell'] : recurrent.opType === 'GRU' ? ['update', 'reset', 'hidden'] : ['hidden'];
+    const h = tensor.dims[2];
+    report.recurrentGates = names.map((gate, g) => {
+      const block = w.subarray(g * h * h, (g + 1) * h * h);
+      return { gate, spectralRadius: spectralRadius(block, h), spectralNorm: singularValues(Float64Array.from(block), h, h)[0] };
+    });
   }
   if (tensor.dims.length === 2 && use && use.node.opType !== 'Conv') {
     const [r, c] = tensor.dims;

@@ -62,6 +62,8 @@ export interface LayerReport {
   /** Fraction of the layer's output units saturated (sigmoid/tanh) or inactive (ReLU) on every sample. */
   saturation?: { kind: 'saturated' | 'dead'; fraction: number } | null;
   durationMs: number;
+  /** Recurrent layers: the norm of dL/dh_t at each step t (time is depth, DOMAIN.md section 7). */
+  throughTime?: { hiddenGradNorms: number[]; method: string };
 }
 
 /** Weight-only figures of one parameter. */
@@ -88,6 +90,8 @@ export interface ParameterReport {
   fanOut?: number;
   /** Var(w) divided by each scheme's Var for this fan-in and fan-out. */
   varianceRatio?: { he: number; xavier: number; lecun: number };
+  /** Recurrent weight R: spectral radius of each gate's H x H block (LSTM i, o, f, c; GRU z, r, h; RNN). */
+  recurrentGates?: Array<{ gate: string; spectralRadius: number; spectralNorm: number }>;
   reason?: string;
 }
 

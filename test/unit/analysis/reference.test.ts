@@ -12,7 +12,7 @@ interface Reference {
   lossValue: number;
   parameterGradNorms: Record<string, number>;
   layers: Array<{ label: string; sigmaMax: number; sigmaMin: number; rmsGain: number; inputGradNorm: number }>;
-  endToEnd: { sigmaMax: number; sigmaMin: number; rmsGain: number };
+  endToEnd: { sigmaMax: number; sigmaMin: number; rmsGain: number } | null;
 }
 
 const fixtures = path.join(ROOT, 'test', 'fixtures');
@@ -30,7 +30,7 @@ async function analyze(ref: Reference): Promise<AnalysisReport> {
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
 /** The engine's figures against PyTorch autograd (float64) on the same exported modules and inputs. */
-for (const name of ['mlp_sigmoid', 'mlp_relu_he', 'mlp_tanh_overscaled', 'resnet_small']) {
+for (const name of ['mlp_sigmoid', 'mlp_relu_he', 'mlp_tanh_overscaled', 'resnet_small', 'lstm']) {
   describe(`${name} against PyTorch autograd`, () => {
     const ref = load(name);
     let report: AnalysisReport;
@@ -42,7 +42,10 @@ for (const name of ['mlp_sigmoid', 'mlp_relu_he', 'mlp_tanh_overscaled', 'resnet
 
     it('matches every parameter gradient norm within 1e-4 relative', () => {
       for (const [param, want] of Object.entries(ref.parameterGradNorms)) {
-        const entry = report.parameters.find((p) => p.name === param);
+        // the LSTM's W, R and B have exporter-made names: find them as the LSTM layer's parameters
+        const lstmIndex = ['lstm.W', 'lstm.R', 'lstm.B'].indexOf(param);
+        const onnxName = lstmIndex >= 0 ? report.layers[0].parameters[lstmIndex] : param;
+        const entry = report.parameters.find((p) => p.name === onnxName);
         // An initializer the exporter shared between layers (the others read it through Identity
         // copies, checked under their own names) has the summed gradient, as a tensor of the ONNX model should.
         if (entry?.sharedWith) continue;
@@ -85,7 +88,8 @@ for (const name of ['mlp_sigmoid', 'mlp_relu_he', 'mlp_tanh_overscaled', 'resnet
       });
     });
 
-    it('matches the end-to-end largest singular value within 1%', () => {
+    it('matches the end-to-end largest singular value within 1%', (t) => {
+      if (!ref.endToEnd) return t.skip('integer inputs: no end-to-end Jacobian');
       assert.ok(rel(report.endToEnd.sigmaMax ?? NaN, ref.endToEnd.sigmaMax) < 0.01, `${report.endToEnd.sigmaMax} vs ${ref.endToEnd.sigmaMax}`);
     });
   });
