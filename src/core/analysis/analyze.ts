@@ -298,7 +298,7 @@ function fillGradients(parameters: ParameterReport[], results: SampleResult[]): 
   for (const p of parameters) {
     const per = results.map((r) => (r.gradients instanceof Error ? null : r.gradients.get(p.name) ?? null));
     p.gradNorm = median(per);
-    p.gradToWeightRatio = p.gradNorm !== null && p.norm > 0 ? p.gradNorm / p.norm : null;
+    p.gradToWeightRatio = p.gradNorm !== null && p.norm !== null && p.norm > 0 ? p.gradNorm / p.norm : null;
     if (p.gradNorm === null) {
       const err = results.find((r) => r.gradients instanceof Error)?.gradients;
       if (err instanceof Error) p.reason = p.reason ? `${p.reason}; ${err.message}` : err.message;
@@ -332,7 +332,7 @@ async function convOperatorNorms(
 
 function nonFiniteWeights(parameters: ParameterReport[], model: { graph: { nodes: Array<{ inputs: string[]; name: string }> } }): AnalysisReport['nonFinite'] {
   return parameters
-    .filter((p) => !Number.isFinite(p.norm))
+    .filter((p) => p.norm === null)
     .map((p) => ({ tensor: p.name, node: model.graph.nodes.find((n) => n.inputs.includes(p.name))?.name, where: 'weight' as const }));
 }
 

@@ -104,6 +104,9 @@ export async function estimateCurvature(
     q = Float64Array.from(w, (x) => x / bNext);
   }
   const lambda = best.lambda;
+  if (!Number.isFinite(lambda) || !Number.isFinite(best.residual)) {
+    throw new DoctorError('runtime', 'the Hessian-vector products are not finite (NaN or Inf in the weights or activations)');
+  }
   const stable = lambda > 0;
   return {
     hessianMaxEigenvalue: lambda,

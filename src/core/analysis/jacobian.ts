@@ -1,4 +1,5 @@
 import type { DerivativeRunner } from '../autodiff/probe';
+import { DoctorError } from '../errors';
 import type { Span } from '../autodiff/derivative';
 import type { Rng } from '../inputs/rng';
 import { golubKahanLanczos } from '../linalg/lanczos';
@@ -91,6 +92,7 @@ export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeO
   const k = Math.min(m, n);
   if (k <= EXACT_MAX_DIM) {
     const j = await assemble(runner, span, shapeOf, m, n);
+    if (!j.every(Number.isFinite)) throw nonFinite();
     const sv = singularValuesFromGram(await gram(j, m, n), k);
     const sigmaMax = sv[0];
     const sigmaMin = sv[k - 1];
@@ -108,6 +110,7 @@ export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeO
     LANCZOS_STEPS,
     LANCZOS_TOL,
   );
+  if (!lz.ritz.every(Number.isFinite)) throw nonFinite();
   const { mean, stderr } = await hutchinson(runner, span, shapeOf, rng);
   const rms = Math.sqrt(Math.max(mean, 0) / k);
   const last = lz.ritz.length - 1;
@@ -124,6 +127,10 @@ export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeO
     spectrum: { values: [...lz.ritz], weights: [...lz.weights], kind: 'ritz' },
     runs: runner.runs - runs0,
   };
+}
+
+function nonFinite(): DoctorError {
+  return new DoctorError('runtime', 'the Jacobian has NaN or Inf entries at this sample (non-finite weights or activations at or before this layer)');
 }
 
 /** The dense m x n Jacobian from batched products: columns J e_i when n <= m, else rows J^T e_j. */

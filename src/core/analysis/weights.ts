@@ -99,6 +99,9 @@ function usedByDifferentiable(model: Model, name: string): boolean {
 
 function figuresOf(model: Model, name: string, tensor: Tensor, layer: string | undefined): ParameterReport {
   const w = tensorToFloat64(tensor);
+  if (!w.every(Number.isFinite)) {
+    return { name, shape: tensor.dims, layer, norm: null, gradNorm: null, gradToWeightRatio: null, spectralNorm: null, variance: null, kurtosis: null, reason: 'the weight holds NaN or Inf' };
+  }
   const { variance, kurtosis, norm } = moments(w);
   const report: ParameterReport = {
     name, shape: tensor.dims, layer, norm, gradNorm: null, gradToWeightRatio: null, spectralNorm: null, variance, kurtosis,

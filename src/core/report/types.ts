@@ -76,7 +76,8 @@ export interface ParameterReport {
   aliasOf?: string;
   /** Identity copies of this initializer read elsewhere: its gradient is the sum over all of them. */
   sharedWith?: string[];
-  norm: number;
+  /** null when the weight holds NaN or Inf (see reason). */
+  norm: number | null;
   gradNorm: number | null;
   /** gradNorm / norm. */
   gradToWeightRatio: number | null;
@@ -84,7 +85,7 @@ export interface ParameterReport {
   spectralNorm: number | null;
   spectralNormMethod?: string;
   conditionNumber?: number | null;
-  variance: number;
+  variance: number | null;
   kurtosis: number | null;
   fanIn?: number;
   fanOut?: number;
