@@ -1,11 +1,13 @@
 import type { DoctorErrorKind } from '../core/errors';
 import type { InspectResult } from '../core/inspect';
+import type { AnalysisReport } from '../core/report/types';
 import type { Progress } from '../core/progress';
-import type { EngineOptions } from './engine';
+import type { AnalysisFlags, EngineOptions } from './engine';
 
 /** What each kind of work returns. */
 export interface WorkerResults {
   inspect: InspectResult;
+  analyze: AnalysisReport;
 }
 
 /** A kind of work the worker does. */
@@ -14,7 +16,7 @@ export type WorkKind = keyof WorkerResults;
 /** Host -> worker messages. */
 export type WorkerRequest =
   /** Start work `kind` on the model at `path`; replies carry the same `id`. */
-  | { type: 'work/start'; id: number; kind: WorkKind; path: string; options: Partial<EngineOptions> }
+  | { type: 'work/start'; id: number; kind: WorkKind; path: string; options: Partial<EngineOptions> & Partial<AnalysisFlags> }
   /** Stop work `id` as soon as possible; it then ends with a 'cancelled' error. */
   | { type: 'work/cancel'; id: number }
   /** Test hook: make the worker die as a native crash would. */

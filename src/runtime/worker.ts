@@ -5,7 +5,7 @@
  */
 import { isDoctorError, errorMessage } from '../core/errors';
 import type { WorkerReply, WorkerRequest, WorkerResults, WorkKind } from '../protocol/worker';
-import { inspectFile } from './engine';
+import { analyzeFile, inspectFile } from './engine';
 
 const running = new Map<number, AbortController>();
 
@@ -13,8 +13,9 @@ function send(msg: WorkerReply): void {
   process.send?.(msg);
 }
 
-const handlers: { [K in WorkKind]: (path: string, options: Parameters<typeof inspectFile>[1], ctx: Parameters<typeof inspectFile>[2]) => Promise<WorkerResults[K]> } = {
+const handlers: { [K in WorkKind]: (path: string, options: Parameters<typeof analyzeFile>[1], ctx: Parameters<typeof analyzeFile>[2]) => Promise<WorkerResults[K]> } = {
   inspect: inspectFile,
+  analyze: analyzeFile,
 };
 
 async function start(msg: Extract<WorkerRequest, { type: 'work/start' }>): Promise<void> {

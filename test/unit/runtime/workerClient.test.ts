@@ -24,6 +24,13 @@ describe('WorkerClient (real worker process, dist/worker.js)', () => {
     assert.ok(client.pid && client.pid !== process.pid, 'ran in another process');
   });
 
+  it('runs the analysis in the worker and streams per-layer progress', async () => {
+    const steps: string[] = [];
+    const r = await client.run('analyze', model('mlp_sigmoid'), { curvatureIterations: 2 }, { onProgress: (p) => steps.push(p.message) });
+    assert.equal(r.layers.length, 12);
+    assert.ok(steps.includes('Probing layer 12/12: /layers.11/Gemm'), steps.join(' | '));
+  });
+
   it('reports a malformed model as a DoctorError naming the file, and keeps working', async () => {
     await assert.rejects(client.run('inspect', malformed('cycle.onnx'), {}), (e: unknown) => {
       assert.ok(e instanceof DoctorError);
