@@ -12,15 +12,16 @@ import { globalAveragePool, reduceMean, reduceSum } from './rules/reduce';
 import { expand, flatten, reshape, squeeze, transpose, unsqueeze } from './rules/shape';
 import { slice } from './rules/slice';
 import { logSoftmax, softmax } from './rules/softmax';
-import { abs, dropout, erf, exp, identity, leakyRelu, log, neg, reciprocal, relu, sigmoid, softplus, sqrt, tanh } from './rules/unary';
+import { abs, clip, dropout, elu, erf, exp, hardSigmoid, hardSwish, identity, leakyRelu, log, neg, reciprocal, relu, sigmoid, softplus, sqrt, tanh } from './rules/unary';
+import { averagePool, maxPool, pad } from './rules/pool';
 import { where } from './rules/where';
 
 /** Every derivative rule, listed explicitly (no side-effect registration). Keep README's table in step. */
 const RULES: DerivativeRule[] = [
-  abs, addRule, batchNormalization, cast, concat, conv, divRule, dropout, erf, exp, expand, flatten, gather, gemm,
-  globalAveragePool, identity, layerNormalization, leakyRelu, log, logSoftmax, matmul, mulRule, neg, powRule,
-  reciprocal, reduceMean, reduceSum, relu, reshape, sigmoid, slice, softmax, softplus, split, sqrt, squeeze, subRule,
-  tanh, transpose, unsqueeze, where,
+  abs, addRule, averagePool, batchNormalization, cast, clip, concat, conv, divRule, dropout, elu, erf, exp, expand, flatten,
+  gather, gemm, globalAveragePool, hardSigmoid, hardSwish, identity, layerNormalization, leakyRelu, log, logSoftmax, matmul,
+  maxPool, mulRule, neg, pad, powRule, reciprocal, reduceMean, reduceSum, relu, reshape, sigmoid, slice, softmax, softplus,
+  split, sqrt, squeeze, subRule, tanh, transpose, unsqueeze, where,
 ];
 
 /** Op types whose outputs carry no derivative at all (shape computations, comparisons, index ops). */

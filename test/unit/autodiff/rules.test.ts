@@ -88,6 +88,24 @@ export const CASES: RuleCase[] = [
   },
   { title: 'Gather on the last axis', op: 'Gather', inputs: [{ name: 't', dims: [2, 4] }, { name: 'i', dims: [3], kind: 'int64', values: [3, 0, 3] }], attrs: [int('axis', -1)] },
   { title: 'Where with broadcasting', op: 'Where', inputs: [{ name: 'c', dims: [2, 3], kind: 'bool', values: [1, 0, 1, 0, 0, 1] }, { name: 'a', dims: [2, 3] }, { name: 'b', dims: [3] }] },
+  { title: 'Clip with min and max inputs', op: 'Clip', inputs: [{ name: 'x', dims: [2, 5] }, { name: 'lo', dims: [], kind: 'const', values: [-0.5] }, { name: 'hi', dims: [], kind: 'const', values: [0.7] }] },
+  { title: 'HardSigmoid', op: 'HardSigmoid', inputs: [{ name: 'x', dims: [2, 6] }], attrs: [float('alpha', 0.4)] },
+  { title: 'HardSwish', op: 'HardSwish', inputs: [{ name: 'x', dims: [2, 6], values: [-4, -2, -1, 0.5, 1, 2.5, 3.5, 5, -0.3, 0.1, 2.9, -2.9] }] },
+  { title: 'Elu', op: 'Elu', inputs: [{ name: 'x', dims: [2, 5] }], attrs: [float('alpha', 0.7)] },
+  {
+    title: 'MaxPool 3x3 stride 2 with padding',
+    op: 'MaxPool',
+    inputs: [{ name: 'x', dims: [2, 3, 6, 6] }],
+    attrs: [ints('kernel_shape', [3, 3]), ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])],
+  },
+  { title: 'AveragePool 2x2 stride 2', op: 'AveragePool', inputs: [{ name: 'x', dims: [1, 3, 4, 6] }], attrs: [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])] },
+  {
+    title: 'AveragePool 3x3 stride 1 counting the padding',
+    op: 'AveragePool',
+    inputs: [{ name: 'x', dims: [1, 2, 5, 5] }],
+    attrs: [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), int('count_include_pad', 1)],
+  },
+  { title: 'Pad with constant zeros', op: 'Pad', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'p', dims: [4], kind: 'int64', values: [0, 1, 1, 2] }] },
   { title: 'Cast float to double', op: 'Cast', inputs: [{ name: 'x', dims: [4] }], attrs: [int('to', 11)], dtype: 'float32' },
 ];
 

@@ -68,3 +68,47 @@ export const dropout: DerivativeRule = {
   jvp: (_ctx, [dx]) => [dx, undefined],
   vjp: (_ctx, [gy]) => [gy],
 };
+
+/** Clip: f'(x) = 1 where min < x < max (bounds from inputs 1 and 2, or opset < 11 attributes), else 0. */
+export const clip: DerivativeRule = {
+  opType: 'Clip',
+  jvp: (ctx, [dx]) => [dx ? ctx.b.op('Mul', [dx, clipMask(ctx)]) : undefined],
+  vjp: (ctx, [gy]) => [gy ? ctx.b.op('Mul', [gy, clipMask(ctx)]) : undefined, undefined, undefined],
+};
+
+function clipMask(ctx: RuleContext): string {
+  const b = ctx.b;
+  const [x, lo, hi] = ctx.node.inputs;
+  let inside: string | undefined;
+  const low = lo ? lo : ctx.opset < 11 ? scalarLike(ctx, x, ctx.float('min', -3.4e38)) : undefined;
+  const high = hi ? hi : ctx.opset < 11 ? scalarLike(ctx, x, ctx.float('max', 3.4e38)) : undefined;
+  if (low) inside = b.op('Greater', [x, low]);
+  if (high) {
+    const below = b.op('Less', [x, high]);
+    inside = inside ? b.op('And', [inside, below]) : below;
+  }
+  return inside ? maskOf(ctx, inside, x) : scalarLike(ctx, x, 1);
+}
+
+/** HardSigmoid: y = max(0, min(1, alpha x + beta)); f'(x) = alpha where 0 < alpha x + beta < 1. */
+export const hardSigmoid = elementwise('HardSigmoid', (ctx, x) => {
+  const b = ctx.b;
+  const alpha = ctx.float('alpha', 0.2);
+  const z = b.op('Add', [b.op('Mul', [x, scalarLike(ctx, x, alpha)]), scalarLike(ctx, x, ctx.float('beta', 0.5))]);
+  const inside = b.op('And', [b.op('Greater', [z, scalarLike(ctx, x, 0)]), b.op('Less', [z, scalarLike(ctx, x, 1)])]);
+  return b.op('Mul', [maskOf(ctx, inside, x), scalarLike(ctx, x, alpha)]);
+});
+
+/** HardSwish: y = x hardsigmoid(x) (alpha 1/6, beta 1/2); f'(x) = 0 below -3, 1 above 3, x / 3 + 1/2 between. */
+export const hardSwish = elementwise('HardSwish', (ctx, x) => {
+  const b = ctx.b;
+  const mid = b.op('Add', [b.op('Mul', [x, scalarLike(ctx, x, 1 / 3)]), scalarLike(ctx, x, 0.5)]);
+  const clipped = b.op('Where', [b.op('Less', [x, scalarLike(ctx, x, -3)]), scalarLike(ctx, x, 0), mid]);
+  return b.op('Where', [b.op('Greater', [x, scalarLike(ctx, x, 3)]), scalarLike(ctx, x, 1), clipped]);
+});
+
+/** Elu: f'(x) = 1 for x > 0, else y + alpha. */
+export const elu = elementwise('Elu', (ctx, x, y) => {
+  const b = ctx.b;
+  return b.op('Where', [b.op('Greater', [x, scalarLike(ctx, x, 0)]), scalarLike(ctx, x, 1), b.op('Add', [y, scalarLike(ctx, x, ctx.float('alpha', 1))])]);
+});
