@@ -1,6 +1,8 @@
+import { spanNodes } from '../autodiff/derivative';
 import { DerivativeRunner, ForwardPass } from '../autodiff/probe';
 import { DoctorError } from '../errors';
 import type { Sample } from '../inputs/synthesize';
+import type { NdArray } from '../ndarray';
 import { Rng } from '../inputs/rng';
 import { tensorToFloat64 } from '../onnx/tensorData';
 import { DataType, type Model, type Tensor } from '../onnx/types';
@@ -11,20 +13,16 @@ import type { AnalyzeOptions } from './analyze';
 import { jacobiEigen } from '../linalg/jacobiEigen';
 import { lossGradient, norm } from './gradientFlow';
 
-/** Relative finite-difference step for Hessian-vector products: about the cube root of float32's epsilon (DOMAIN.md section 4). */
-export const HVP_RELATIVE_STEP = 5e-3;
+/**
+ * Step of the Hessian-vector differences, relative to ||theta||. Each coordinate moves by about
+ * this times the rms parameter (the perturbation direction is a unit vector over all parameters),
+ * near the cube root of float32's epsilon per coordinate once spread (DOMAIN.md section 4); checked
+ * against PyTorch's exact Hessian-vector products on the MLP fixtures.
+ */
+export const HVP_RELATIVE_STEP = 2e-4;
 
-/** A copy of `model` whose listed initializers hold new values (the original model is not touched). */
-export function withParameters(model: Model, values: Map<string, Float64Array>): Model {
-  const initializers = new Map<string, Tensor>(model.graph.initializers);
-  for (const [name, v] of values) {
-    const t = model.graph.initializers.get(name);
-    if (!t) continue;
-    const data = t.dataType === DataType.DOUBLE ? Float64Array.from(v) : Float32Array.from(v);
-    initializers.set(name, { ...t, dataType: t.dataType === DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT, raw: new Uint8Array(data.buffer) });
-  }
-  return { ...model, graph: { ...model.graph, initializers } };
-}
+/** Ops whose derivative jumps (kinks): finite-difference Hessian products are unreliable through them. */
+const NON_SMOOTH = new Set(['Relu', 'LeakyRelu', 'MaxPool', 'Clip', 'HardSigmoid', 'HardSwish', 'Abs', 'PRelu', 'Elu']);
 
 /**
  * The largest eigenvalue of the loss Hessian in the parameters, by Lanczos on Hessian-vector
@@ -44,34 +42,70 @@ export async function estimateCurvature(
   ctx?: WorkContext,
 ): Promise<AnalysisReport['curvature']> {
   if (params.length === 0) throw new DoctorError('unsupported', 'the model has no float parameters');
+  // Differences of gradients are only meaningful where the gradient is smooth: across a ReLU kink
+  // the gradient jumps, and a difference quotient then measures the jump, not the curvature.
+  const kinks = [...new Set(spanNodes(model.graph, order, { sources: params, targets: [outName] }).filter((n) => NON_SMOOTH.has(n.opType)).map((n) => n.opType))];
+  if (kinks.length > 0) {
+    throw new DoctorError('unsupported', `not computed: the loss is piecewise smooth in the parameters (${kinks.join(', ')}), so finite differences of gradients across the kinks do not measure curvature`);
+  }
   const theta = new Map(params.map((p) => [p, tensorToFloat64(model.graph.initializers.get(p) as Tensor)]));
   const sizes = params.map((p) => theta.get(p)?.length ?? 0);
   const total = sizes.reduce((a, b) => a + b, 0);
   const flatTheta = concat(params.map((p) => theta.get(p) as Float64Array), total);
   const h = HVP_RELATIVE_STEP * Math.max(norm(flatTheta), 1e-3);
 
+  // One forward session and one reverse session for every evaluation: the parameters become graph
+  // inputs fed with the perturbed values (onnxruntime does not let a fed input override an
+  // initializer of the same name, so the initializers are removed).
+  const initializers = new Map(model.graph.initializers);
+  for (const p of params) initializers.delete(p);
+  const paramModel: Model = {
+    ...model,
+    graph: {
+      ...model.graph,
+      initializers,
+      inputs: [...model.graph.inputs, ...params.map((p) => ({ name: p, type: { kind: 'tensor' as const, elemType: model.graph.initializers.get(p)?.dataType ?? DataType.FLOAT, shape: model.graph.initializers.get(p)?.dims } }))],
+    },
+  };
+  const names = paramModel.graph.nodes.flatMap((n) => n.outputs).filter((o) => o.length > 0);
+  const forwardRunner = await createRunner(paramModel, { executionProvider: options.executionProvider, extraOutputs: names });
+  let derivatives: DerivativeRunner | undefined;
   const gradientAt = async (flat: Float64Array): Promise<Float64Array> => {
-    const values = new Map<string, Float64Array>();
+    const feeds: Record<string, NdArray> = { ...sample };
     let off = 0;
     params.forEach((p, i) => {
-      values.set(p, flat.subarray(off, off + sizes[i]));
+      const t = model.graph.initializers.get(p) as Tensor;
+      const part = flat.subarray(off, off + sizes[i]);
+      feeds[p] = t.dataType === DataType.DOUBLE ? { dtype: 'float64', dims: t.dims, data: Float64Array.from(part) } : { dtype: 'float32', dims: t.dims, data: Float32Array.from(part) };
       off += sizes[i];
     });
-    const m = withParameters(model, values);
-    const forward = await ForwardPass.run(m, sample, createRunner, options.executionProvider);
-    const runner = new DerivativeRunner(forward, order, opset, createRunner, options.executionProvider);
-    try {
-      const y = forward.values.get(outName);
-      if (!y) throw new DoctorError('runtime', `no value for output '${outName}'`);
-      // the same seed each time: 'ce' pseudo-labels must not change between the two gradients
-      const loss = lossGradient(options.loss, y, new Rng(options.samples.seed), options.labels);
-      const g = await runner.vjp({ sources: params, targets: [outName] }, [[loss.gradient]]);
-      return concat(g.map((x) => x[0]), total);
-    } finally {
-      await runner.dispose();
-    }
+    const out = await forwardRunner.run(feeds);
+    const forward = new ForwardPass(paramModel, new Map([...Object.entries(feeds), ...Object.entries(out)]));
+    if (!derivatives) derivatives = new DerivativeRunner(forward, order, opset, createRunner, options.executionProvider, new Set(params));
+    else derivatives.setForward(forward);
+    const y = forward.values.get(outName);
+    if (!y) throw new DoctorError('runtime', `no value for output '${outName}'`);
+    // the same seed each time: 'ce' pseudo-labels must not change between the two gradients
+    const loss = lossGradient(options.loss, y, new Rng(options.samples.seed), options.labels);
+    const g = await derivatives.vjp({ sources: params, targets: [outName] }, [[loss.gradient]]);
+    return concat(g.map((x) => x[0]), total);
   };
+  try {
+    return await lanczosTop(flatTheta, h, total, gradientAt, options, ctx);
+  } finally {
+    await derivatives?.dispose();
+    await forwardRunner.dispose();
+  }
+}
 
+async function lanczosTop(
+  flatTheta: Float64Array,
+  h: number,
+  total: number,
+  gradientAt: (flat: Float64Array) => Promise<Float64Array>,
+  options: AnalyzeOptions,
+  ctx: WorkContext | undefined,
+): Promise<AnalysisReport['curvature']> {
   // Symmetric Lanczos with full reorthogonalisation on v -> H v: the largest Ritz value of the
   // tridiagonal T converges to lambda_max(H) far faster than power iteration, from the top.
   const rng = new Rng(options.samples.seed + 17);
@@ -81,7 +115,7 @@ export async function estimateCurvature(
   const beta: number[] = [];
   let q = Float64Array.from({ length: total }, () => rng.normal());
   scale(q, 1 / norm(q));
-  let best = { lambda: 0, residual: Infinity };
+  let best: { lambda: number; residual: number; vector: number[] } = { lambda: 0, residual: Infinity, vector: [] };
   for (let it = 0; it < steps; it++) {
     await checkpoint(ctx);
     ctx?.onProgress?.({ message: `Curvature: Lanczos step ${it + 1}/${steps}`, fraction: 0.97 + (0.03 * it) / steps });
@@ -104,6 +138,18 @@ export async function estimateCurvature(
     q = Float64Array.from(w, (x) => x / bNext);
   }
   const lambda = best.lambda;
+  // Finite-difference truncation: the Rayleigh quotient at the Ritz vector y with steps h and 2h;
+  // Richardson's estimate of the error of the step-h difference is their difference / 3.
+  const y = new Float64Array(total);
+  best.vector.forEach((c, i) => {
+    for (let j = 0; j < total; j++) y[j] += c * Q[i][j];
+  });
+  const quotient = async (step: number) => {
+    const plus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x + step * y[i]));
+    const minus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x - step * y[i]));
+    return plus.reduce((s, p, i) => s + ((p - minus[i]) / (2 * step)) * y[i], 0);
+  };
+  const truncation = best.vector.length ? Math.abs((await quotient(h)) - (await quotient(2 * h))) / 3 : 0;
   if (!Number.isFinite(lambda) || !Number.isFinite(best.residual)) {
     throw new DoctorError('runtime', 'the Hessian-vector products are not finite (NaN or Inf in the weights or activations)');
   }
@@ -113,14 +159,14 @@ export async function estimateCurvature(
     maxStableLearningRate: stable ? 2 / lambda : null,
     maxStableLearningRateMomentum: stable ? (2 * (1 + options.momentum)) / lambda : null,
     momentum: options.momentum,
-    method: `Lanczos (${alpha.length} steps) on central-difference Hessian-vector products, step ${h.toExponential(2)}`,
-    error: best.residual,
+    method: `Lanczos (${alpha.length} steps) on central-difference Hessian-vector products, step ${h.toExponential(2)}; error bar = Lanczos residual + Richardson estimate of the difference error`,
+    error: best.residual + truncation,
     reason: stable ? undefined : 'the largest curvature is not positive: no learning-rate bound follows',
   };
 }
 
 /** The largest eigenvalue of the Lanczos tridiagonal and its residual bound beta_k |last eigenvector component|. */
-function topRitz(alpha: number[], beta: number[], betaNext: number): { lambda: number; residual: number } {
+function topRitz(alpha: number[], beta: number[], betaNext: number): { lambda: number; residual: number; vector: number[] } {
   const k = alpha.length;
   const t = new Float64Array(k * k);
   for (let i = 0; i < k; i++) {
@@ -131,7 +177,7 @@ function topRitz(alpha: number[], beta: number[], betaNext: number): { lambda: n
     }
   }
   const { values, vectors } = jacobiEigen(t, k);
-  return { lambda: values[0], residual: Math.abs(betaNext * vectors[(k - 1) * k]) };
+  return { lambda: values[0], residual: Math.abs(betaNext * vectors[(k - 1) * k]), vector: Array.from({ length: k }, (_, i) => vectors[i * k]) };
 }
 
 function concat(parts: Float64Array[], total: number): Float64Array {

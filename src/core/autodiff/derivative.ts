@@ -133,7 +133,7 @@ function ruleFor(node: Node) {
  * Builds the forward-mode derivative model of a span: inputs are batched tangents of the sources
  * (plus the primal values the rules read), outputs the batched tangents of the targets, J v.
  */
-export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number): DerivativeModel {
+export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, fed: ReadonlySet<string> = new Set()): DerivativeModel {
   const b = new GraphBuilder('jvp/');
   const ctx = new Context(b, opset, facts, model, new Map());
   const nodes = spanNodes(model.graph, order, span);
@@ -159,14 +159,14 @@ export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts,
     ctx.node = nodes[0] ?? { name: '', opType: 'span', domain: '', inputs: [], outputs: [], attributes: [], metadata: {} };
     return zerosLike(ctx, inputs[0], ctx.shape(t), ctx.dtype(t));
   });
-  return finish(model, b, facts, inputs, span.sources, outputs, span.targets, nodes);
+  return finish(model, b, facts, inputs, span.sources, outputs, span.targets, nodes, fed);
 }
 
 /**
  * Builds the reverse-mode derivative model of a span: inputs are batched cotangents of the targets,
  * outputs the batched cotangents of the sources and of `extra` tensors inside the span, J^T u.
  */
-export function buildVjpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, extra: string[] = []): DerivativeModel {
+export function buildVjpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, extra: string[] = [], fed: ReadonlySet<string> = new Set()): DerivativeModel {
   const b = new GraphBuilder('vjp/');
   const ctx = new Context(b, opset, facts, model, new Map());
   const nodes = spanNodes(model.graph, order, span);
@@ -199,7 +199,7 @@ export function buildVjpModel(model: Model, order: number[], facts: PrimalFacts,
     ctx.node = nodes[0] ?? { name: '', opType: 'span', domain: '', inputs: [], outputs: [], attributes: [], metadata: {} };
     return zerosLike(ctx, inputs[0], ctx.shape(s), ctx.dtype(s));
   });
-  return finish(model, b, facts, inputs, span.targets, outputs, wanted, nodes);
+  return finish(model, b, facts, inputs, span.targets, outputs, wanted, nodes, fed);
 }
 
 /** Assembles the derivative model: prunes dead nodes, declares inputs, copies initializers. */
@@ -212,6 +212,7 @@ function finish(
   derivOutputs: string[],
   derivOutputPrimals: string[],
   nodes: Node[],
+  fed: ReadonlySet<string>,
 ): DerivativeModel {
   // Outputs must be distinct names: an output that is also an input or repeated gets an Identity.
   const outNames: string[] = [];
@@ -230,7 +231,7 @@ function finish(
     for (const x of n.inputs) {
       if (!x || produced.has(x)) continue;
       produced.add(x);
-      const init = model.graph.initializers.get(x);
+      const init = fed.has(x) ? undefined : model.graph.initializers.get(x);
       if (init) initializers.set(x, init);
       else primalInputs.push(x);
     }

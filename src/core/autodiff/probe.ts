@@ -60,12 +60,19 @@ export class DerivativeRunner {
   runs = 0;
 
   constructor(
-    private readonly forward: ForwardPass,
+    private forward: ForwardPass,
     private readonly order: number[],
     private readonly opset: number,
     private readonly createRunner: RunnerFactory,
     private readonly ep: ExecutionProviderPreference,
+    /** Initializers fed at run time from the forward values instead of baked in (so sessions survive new parameter values). */
+    private readonly fedInitializers: ReadonlySet<string> = new Set(),
   ) {}
+
+  /** Moves to another point (same shapes): cached sessions are kept. */
+  setForward(forward: ForwardPass): void {
+    this.forward = forward;
+  }
 
   /** J v for each vector: per target, K rows. */
   async jvp(span: Span, vectors: VectorBatch[]): Promise<VectorBatch[]> {
@@ -91,8 +98,8 @@ export class DerivativeRunner {
     if (!s) {
       s = (async () => {
         const dm = mode === 'jvp'
-          ? buildJvpModel(this.forward.model, this.order, this.forward, span, this.opset)
-          : buildVjpModel(this.forward.model, this.order, this.forward, span, this.opset, extra);
+          ? buildJvpModel(this.forward.model, this.order, this.forward, span, this.opset, this.fedInitializers)
+          : buildVjpModel(this.forward.model, this.order, this.forward, span, this.opset, extra, this.fedInitializers);
         return { dm, runner: await this.createRunner(dm.model, { executionProvider: this.ep }) };
       })();
       this.sessions.set(key, s);

@@ -13,6 +13,7 @@ interface Reference {
   parameterGradNorms: Record<string, number>;
   layers: Array<{ label: string; sigmaMax: number; sigmaMin: number; rmsGain: number; inputGradNorm: number }>;
   endToEnd: { sigmaMax: number; sigmaMin: number; rmsGain: number } | null;
+  hessianMaxEigenvalue?: number;
 }
 
 const fixtures = path.join(ROOT, 'test', 'fixtures');
@@ -23,7 +24,7 @@ async function analyze(ref: Reference): Promise<AnalysisReport> {
     executionProvider: 'cpu',
     samples: { count: 1, seed: 0, distribution: 'normal', dimensions: {}, files: [path.join(fixtures, ref.input)] },
     loss: 'sum',
-    curvatureIterations: 0,
+    curvatureIterations: ref.hessianMaxEigenvalue !== undefined ? 20 : 0,
   });
 }
 
@@ -86,6 +87,21 @@ for (const name of ['mlp_sigmoid', 'mlp_relu_he', 'mlp_tanh_overscaled', 'resnet
         if (j.rmsMethod !== 'exact') return;
         assert.ok(rel(j.rmsGain ?? NaN, l.rmsGain) < 0.01, `${l.label}: rms ${j.rmsGain} vs ${l.rmsGain}`);
       });
+    });
+
+    it('matches the Hessian\'s top eigenvalue within its stated error bar (or 2%)', (t) => {
+      const want = ref.hessianMaxEigenvalue;
+      if (want === undefined) return t.skip('no Hessian reference for this model');
+      if (name === 'mlp_relu_he') {
+        // ReLU makes the loss piecewise smooth: the engine refuses rather than report a wrong number
+        assert.equal(report.curvature.hessianMaxEigenvalue, null);
+        assert.match(report.curvature.reason ?? '', /piecewise smooth.*Relu/);
+        return;
+      }
+      const got = report.curvature.hessianMaxEigenvalue ?? NaN;
+      const bar = report.curvature.error ?? 0;
+      assert.ok(Math.abs(got - want) <= Math.max(bar, 0.02 * want), `lambda_max ${got} ± ${bar} vs ${want}`);
+      assert.ok(bar < 0.1 * want, `the error bar ${bar} is useful`);
     });
 
     it('matches the end-to-end largest singular value within 1%', (t) => {
