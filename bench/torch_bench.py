@@ -125,7 +125,7 @@ def main():
         if name.startswith("mlp"):
             m = MLP(int(name[3:])).eval()
             x = torch.randn(1, 64)
-            trace = lambda x, m=m: [x] + [torch.tanh(l(x)) for l in []] or mlp_trace(m, x)
+            trace = mlp_trace_for(m)
         else:
             m = resnet18().eval()
             x = torch.randn(1, 3, 224, 224)
@@ -133,7 +133,7 @@ def main():
         path = os.path.join(args.out, name + ".onnx")
         torch.onnx.export(m, x, path, opset_version=17, input_names=["x"], output_names=["y"])
         np.save(os.path.join(args.out, name + "_input.npy"), x.numpy())
-        seconds = analyse(m, x, mlp_trace_for(m) if name.startswith("mlp") else trace)
+        seconds = analyse(m, x, trace)
         print(json.dumps({"model": name, "torchSeconds": seconds, "onnx": path, "input": os.path.join(args.out, name + "_input.npy")}), flush=True)
 
 
@@ -145,10 +145,6 @@ def mlp_trace_for(m):
             x = torch.tanh(l(x))
         return out
     return trace
-
-
-def mlp_trace(m, x):
-    return mlp_trace_for(m)(x)
 
 
 if __name__ == "__main__":

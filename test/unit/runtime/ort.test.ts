@@ -49,3 +49,25 @@ describe('createOrtRunner', () => {
     await assert.rejects(createOrtRunner(m, { executionProvider: 'cpu' }), /onnxruntime cannot load the model: .*MatMul.*bound to different types/);
   });
 });
+
+describe('opsets', () => {
+  it('runs a model at the newest opset onnxruntime-node 1.30 accepts (21) as well as the fixtures at 7 and 17', async () => {
+    const { DataType } = await import('../../../src/core/onnx/types');
+    const m = decodeModel(readFileSync(model('mlp_opset7')));
+    const tiny = {
+      ...m,
+      irVersion: 10,
+      opsetImports: [{ domain: '', version: 21 }],
+      graph: {
+        ...m.graph,
+        initializers: new Map(),
+        nodes: [{ name: 'g', opType: 'Gelu', domain: '', inputs: ['x'], outputs: ['y'], attributes: [], metadata: {} }],
+        inputs: [{ name: 'x', type: { kind: 'tensor' as const, elemType: DataType.FLOAT, shape: [2] } }],
+        outputs: [{ name: 'y', type: { kind: 'tensor' as const, elemType: DataType.FLOAT, shape: [2] } }],
+      },
+    };
+    const r = await createOrtRunner(tiny, { executionProvider: 'cpu' });
+    const out = await r.run({ x: { dtype: 'float32', dims: [2], data: Float32Array.from([0, 1]) } });
+    assert.ok(Math.abs((out.y.data as Float32Array)[1] - 0.8413) < 1e-3);
+  });
+});
