@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     if (py.status !== 0) console.error(py.stderr.slice(-2000));
     for (const line of py.stdout.split('\n').filter((l) => l.startsWith('{'))) {
       const t = JSON.parse(line) as { model: string; torchSeconds: number; onnx: string; input: string };
+      console.error(`PyTorch ${t.model}: ${t.torchSeconds.toFixed(2)} s`);
       const row = await measure(t.model, t.onnx, t.input);
       row.torchSeconds = t.torchSeconds;
       rows.push(row);

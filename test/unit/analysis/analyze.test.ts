@@ -89,7 +89,7 @@ describe('analyzeModel', () => {
     const file = variant('mlp_sigmoid', (m) => {
       const act = m.graph.nodes.find((n) => n.name === '/Sigmoid_1');
       if (!act) throw new Error('fixture changed');
-      act.opType = 'HardSigmoid'; // no derivative rule
+      act.opType = 'Softsign'; // no derivative rule
     });
     const r = await analyzeFile(file, quick);
     const failed = r.layers[1];
@@ -116,11 +116,12 @@ describe('analyzeModel', () => {
   });
 
   it('computes the cross-entropy loss with pseudo-labels and with given labels', async () => {
-    const pseudo = await analyzeFile(model('resnet_small'), { ...quick, curvatureIterations: 0, loss: 'ce' });
+    // the sigmoid MLP's 32 outputs read as logits of 32 classes
+    const pseudo = await analyzeFile(model('mlp_sigmoid'), { ...quick, curvatureIterations: 0, loss: 'ce' });
     assert.equal(pseudo.run.labels, 'pseudo-labels drawn uniformly with the seed');
-    const given = await analyzeFile(model('resnet_small'), { ...quick, curvatureIterations: 0, loss: 'ce', labels: [3] });
+    const given = await analyzeFile(model('mlp_sigmoid'), { ...quick, curvatureIterations: 0, loss: 'ce', labels: [3] });
     assert.equal(given.run.labels, 'given');
     assert.ok((given.run.lossValue ?? 0) > 0);
-    await assert.rejects(analyzeFile(model('resnet_small'), { ...quick, loss: 'ce', labels: [10] }), /labels must be integers in \[0, 10\)/);
+    await assert.rejects(analyzeFile(model('mlp_sigmoid'), { ...quick, loss: 'ce', labels: [32] }), /labels must be integers in \[0, 32\)/);
   });
 });
