@@ -11,6 +11,19 @@ function opBatched(ctx: RuleContext, d: string, trans: boolean): string {
   return trans ? ctx.b.op('Transpose', [d], { perm: [0, 2, 1] }) : d;
 }
 
+/** Gemm's operands and attributes. */
+function gemmArgs(ctx: RuleContext) {
+  const [a, b, c] = ctx.node.inputs;
+  return {
+    a, b, c,
+    ta: ctx.int('transA', 0) === 1,
+    tb: ctx.int('transB', 0) === 1,
+    alpha: ctx.float('alpha', 1),
+    beta: ctx.float('beta', 1),
+    y: ctx.node.outputs[0],
+  };
+}
+
 function scale(ctx: RuleContext, t: string, factor: number, like: string): string {
   return factor === 1 ? t : ctx.b.op('Mul', [t, scalarLike(ctx, like, factor)]);
 }
@@ -22,12 +35,7 @@ function scale(ctx: RuleContext, t: string, factor: number, like: string): strin
 export const gemm: DerivativeRule = {
   opType: 'Gemm',
   jvp: (ctx, [da, db, dc]) => {
-    const [a, b, c] = ctx.node.inputs;
-    const ta = ctx.int('transA', 0) === 1;
-    const tb = ctx.int('transB', 0) === 1;
-    const alpha = ctx.float('alpha', 1);
-    const beta = ctx.float('beta', 1);
-    const y = ctx.node.outputs[0];
+    const { a, b, c, ta, tb, alpha, beta, y } = gemmArgs(ctx);
     let d = add(
       ctx.b,
       da ? ctx.b.op('MatMul', [opBatched(ctx, da, ta), opPrimal(ctx, b, tb)]) : undefined,
@@ -39,12 +47,7 @@ export const gemm: DerivativeRule = {
   },
   vjp: (ctx, [gy]) => {
     if (!gy) return [undefined, undefined, undefined];
-    const [a, b, c] = ctx.node.inputs;
-    const ta = ctx.int('transA', 0) === 1;
-    const tb = ctx.int('transB', 0) === 1;
-    const alpha = ctx.float('alpha', 1);
-    const beta = ctx.float('beta', 1);
-    const y = ctx.node.outputs[0];
+    const { a, b, c, ta, tb, alpha, beta, y } = gemmArgs(ctx);
     // g op(A) = gY op(B)^T; if A was transposed, gA is its transpose.
     const gOpA = ctx.b.op('MatMul', [gy, opPrimal(ctx, b, !tb)]);
     const gOpB = ctx.b.op('MatMul', [opPrimal(ctx, a, !ta), gy]);
