@@ -278,6 +278,7 @@ function layerReport(layer: Layer, jac: Array<JacobianFigures | Error>, grads: A
         rmsGain: median(ok.map((j) => j.rmsGain)),
         conditionNumber: sigmaMax !== null && sigmaMin ? sigmaMax / sigmaMin : null,
         method: ok[0].method,
+        note: ok[0].note,
         rmsMethod: ok[0].rmsMethod,
         errors: ok[0].errors,
         spectrum: ok[0].spectrum,

@@ -1,4 +1,6 @@
 import type { DerivativeRunner } from '../autodiff/probe';
+import type { FiniteDifferenceRunner } from '../autodiff/finiteDifference';
+import { UnsupportedDerivative } from '../autodiff/rule';
 import { DoctorError } from '../errors';
 import type { Span } from '../autodiff/derivative';
 import type { Rng } from '../inputs/rng';
@@ -27,7 +29,7 @@ export interface JacobianFigures {
   sigmaMin: number;
   rmsGain: number;
   conditionNumber: number;
-  method: 'exact' | 'lanczos';
+  method: 'exact' | 'lanczos' | 'finite-difference';
   /** One-sided error bars (absolute) for each figure; see the README for how they are derived. */
   errors: { sigmaMax: number; sigmaMin: number; rmsGain: number };
   /** rmsGain method: exact from all singular values, or a Hutchinson estimate. */
@@ -39,6 +41,8 @@ export interface JacobianFigures {
   spectrum: { values: number[]; weights: number[]; kind: 'exact' | 'ritz' };
   /** Derivative-model runs made. */
   runs: number;
+  /** Why an estimate was used, when the figures come from a fallback. */
+  note?: string;
 }
 
 /** Largest singular value of the span's Jacobian alone, by Golub-Kahan-Lanczos, with its residual bound. */
@@ -85,8 +89,67 @@ export type GramFunction = (a: Float64Array, m: number, n: number) => Promise<Fl
 /** The JavaScript Gram matrix, for when no faster one is injected. */
 export const jsGram: GramFunction = async (a, m, n) => gramMatrix(a, m, n);
 
-/** Probes the Jacobian of `span` at the runner's sample. */
+/** Spans with an operator that has no derivative rule are assembled by finite differences up to this many input dimensions. */
+export const FD_MAX_COLUMNS = 1024;
+
+/**
+ * Probes the Jacobian of `span` at the runner's sample. A span through an operator without a
+ * derivative rule falls back to central finite differences (n <= FD_MAX_COLUMNS), marked as an
+ * estimate with a Richardson error bar.
+ */
 export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction = jsGram): Promise<JacobianFigures> {
+  try {
+    return await probeWithRules(runner, span, shapeOf, rng, gram);
+  } catch (e) {
+    if (!(e instanceof UnsupportedDerivative)) throw e;
+    const n = span.sources.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
+    if (n > FD_MAX_COLUMNS) throw new DoctorError('unsupported', `${e.message}; the finite-difference fallback covers layers with at most ${FD_MAX_COLUMNS} inputs (this one has ${n})`);
+    return probeByFiniteDifferences(runner.finiteDifference(span), span, shapeOf, gram, e.message);
+  }
+}
+
+async function probeByFiniteDifferences(fd: FiniteDifferenceRunner, span: Span, shapeOf: (t: string) => number[], gram: GramFunction, why: string): Promise<JacobianFigures> {
+  const sizes = span.sources.map((t) => sizeOf(shapeOf(t)));
+  const n = sizes.reduce((a, b) => a + b, 0);
+  const m = span.targets.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
+  const assembleWith = async (stepScale: number) => {
+    const j = new Float64Array(m * n);
+    for (let col = 0; col < n; col++) {
+      let off = 0;
+      const v = sizes.map((size) => {
+        const x = new Float64Array(size);
+        if (col >= off && col < off + size) x[col - off] = 1;
+        off += size;
+        return x;
+      });
+      const out = await fd.jvp(v, stepScale);
+      let row = 0;
+      for (const part of out) {
+        for (let q = 0; q < part.length; q++) j[(row + q) * n + col] = part[q];
+        row += part.length;
+      }
+    }
+    return j;
+  };
+  const j = await assembleWith(1);
+  const j2 = await assembleWith(2);
+  if (!j.every(Number.isFinite)) throw nonFinite();
+  // Richardson: the error of the step-h difference is about (J_h - J_2h) / 3; ||E||_F bounds every singular value's error.
+  let e2 = 0;
+  for (let i = 0; i < j.length; i++) e2 += ((j[i] - j2[i]) / 3) ** 2;
+  const err = Math.sqrt(e2) + F32_EPS * Math.sqrt(Math.max(m, n)) * 1;
+  const k = Math.min(m, n);
+  const sv = singularValuesFromGram(await gram(j, m, n), k);
+  const rms = Math.sqrt(sv.reduce((s, x) => s + x * x, 0) / k);
+  return {
+    sigmaMax: sv[0], sigmaMin: sv[k - 1], rmsGain: rms, conditionNumber: sv[k - 1] > 0 ? sv[0] / sv[k - 1] : Infinity,
+    method: 'finite-difference', rmsMethod: 'exact', errors: { sigmaMax: err, sigmaMin: err, rmsGain: err }, inputSize: n, outputSize: m,
+    spectrum: { values: [...sv], weights: new Array(k).fill(1 / k), kind: 'exact' }, runs: fd.runs,
+    note: `central finite differences (${why})`,
+  };
+}
+
+async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction): Promise<JacobianFigures> {
   const { op, n, m } = operator(runner, span, shapeOf);
   const runs0 = runner.runs;
   const k = Math.min(m, n);

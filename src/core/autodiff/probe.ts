@@ -4,6 +4,7 @@ import { sizeOf, toNumbers } from '../ndarray';
 import { DataType, type Model } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
 import { buildJvpModel, buildVjpModel, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
+import { FiniteDifferenceRunner } from './finiteDifference';
 
 const DTYPE_OF: Record<string, DataType> = {
   float32: DataType.FLOAT, float64: DataType.DOUBLE, int64: DataType.INT64, int32: DataType.INT32, bool: DataType.BOOL,
@@ -58,6 +59,7 @@ export class DerivativeRunner {
   private readonly sessions = new Map<string, Promise<{ dm: DerivativeModel; runner: TensorRunner }>>();
   /** onnxruntime runs made, for the benchmark. */
   runs = 0;
+  private readonly fdRunners: FiniteDifferenceRunner[] = [];
 
   constructor(
     private forward: ForwardPass,
@@ -86,8 +88,17 @@ export class DerivativeRunner {
     return this.run(dm, runner, span.targets, vectors);
   }
 
+  /** A finite-difference runner for a span at the same sample (fallback for ops without rules). */
+  finiteDifference(span: Span): FiniteDifferenceRunner {
+    const fd = new FiniteDifferenceRunner(this.forward, this.order, span, this.createRunner, this.ep);
+    this.fdRunners.push(fd);
+    return fd;
+  }
+
   /** Releases every cached session. */
   async dispose(): Promise<void> {
+    for (const fd of this.fdRunners) await fd.dispose();
+    this.fdRunners.length = 0;
     for (const s of this.sessions.values()) await (await s.catch(() => undefined))?.runner.dispose();
     this.sessions.clear();
   }

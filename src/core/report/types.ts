@@ -24,8 +24,10 @@ export interface LayerJacobian {
   sigmaMin: number | null;
   rmsGain: number | null;
   conditionNumber: number | null;
-  /** 'exact' (assembled Jacobian, dense SVD), 'lanczos' (Golub-Kahan-Lanczos + Hutchinson), or 'failed'. */
-  method: 'exact' | 'lanczos' | 'failed';
+  /** 'exact' (assembled Jacobian, dense SVD), 'lanczos' (Golub-Kahan-Lanczos + Hutchinson), 'finite-difference' (an op without a rule: an estimate), or 'failed'. */
+  method: 'exact' | 'lanczos' | 'finite-difference' | 'failed';
+  /** Why the figures are estimates, when they are. */
+  note?: string;
   /** Absolute error bars of the medians' sample, by figure. */
   errors?: { sigmaMax: number; sigmaMin: number; rmsGain: number };
   rmsMethod?: 'exact' | 'hutchinson';
@@ -146,7 +148,7 @@ export interface AnalysisReport {
     sigmaMin: number | null;
     rmsGain: number | null;
     conditionNumber: number | null;
-    method: 'exact' | 'lanczos' | 'failed';
+    method: 'exact' | 'lanczos' | 'finite-difference' | 'failed';
     /** Mean over layers of log(rmsGain): the discrete Lyapunov exponent (DOMAIN.md section 2). */
     lyapunovExponent: number | null;
     reason?: string;

@@ -8,7 +8,13 @@ import { decodeModel } from '../../../src/core/onnx/decode';
 import { encodeModel } from '../../../src/core/onnx/encode';
 import { float32Tensor, tensorToFloat64 } from '../../../src/core/onnx/tensorData';
 import type { AnalysisReport } from '../../../src/core/report/types';
+import { DerivativeRunner, ForwardPass } from '../../../src/core/autodiff/probe';
+import { probeJacobian } from '../../../src/core/analysis/jacobian';
+import { DEFAULT_SAMPLE_OPTIONS, prepareSamples } from '../../../src/core/inputs/prepare';
+import { Rng } from '../../../src/core/inputs/rng';
 import { analyzeFile } from '../../../src/runtime/engine';
+import { loadModelFile } from '../../../src/runtime/modelFile';
+import { createOrtRunner } from '../../../src/runtime/ort';
 import { model, ROOT } from '../../helpers';
 
 const schema = JSON.parse(readFileSync(path.join(ROOT, 'schema', 'report.schema.json'), 'utf8'));
@@ -85,17 +91,57 @@ describe('analyzeModel', () => {
     assertValid(r);
   });
 
-  it('reports a layer whose probe fails, with the reason, and keeps the rest of the report', async () => {
-    const file = variant('mlp_sigmoid', (m) => {
+  it('falls back to finite differences through an op without a rule, and the estimate agrees with the exact figures', async () => {
+    // Softsign has no derivative rule; x / (1 + |x|) built from Div, Add and Abs has.
+    const withSoftsign = variant('mlp_sigmoid', (m) => {
       const act = m.graph.nodes.find((n) => n.name === '/Sigmoid_1');
       if (!act) throw new Error('fixture changed');
-      act.opType = 'Softsign'; // no derivative rule
+      act.opType = 'Softsign';
     });
-    const r = await analyzeFile(file, quick);
-    const failed = r.layers[1];
-    assert.equal(failed.jacobian.method, 'failed');
-    assert.match(failed.jacobian.reason ?? '', /no derivative rule/);
-    assert.equal(r.layers.filter((l) => l.jacobian.method === 'exact').length, r.layers.length - 1);
+    const decomposed = variant('mlp_sigmoid', (m) => {
+      const i = m.graph.nodes.findIndex((n) => n.name === '/Sigmoid_1');
+      const act = m.graph.nodes[i];
+      const [x] = act.inputs;
+      const [y] = act.outputs;
+      const one = float32Tensor('one', [], [1]);
+      m.graph.initializers.set('one', one);
+      m.graph.nodes.splice(i, 1,
+        { name: 'abs', opType: 'Abs', domain: '', inputs: [x], outputs: ['abs_out'], attributes: [], metadata: {} },
+        { name: 'add', opType: 'Add', domain: '', inputs: ['one', 'abs_out'], outputs: ['den'], attributes: [], metadata: {} },
+        { name: '/Sigmoid_1', opType: 'Div', domain: '', inputs: [x, 'den'], outputs: [y], attributes: [], metadata: {} });
+    });
+    const fd = await analyzeFile(withSoftsign, { ...quick, samples: { count: 1, seed: 0, distribution: 'normal', dimensions: {} } });
+    const layer = fd.layers[1].jacobian;
+    assert.equal(layer.method, 'finite-difference');
+    assert.match(layer.note ?? '', /no derivative rule.*Softsign|Softsign.*no derivative rule/);
+    // the same span of the decomposed model, with derivative rules all the way
+    const loaded = loadModelFile(decomposed);
+    const sample = prepareSamples(loaded.model, { ...DEFAULT_SAMPLE_OPTIONS }).samples[0];
+    const forward = await ForwardPass.run(loaded.model, sample, createOrtRunner, 'cpu');
+    const runner = new DerivativeRunner(forward, loaded.order, 17, createOrtRunner, 'cpu');
+    const truth = await probeJacobian(runner, { sources: fd.layers[1].inputTensors, targets: fd.layers[1].outputTensors }, (t) => forward.shape(t) ?? [], new Rng(0));
+    await runner.dispose();
+    assert.equal(truth.method, 'exact');
+    for (const k of ['sigmaMax', 'sigmaMin'] as const) {
+      const err = Math.abs((layer[k] ?? NaN) - (truth[k] ?? NaN));
+      assert.ok(err <= 3 * (layer.errors?.[k] ?? 0) + 1e-6, `${k}: ${layer[k]} vs exact ${truth[k]}, error bar ${layer.errors?.[k]}`);
+    }
+    assert.ok((layer.errors?.sigmaMax ?? 1) < 0.01 * (layer.sigmaMax ?? 0), 'the error bar is small');
+    assertValid(fd);
+  });
+
+  it('reports a layer it can neither differentiate nor difference, with the reason, and keeps the rest of the report', async () => {
+    const file = variant('resnet_small', (m) => {
+      const act = m.graph.nodes.find((n) => n.name === '/layer1/layer1.0/Relu');
+      if (!act) throw new Error('fixture changed');
+      act.opType = 'Softsign'; // no rule, and the layer has 2048 inputs: above the finite-difference limit
+    });
+    const r = await analyzeFile(file, { ...quick, curvatureIterations: 0 });
+    const failed = r.layers.find((l) => l.name === '/layer1/layer1.0/conv1/Conv');
+    assert.equal(failed?.jacobian.method, 'failed');
+    assert.match(failed?.jacobian.reason ?? '', /no derivative rule.*finite-difference fallback covers layers with at most 1024 inputs/);
+    assert.ok(r.layers.filter((l) => l.jacobian.method !== 'failed').length >= r.layers.length - 1);
+    assert.match(r.layers[0].gradient.reason ?? '', /Softsign/, 'the gradient flow through it is null with the reason');
     assertValid(r);
   });
 

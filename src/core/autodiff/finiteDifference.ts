@@ -1,0 +1,110 @@
+import { DoctorError } from '../errors';
+import type { NdArray } from '../ndarray';
+import { sizeOf } from '../ndarray';
+import type { Graph, Model, Tensor, ValueInfo } from '../onnx/types';
+import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
+import { spanNodes, type Span } from './derivative';
+import type { ForwardPass, VectorBatch } from './probe';
+
+/** Relative central-difference step in float32: about the cube root of machine epsilon (DOMAIN.md section 4). */
+export const FD_RELATIVE_STEP = 5e-3;
+
+/**
+ * Jacobian-vector products of a span by central differences of its own forward computation,
+ * (f(x + h v) - f(x - h v)) / 2h: the fallback for spans with an operator that has no derivative
+ * rule. Two runs of the span's forward model per vector; figures that use it are estimates, and
+ * {@link jvpWithError} gives a Richardson estimate of their error.
+ */
+export class FiniteDifferenceRunner {
+  private session: Promise<{ runner: TensorRunner; primalInputs: string[] }> | undefined;
+  runs = 0;
+
+  constructor(
+    private readonly forward: ForwardPass,
+    private readonly order: number[],
+    private readonly span: Span,
+    private readonly createRunner: RunnerFactory,
+    private readonly ep: ExecutionProviderPreference,
+  ) {}
+
+  /** J v for one vector per source, with step `scale` times the relative step. */
+  async jvp(v: Float64Array[], stepScale = 1): Promise<Float64Array[]> {
+    const { runner, primalInputs } = await this.compiled();
+    const steps = this.span.sources.map((s, i) => {
+      const x = this.forward.values.get(s);
+      if (!x) throw new DoctorError('runtime', `no forward value for '${s}'`);
+      const xs = x.data as Float32Array;
+      const rms = Math.sqrt(xs.reduce((a, b) => a + b * b, 0) / Math.max(xs.length, 1));
+      const vrms = Math.sqrt(v[i].reduce((a, b) => a + b * b, 0) / Math.max(v[i].length, 1));
+      return (FD_RELATIVE_STEP * stepScale * Math.max(rms, 1e-3)) / Math.max(vrms, 1e-30);
+    });
+    const h = Math.min(...steps);
+    const run = async (sign: number) => {
+      const feeds: Record<string, NdArray> = {};
+      this.span.sources.forEach((s, i) => {
+        const x = this.forward.values.get(s) as NdArray;
+        const base = x.data as Float32Array | Float64Array;
+        const data = x.dtype === 'float64' ? new Float64Array(base.length) : new Float32Array(base.length);
+        for (let j = 0; j < base.length; j++) data[j] = base[j] + sign * h * v[i][j];
+        feeds[s] = { dtype: x.dtype, dims: x.dims, data } as NdArray;
+      });
+      for (const p of primalInputs) feeds[p] = this.forward.values.get(p) as NdArray;
+      this.runs++;
+      return runner.run(feeds, this.span.targets);
+    };
+    const plus = await run(1);
+    const minus = await run(-1);
+    return this.span.targets.map((t) => Float64Array.from(plus[t].data as Float32Array, (p, j) => (p - Number(minus[t].data[j])) / (2 * h)));
+  }
+
+  /** J v for K vectors (sequentially: the span's forward model has the sample's fixed shapes). */
+  async jvpBatch(vectors: VectorBatch[]): Promise<VectorBatch[]> {
+    const k = vectors[0]?.length ?? 0;
+    const out: VectorBatch[] = this.span.targets.map(() => []);
+    for (let r = 0; r < k; r++) {
+      const res = await this.jvp(vectors.map((batch) => batch[r]));
+      res.forEach((x, t) => out[t].push(x));
+    }
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    const s = await this.session?.catch(() => undefined);
+    await s?.runner.dispose();
+  }
+
+  private compiled() {
+    if (!this.session) {
+      this.session = (async () => {
+        const { model, primalInputs } = spanForwardModel(this.forward.model, this.order, this.forward, this.span);
+        return { runner: await this.createRunner(model, { executionProvider: this.ep }), primalInputs };
+      })();
+    }
+    return this.session;
+  }
+}
+
+/** The span's own nodes as a model: sources and the other tensors they read become inputs. */
+export function spanForwardModel(model: Model, order: number[], forward: ForwardPass, span: Span): { model: Model; primalInputs: string[] } {
+  const nodes = spanNodes(model.graph, order, span);
+  const produced = new Set<string>([...span.sources, ...nodes.flatMap((n) => n.outputs)]);
+  const initializers = new Map<string, Tensor>();
+  const primalInputs: string[] = [];
+  for (const n of nodes) {
+    for (const x of n.inputs) {
+      if (!x || produced.has(x)) continue;
+      produced.add(x);
+      const init = model.graph.initializers.get(x);
+      if (init) initializers.set(x, init);
+      else primalInputs.push(x);
+    }
+  }
+  const info = (name: string): ValueInfo => ({ name, type: { kind: 'tensor', elemType: forward.dtype(name) ?? 1, shape: forward.shape(name) } });
+  const graph: Graph = {
+    name: 'span', nodes, initializers, valueInfo: [], metadata: {}, passthrough: {},
+    inputs: [...span.sources, ...primalInputs].map(info),
+    outputs: span.targets.map(info),
+  };
+  if (span.targets.some((t) => sizeOf(forward.shape(t) ?? []) === 0)) throw new DoctorError('runtime', 'empty span output');
+  return { model: { ...model, graph }, primalInputs };
+}
