@@ -8,8 +8,10 @@ import { golubKahanLanczos } from '../linalg/lanczos';
 import { gramMatrix, singularValuesFromGram } from '../linalg/svd';
 import { sizeOf } from '../ndarray';
 
-/** Layers with min(m, n) up to this get their Jacobian assembled and all singular values computed exactly. */
+/** Layers with min(m, n) up to this get their Jacobian assembled and all singular values computed exactly... */
 export const EXACT_MAX_DIM = 1024;
+/** ...when the assembled m x n Jacobian has at most this many entries (128 MiB in float64). */
+export const EXACT_MAX_ENTRIES = 16 * 1024 * 1024;
 /** Probe vectors times vector length per onnxruntime run, at most (bounds memory per run). */
 const MAX_BATCH_ELEMENTS = 4_000_000;
 /** Lanczos steps for layers above the exact threshold, and the relative residual at which it stops. */
@@ -17,6 +19,11 @@ export const LANCZOS_STEPS = 32;
 export const LANCZOS_TOL = 1e-4;
 /** Rademacher probes for the Hutchinson estimate of ||J||_F on the Lanczos path. */
 export const HUTCHINSON_PROBES = 16;
+/** Stochastic Lanczos quadrature for the spectral density on the Lanczos path: extra start vectors and their steps. */
+export const SLQ_EXTRA_PROBES = 3;
+export const SLQ_STEPS = 12;
+/** Bins of the spectral density histogram (log-spaced between the smallest and largest value). */
+export const DENSITY_BINS = 24;
 /** float32 unit roundoff: the assembled Jacobian's entries carry errors of this relative size. */
 const F32_EPS = 2 ** -24;
 
@@ -37,8 +44,8 @@ export interface JacobianFigures {
   /** n = input size, m = output size. */
   inputSize: number;
   outputSize: number;
-  /** Singular values (exact: all; lanczos: Ritz values) with quadrature weights for the density. */
-  spectrum: { values: number[]; weights: number[]; kind: 'exact' | 'ritz' };
+  /** Singular values (exact: all; lanczos: Ritz values of every SLQ probe) with quadrature weights, and the density histogram. */
+  spectrum: Spectrum;
   /** Derivative-model runs made. */
   runs: number;
   /** Why an estimate was used, when the figures come from a fallback. */
@@ -88,6 +95,39 @@ export type GramFunction = (a: Float64Array, m: number, n: number) => Promise<Fl
 
 /** The JavaScript Gram matrix, for when no faster one is injected. */
 export const jsGram: GramFunction = async (a, m, n) => gramMatrix(a, m, n);
+
+/** A spectrum and its density (mass per log-spaced bin, with a standard error across SLQ probes). */
+export interface Spectrum {
+  values: number[];
+  weights: number[];
+  kind: 'exact' | 'ritz';
+  density: { edges: number[]; mass: number[]; stderr: number[]; probes: number };
+}
+
+/** Histogram of the quadrature (values, weights) of each probe; the mass is the mean over probes and the error its standard error. */
+export function densityOf(probes: Array<{ values: ArrayLike<number>; weights: ArrayLike<number> }>, kind: 'exact' | 'ritz'): Spectrum {
+  const all = probes.flatMap((p) => Array.from(p.values));
+  const positive = all.filter((v) => v > 0);
+  const lo = positive.length ? Math.min(...positive) : 1e-12;
+  const hi = Math.max(...all, lo * 1.000001);
+  const a = Math.log10(lo);
+  const b = Math.log10(hi) + 1e-9;
+  const edges = Array.from({ length: DENSITY_BINS + 1 }, (_, i) => 10 ** (a + ((b - a) * i) / DENSITY_BINS));
+  const perProbe = probes.map((p) => {
+    const mass = new Array(DENSITY_BINS).fill(0);
+    Array.from(p.values).forEach((v, i) => {
+      const bin = v <= lo ? 0 : Math.min(DENSITY_BINS - 1, Math.floor(((Math.log10(v) - a) / (b - a)) * DENSITY_BINS));
+      mass[bin] += p.weights[i];
+    });
+    return mass;
+  });
+  const q = perProbe.length;
+  const mass = Array.from({ length: DENSITY_BINS }, (_, i) => perProbe.reduce((s, m) => s + m[i], 0) / q);
+  const stderr = Array.from({ length: DENSITY_BINS }, (_, i) => (q > 1 ? Math.sqrt(perProbe.reduce((s, m) => s + (m[i] - mass[i]) ** 2, 0) / (q - 1) / q) : 0));
+  const values = probes.flatMap((p) => Array.from(p.values));
+  const weights = probes.flatMap((p) => Array.from(p.weights, (w) => w / q));
+  return { values, weights, kind, density: { edges, mass, stderr, probes: q } };
+}
 
 /** Spans with an operator that has no derivative rule are assembled by finite differences up to this many input dimensions. */
 export const FD_MAX_COLUMNS = 1024;
@@ -144,7 +184,7 @@ async function probeByFiniteDifferences(fd: FiniteDifferenceRunner, span: Span, 
   return {
     sigmaMax: sv[0], sigmaMin: sv[k - 1], rmsGain: rms, conditionNumber: sv[k - 1] > 0 ? sv[0] / sv[k - 1] : Infinity,
     method: 'finite-difference', rmsMethod: 'exact', errors: { sigmaMax: err, sigmaMin: err, rmsGain: err }, inputSize: n, outputSize: m,
-    spectrum: { values: [...sv], weights: new Array(k).fill(1 / k), kind: 'exact' }, runs: fd.runs,
+    spectrum: densityOf([{ values: sv, weights: new Array(k).fill(1 / k) }], 'exact'), runs: fd.runs,
     note: `central finite differences (${why})`,
   };
 }
@@ -153,7 +193,7 @@ async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t:
   const { op, n, m } = operator(runner, span, shapeOf);
   const runs0 = runner.runs;
   const k = Math.min(m, n);
-  if (k <= EXACT_MAX_DIM) {
+  if (k <= EXACT_MAX_DIM && m * n <= EXACT_MAX_ENTRIES) {
     const j = await assemble(runner, span, shapeOf, m, n);
     if (!j.every(Number.isFinite)) throw nonFinite();
     const sv = singularValuesFromGram(await gram(j, m, n), k);
@@ -164,7 +204,7 @@ async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t:
     return {
       sigmaMax, sigmaMin, rmsGain: rms, conditionNumber: sigmaMin > 0 ? sigmaMax / sigmaMin : Infinity, method: 'exact', rmsMethod: 'exact',
       errors: { sigmaMax: err, sigmaMin: err, rmsGain: err }, inputSize: n, outputSize: m,
-      spectrum: { values: [...sv], weights: new Array(k).fill(1 / k), kind: 'exact' }, runs: runner.runs - runs0,
+      spectrum: densityOf([{ values: sv, weights: new Array(k).fill(1 / k) }], 'exact'), runs: runner.runs - runs0,
     };
   }
   const lz = await golubKahanLanczos(
@@ -174,6 +214,12 @@ async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t:
     LANCZOS_TOL,
   );
   if (!lz.ritz.every(Number.isFinite)) throw nonFinite();
+  // Stochastic Lanczos quadrature: more random start vectors for the density and its error.
+  const probes = [{ values: lz.ritz, weights: lz.weights }];
+  for (let p = 0; p < SLQ_EXTRA_PROBES; p++) {
+    const extra = await golubKahanLanczos(op, rng, SLQ_STEPS, 0);
+    probes.push({ values: extra.ritz, weights: extra.weights });
+  }
   const { mean, stderr } = await hutchinson(runner, span, shapeOf, rng);
   const rms = Math.sqrt(Math.max(mean, 0) / k);
   const last = lz.ritz.length - 1;
@@ -187,7 +233,7 @@ async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t:
     errors: { sigmaMax: lz.residual[0], sigmaMin: Math.max(lz.residual[last], lz.ritz[last]), rmsGain: mean > 0 ? (rms * stderr) / (2 * mean) : 0 },
     inputSize: n,
     outputSize: m,
-    spectrum: { values: [...lz.ritz], weights: [...lz.weights], kind: 'ritz' },
+    spectrum: densityOf(probes, 'ritz'),
     runs: runner.runs - runs0,
   };
 }

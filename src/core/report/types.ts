@@ -31,8 +31,8 @@ export interface LayerJacobian {
   /** Absolute error bars of the medians' sample, by figure. */
   errors?: { sigmaMax: number; sigmaMin: number; rmsGain: number };
   rmsMethod?: 'exact' | 'hutchinson';
-  /** The spectrum at the first sample: all singular values (exact) or Ritz values with quadrature weights. */
-  spectrum?: { values: number[]; weights: number[]; kind: 'exact' | 'ritz' };
+  /** The spectrum at the first sample: all singular values (exact) or the Ritz values of every SLQ probe with quadrature weights; density = mass per log-spaced bin with its standard error across probes. */
+  spectrum?: { values: number[]; weights: number[]; kind: 'exact' | 'ritz'; density: { edges: number[]; mass: number[]; stderr: number[]; probes: number } };
   inputSize?: number;
   outputSize?: number;
   spread?: { sigmaMax: Spread; sigmaMin: Spread; rmsGain: Spread };

@@ -55,3 +55,25 @@ describe('golubKahanLanczos', () => {
     assert.ok(Math.abs(r.weights.reduce((x, y) => x + y, 0) - 1) < 1e-12);
   });
 });
+
+describe('stochastic Lanczos quadrature (densityOf over several probes)', () => {
+  it('estimates the singular value density of a 200x200 matrix with a known two-cluster spectrum', async () => {
+    const { densityOf } = await import('../../../src/core/analysis/jacobian');
+    // 150 values near 0.1 and 50 near 10
+    const s = Array.from({ length: 200 }, (_, i) => (i < 50 ? 10 * (1 + 0.01 * i) : 0.1 * (1 + 0.002 * i)));
+    const a = withSingularValues(200, 200, [...s].sort((x, y) => y - x), 11);
+    const op = dense(a, 200, 200);
+    const rng = new Rng(5);
+    const probes = [];
+    for (let p = 0; p < 8; p++) {
+      const r = await golubKahanLanczos(op, rng, 16, 0);
+      probes.push({ values: r.ritz, weights: r.weights });
+    }
+    const d = densityOf(probes, 'ritz');
+    const massAbove1 = d.density.mass.reduce((acc, m, i) => acc + (d.density.edges[i] >= 1 ? m : 0), 0);
+    const errAbove1 = Math.sqrt(d.density.stderr.reduce((acc, e, i) => acc + (d.density.edges[i] >= 1 ? e * e : 0), 0));
+    // the true fraction of singular values above 1 is 50 / 200
+    assert.ok(Math.abs(massAbove1 - 0.25) <= 3 * errAbove1 + 0.05, `mass above 1: ${massAbove1} ± ${errAbove1}`);
+    assert.ok(Math.abs(d.weights.reduce((x, y) => x + y, 0) - 1) < 1e-9);
+  });
+});
