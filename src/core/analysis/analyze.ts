@@ -5,7 +5,7 @@ import { Rng } from '../inputs/rng';
 import type { ModelSource } from '../inspect';
 import { sizeOf, toNumbers } from '../ndarray';
 import { summarizeModel } from '../onnx/summary';
-import { DataType, defaultOpset } from '../onnx/types';
+import { DataType, defaultOpset, type Model } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory } from '../ports';
 import { checkpoint, type WorkContext } from '../progress';
 import { hasRecurrent, unrollRecurrent, type UnrolledSteps } from '../autodiff/unroll';
@@ -137,7 +137,7 @@ export async function analyzeModel(
       const endToEnd = floatInputs.length > 0
         ? await probe(runner, { sources: floatInputs, targets: [outName] }, shapeOf, rng, gram.gram)
         : new Error('the model has no float inputs (its inputs are integer ids), so there is no input-to-output Jacobian');
-      if (s === 0) await convOperatorNorms(runner, model, layers, parameters, shapeOf, rng);
+      if (s === 0) await convOperatorNorms(runner, model, parameters, shapeOf, rng);
       results.push({ jacobians, gradients, endToEnd, lossValue: loss?.value ?? null });
     } finally {
       runsTotal += runner.runs;
@@ -234,7 +234,7 @@ function isFloat(t: DataType): boolean {
 }
 
 /** BatchNormalization's running mean and variance are statistics, not trained by gradient. */
-function isRunningStatistic(model: { graph: { nodes: Array<{ opType: string; inputs: string[] }> } }, name: string): boolean {
+function isRunningStatistic(model: Model, name: string): boolean {
   return model.graph.nodes.some((n) => n.opType === 'BatchNormalization' && (n.inputs[3] === name || n.inputs[4] === name));
 }
 
@@ -310,8 +310,7 @@ function fillGradients(parameters: ParameterReport[], results: SampleResult[]): 
 /** Conv weights' operator norm: sigma_max of the convolution (no bias) at the sample's input size. */
 async function convOperatorNorms(
   runner: DerivativeRunner,
-  model: { graph: { nodes: Array<{ opType: string; inputs: string[]; outputs: string[]; name: string }> } },
-  layers: Layer[],
+  model: Model,
   parameters: ParameterReport[],
   shapeOf: (t: string) => number[],
   rng: Rng,
@@ -328,10 +327,9 @@ async function convOperatorNorms(
       p.reason = `operator norm not computed: ${asError(e).message}`;
     }
   }
-  void layers;
 }
 
-function nonFiniteWeights(parameters: ParameterReport[], model: { graph: { nodes: Array<{ inputs: string[]; name: string }> } }): AnalysisReport['nonFinite'] {
+function nonFiniteWeights(parameters: ParameterReport[], model: Model): AnalysisReport['nonFinite'] {
   return parameters
     .filter((p) => p.norm === null)
     .map((p) => ({ tensor: p.name, node: model.graph.nodes.find((n) => n.inputs.includes(p.name))?.name, where: 'weight' as const }));
