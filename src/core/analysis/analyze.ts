@@ -5,7 +5,9 @@ import { Rng } from '../inputs/rng';
 import type { ModelSource } from '../inspect';
 import { sizeOf, toNumbers } from '../ndarray';
 import { summarizeModel } from '../onnx/summary';
-import { DataType, defaultOpset, type Model } from '../onnx/types';
+import { circularConvSingularValues, circularSpectrumFlops, CIRCULAR_SPECTRUM_MAX_FLOPS } from '../linalg/convSpectrum';
+import { tensorToFloat64 } from '../onnx/tensorData';
+import { DataType, defaultOpset, getAttribute, type Model } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory } from '../ports';
 import { checkpoint, type WorkContext } from '../progress';
 import { hasRecurrent, unrollRecurrent, type UnrolledSteps } from '../autodiff/unroll';
@@ -319,6 +321,7 @@ async function convOperatorNorms(
     if (node.opType !== 'Conv') continue;
     const p = parameters.find((q) => q.name === node.inputs[1]);
     if (!p) continue;
+    circularSpectrum(model, node, p, shapeOf(node.inputs[0]));
     try {
       const r = await probeSigmaMax(runner, { sources: [node.inputs[0]], targets: [node.outputs[0]] }, shapeOf, rng);
       p.spectralNorm = r.sigmaMax;
@@ -327,6 +330,25 @@ async function convOperatorNorms(
       p.reason = `operator norm not computed: ${asError(e).message}`;
     }
   }
+}
+
+/** The exact circular-padding spectrum of a stride-1, ungrouped 2-D convolution at the input size, when it is cheap enough. */
+function circularSpectrum(model: Model, node: Model['graph']['nodes'][number], p: ParameterReport, input: number[]): void {
+  const w = model.graph.initializers.get(node.inputs[1]);
+  const strides = getAttribute(node, 'strides');
+  const group = getAttribute(node, 'group');
+  const dilations = getAttribute(node, 'dilations');
+  const unit = (a: ReturnType<typeof getAttribute>) => !a || (a.type === 'ints' && a.value.every((v) => v === 1)) || (a.type === 'int' && a.value === 1);
+  if (!w || w.dims.length !== 4 || input.length !== 4 || !unit(strides) || !unit(group) || !unit(dilations)) return;
+  const [n1, n2] = input.slice(2);
+  if (circularSpectrumFlops(w.dims, n1, n2) > CIRCULAR_SPECTRUM_MAX_FLOPS) return;
+  const sv = circularConvSingularValues(tensorToFloat64(w), w.dims, n1, n2);
+  p.circularSpectrum = {
+    sigmaMax: sv[0],
+    sigmaMin: sv[sv.length - 1],
+    count: sv.length,
+    method: `exact for circular padding and stride 1 at ${n1}x${n2} (Sedghi, Gupta and Long 2019); the model's own padding differs at the borders, so this approximates its operator`,
+  };
 }
 
 function nonFiniteWeights(parameters: ParameterReport[], model: Model): AnalysisReport['nonFinite'] {

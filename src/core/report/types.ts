@@ -93,6 +93,8 @@ export interface ParameterReport {
   fanOut?: number;
   /** Var(w) divided by each scheme's Var for this fan-in and fan-out. */
   varianceRatio?: { he: number; xavier: number; lecun: number };
+  /** Conv weights (stride 1, no groups): the exact spectrum of the circular-padding convolution at the input size. */
+  circularSpectrum?: { sigmaMax: number; sigmaMin: number; count: number; method: string };
   /** Recurrent weight R: spectral radius of each gate's H x H block (LSTM i, o, f, c; GRU z, r, h; RNN). */
   recurrentGates?: Array<{ gate: string; spectralRadius: number; spectralNorm: number }>;
   reason?: string;
