@@ -1,6 +1,8 @@
 import { spanNodes } from '../autodiff/derivative';
 import { DerivativeRunner, ForwardPass } from '../autodiff/probe';
-import { DoctorError } from '../errors';
+import { DoctorError, errorMessage, isDoctorError } from '../errors';
+import { validateGraph } from '../onnx/validate';
+import { createExactHvp } from './hvp';
 import type { Sample } from '../inputs/synthesize';
 import type { NdArray } from '../ndarray';
 import { Rng } from '../inputs/rng';
@@ -20,6 +22,27 @@ import { lossGradient, norm } from './gradientFlow';
  * against PyTorch's exact Hessian-vector products on the MLP fixtures.
  */
 export const HVP_RELATIVE_STEP = 2e-4;
+
+/**
+ * Exporters deduplicate equal initializers (zero biases, say) and re-create the copies as Identity
+ * nodes. They were separate parameters in training, so the Hessian is taken over each copy:
+ * every such Identity becomes an initializer of its own, a copy of the shared one.
+ */
+function untieAliases(model: Model, params: string[]): { model: Model; order: number[]; params: string[] } {
+  const tied = new Set(params);
+  const initializers = new Map(model.graph.initializers);
+  const untied: string[] = [];
+  const nodes = model.graph.nodes.filter((n) => {
+    const source = n.opType === 'Identity' && tied.has(n.inputs[0]) ? model.graph.initializers.get(n.inputs[0]) : undefined;
+    if (!source || !n.outputs[0]) return true;
+    initializers.set(n.outputs[0], { ...source, name: n.outputs[0] });
+    untied.push(n.outputs[0]);
+    return false;
+  });
+  if (untied.length === 0) return { model, order: validateGraph(model.graph), params };
+  const graph = { ...model.graph, nodes, initializers };
+  return { model: { ...model, graph }, order: validateGraph(graph), params: [...params, ...untied] };
+}
 
 /** Ops whose derivative jumps (kinks): finite-difference Hessian products are unreliable through them. */
 const NON_SMOOTH = new Set(['Relu', 'LeakyRelu', 'MaxPool', 'Clip', 'HardSigmoid', 'HardSwish', 'Abs', 'PRelu', 'Elu']);
@@ -42,12 +65,10 @@ export async function estimateCurvature(
   ctx?: WorkContext,
 ): Promise<AnalysisReport['curvature']> {
   if (params.length === 0) throw new DoctorError('unsupported', 'the model has no float parameters');
+  ({ model, order, params } = untieAliases(model, params));
   // Differences of gradients are only meaningful where the gradient is smooth: across a ReLU kink
   // the gradient jumps, and a difference quotient then measures the jump, not the curvature.
   const kinks = [...new Set(spanNodes(model.graph, order, { sources: params, targets: [outName] }).filter((n) => NON_SMOOTH.has(n.opType)).map((n) => n.opType))];
-  if (kinks.length > 0) {
-    throw new DoctorError('unsupported', `not computed: the loss is piecewise smooth in the parameters (${kinks.join(', ')}), so finite differences of gradients across the kinks do not measure curvature`);
-  }
   const theta = new Map(params.map((p) => [p, tensorToFloat64(model.graph.initializers.get(p) as Tensor)]));
   const sizes = params.map((p) => theta.get(p)?.length ?? 0);
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -67,11 +88,8 @@ export async function estimateCurvature(
       inputs: [...model.graph.inputs, ...params.map((p) => ({ name: p, type: { kind: 'tensor' as const, elemType: model.graph.initializers.get(p)?.dataType ?? DataType.FLOAT, shape: model.graph.initializers.get(p)?.dims } }))],
     },
   };
-  const names = paramModel.graph.nodes.flatMap((n) => n.outputs).filter((o) => o.length > 0);
-  const forwardRunner = await createRunner(paramModel, { executionProvider: options.executionProvider, extraOutputs: names });
-  let derivatives: DerivativeRunner | undefined;
-  const gradientAt = async (flat: Float64Array): Promise<Float64Array> => {
-    const feeds: Record<string, NdArray> = { ...sample };
+  const feedsAt = (flat: Float64Array): Record<string, NdArray> => {
+    const feeds: Record<string, NdArray> = {};
     let off = 0;
     params.forEach((p, i) => {
       const t = model.graph.initializers.get(p) as Tensor;
@@ -79,6 +97,31 @@ export async function estimateCurvature(
       feeds[p] = t.dataType === DataType.DOUBLE ? { dtype: 'float64', dims: t.dims, data: Float64Array.from(part) } : { dtype: 'float32', dims: t.dims, data: Float32Array.from(part) };
       off += sizes[i];
     });
+    return feeds;
+  };
+
+  // Exact Hessian-vector products (forward-over-reverse) where every op of the reverse graph has a
+  // forward rule; otherwise central differences of gradients, which need a smooth loss.
+  let exactFailure: string;
+  try {
+    const exact = await createExactHvp(paramModel, order, sample, feedsAt(flatTheta), params, outName, options, createRunner);
+    try {
+      return await lanczosTop(total, exact.hvp, undefined, options, ctx, 'exact Hessian-vector products (forward-over-reverse autodiff); error bar = Lanczos residual');
+    } finally {
+      await exact.dispose();
+    }
+  } catch (e) {
+    if (isDoctorError(e) && e.kind === 'cancelled') throw e;
+    exactFailure = errorMessage(e);
+  }
+  if (kinks.length > 0) {
+    throw new DoctorError('unsupported', `the loss is piecewise smooth in the parameters (${kinks.join(', ')}), so finite differences of gradients across the kinks do not measure curvature, and exact Hessian products are not available here (${exactFailure})`);
+  }
+  const names = paramModel.graph.nodes.flatMap((n) => n.outputs).filter((o) => o.length > 0);
+  const forwardRunner = await createRunner(paramModel, { executionProvider: options.executionProvider, extraOutputs: names });
+  let derivatives: DerivativeRunner | undefined;
+  const gradientAt = async (flat: Float64Array): Promise<Float64Array> => {
+    const feeds: Record<string, NdArray> = { ...sample, ...feedsAt(flat) };
     const out = await forwardRunner.run(feeds);
     const forward = new ForwardPass(paramModel, new Map([...Object.entries(feeds), ...Object.entries(out)]));
     if (!derivatives) derivatives = new DerivativeRunner(forward, order, opset, createRunner, options.executionProvider, new Set(params));
@@ -90,8 +133,23 @@ export async function estimateCurvature(
     const g = await derivatives.vjp({ sources: params, targets: [outName] }, [[loss.gradient]]);
     return concat(g.map((x) => x[0]), total);
   };
+  const fdHvp = async (v: Float64Array) => {
+    const plus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x + h * v[i]));
+    const minus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x - h * v[i]));
+    return Float64Array.from(plus, (x, i) => (x - minus[i]) / (2 * h));
+  };
+  // Richardson: the Rayleigh quotient at the Ritz vector y with steps h and 2h differ by about 3x the step-h error
+  const truncation = async (y: Float64Array) => {
+    const quotient = async (step: number) => {
+      const plus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x + step * y[i]));
+      const minus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x - step * y[i]));
+      return plus.reduce((s, p, i) => s + ((p - minus[i]) / (2 * step)) * y[i], 0);
+    };
+    return Math.abs((await quotient(h)) - (await quotient(2 * h))) / 3;
+  };
   try {
-    return await lanczosTop(flatTheta, h, total, gradientAt, options, ctx);
+    return await lanczosTop(total, fdHvp, truncation, options, ctx,
+      `central-difference Hessian-vector products, step ${h.toExponential(2)} (exact products unavailable: ${exactFailure}); error bar = Lanczos residual + Richardson estimate of the difference error`);
   } finally {
     await derivatives?.dispose();
     await forwardRunner.dispose();
@@ -99,12 +157,12 @@ export async function estimateCurvature(
 }
 
 async function lanczosTop(
-  flatTheta: Float64Array,
-  h: number,
   total: number,
-  gradientAt: (flat: Float64Array) => Promise<Float64Array>,
+  hvp: (v: Float64Array) => Promise<Float64Array>,
+  truncation: ((ritzVector: Float64Array) => Promise<number>) | undefined,
   options: AnalyzeOptions,
   ctx: WorkContext | undefined,
+  how: string,
 ): Promise<AnalysisReport['curvature']> {
   // Symmetric Lanczos with full reorthogonalisation on v -> H v: the largest Ritz value of the
   // tridiagonal T converges to lambda_max(H) far faster than power iteration, from the top.
@@ -120,9 +178,7 @@ async function lanczosTop(
     await checkpoint(ctx);
     ctx?.onProgress?.({ message: `Curvature: Lanczos step ${it + 1}/${steps}`, fraction: 0.97 + (0.03 * it) / steps });
     Q.push(q);
-    const plus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x + h * q[i]));
-    const minus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x - h * q[i]));
-    const w = Float64Array.from(plus, (x, i) => (x - minus[i]) / (2 * h));
+    const w = await hvp(q);
     const a = w.reduce((s, x, i) => s + x * q[i], 0);
     alpha.push(a);
     for (let pass = 0; pass < 2; pass++) {
@@ -138,18 +194,11 @@ async function lanczosTop(
     q = Float64Array.from(w, (x) => x / bNext);
   }
   const lambda = best.lambda;
-  // Finite-difference truncation: the Rayleigh quotient at the Ritz vector y with steps h and 2h;
-  // Richardson's estimate of the error of the step-h difference is their difference / 3.
   const y = new Float64Array(total);
   best.vector.forEach((c, i) => {
     for (let j = 0; j < total; j++) y[j] += c * Q[i][j];
   });
-  const quotient = async (step: number) => {
-    const plus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x + step * y[i]));
-    const minus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x - step * y[i]));
-    return plus.reduce((s, p, i) => s + ((p - minus[i]) / (2 * step)) * y[i], 0);
-  };
-  const truncation = best.vector.length ? Math.abs((await quotient(h)) - (await quotient(2 * h))) / 3 : 0;
+  const truncationError = truncation && best.vector.length ? await truncation(y) : 0;
   if (!Number.isFinite(lambda) || !Number.isFinite(best.residual)) {
     throw new DoctorError('runtime', 'the Hessian-vector products are not finite (NaN or Inf in the weights or activations)');
   }
@@ -159,8 +208,8 @@ async function lanczosTop(
     maxStableLearningRate: stable ? 2 / lambda : null,
     maxStableLearningRateMomentum: stable ? (2 * (1 + options.momentum)) / lambda : null,
     momentum: options.momentum,
-    method: `Lanczos (${alpha.length} steps) on central-difference Hessian-vector products, step ${h.toExponential(2)}; error bar = Lanczos residual + Richardson estimate of the difference error`,
-    error: best.residual + truncation,
+    method: `Lanczos (${alpha.length} steps) on ${how}`,
+    error: best.residual + truncationError,
     reason: stable ? undefined : 'the largest curvature is not positive: no learning-rate bound follows',
   };
 }

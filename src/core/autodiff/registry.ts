@@ -26,7 +26,7 @@ const RULES: DerivativeRule[] = [
 
 /** Op types whose outputs carry no derivative at all (shape computations, comparisons, index ops). */
 export const NON_DIFFERENTIABLE = new Set([
-  'Shape', 'Size', 'Constant', 'ConstantOfShape', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or',
+  'Shape', 'Size', 'Constant', 'ConstantOfShape', 'Sign', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or',
   'Xor', 'ArgMax', 'ArgMin', 'NonZero', 'Range', 'OneHot', 'EyeLike', 'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike',
 ]);
 

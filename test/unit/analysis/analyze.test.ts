@@ -166,6 +166,12 @@ describe('analyzeModel', () => {
     assert.ok(performance.now() - cancelledAt < 1000, `stopped after ${performance.now() - cancelledAt} ms`);
   });
 
+  it('refuses the curvature of a piecewise-smooth loss it cannot differentiate twice exactly, saying why', async () => {
+    const r = await analyzeFile(model('resnet_small'), { ...quick, curvatureIterations: 3 });
+    assert.equal(r.curvature.hessianMaxEigenvalue, null);
+    assert.match(r.curvature.reason ?? '', /piecewise smooth in the parameters \(Relu.*ConvTranspose/);
+  });
+
   it('computes the cross-entropy loss with pseudo-labels and with given labels', async () => {
     // the sigmoid MLP's 32 outputs read as logits of 32 classes
     const pseudo = await analyzeFile(model('mlp_sigmoid'), { ...quick, curvatureIterations: 0, loss: 'ce' });
