@@ -14,14 +14,16 @@ import { slice } from './rules/slice';
 import { logSoftmax, softmax } from './rules/softmax';
 import { abs, clip, dropout, elu, erf, exp, hardSigmoid, hardSwish, identity, leakyRelu, log, neg, reciprocal, relu, sigmoid, softplus, sqrt, tanh } from './rules/unary';
 import { averagePool, maxPool, pad } from './rules/pool';
+import { convTranspose } from './rules/convTranspose';
+import { scatterElements } from './rules/scatter';
 import { where } from './rules/where';
 
 /** Every derivative rule, listed explicitly (no side-effect registration). Keep README's table in step. */
 const RULES: DerivativeRule[] = [
-  abs, addRule, averagePool, batchNormalization, cast, clip, concat, conv, divRule, dropout, elu, erf, exp, expand, flatten,
+  abs, addRule, averagePool, batchNormalization, cast, clip, concat, conv, convTranspose, divRule, dropout, elu, erf, exp, expand, flatten,
   gather, gemm, globalAveragePool, hardSigmoid, hardSwish, identity, layerNormalization, leakyRelu, log, logSoftmax, matmul,
   maxPool, mulRule, neg, pad, powRule, reciprocal, reduceMean, reduceSum, relu, reshape, sigmoid, slice, softmax, softplus,
-  split, sqrt, squeeze, subRule, tanh, transpose, unsqueeze, where,
+  scatterElements, split, sqrt, squeeze, subRule, tanh, transpose, unsqueeze, where,
 ];
 
 /** Op types whose outputs carry no derivative at all (shape computations, comparisons, index ops). */

@@ -167,9 +167,27 @@ describe('analyzeModel', () => {
   });
 
   it('refuses the curvature of a piecewise-smooth loss it cannot differentiate twice exactly, saying why', async () => {
-    const r = await analyzeFile(model('resnet_small'), { ...quick, curvatureIterations: 3 });
+    // a transposed convolution's weight gradient has no rule yet: exact Hessian products are out of reach here
+    const file = variant('mlp_relu_he', (m) => {
+      const gemm = m.graph.nodes.find((n) => n.name === '/layers.1/Gemm');
+      if (!gemm) throw new Error('fixture changed');
+      const w = m.graph.initializers.get(gemm.inputs[1]);
+      if (!w) throw new Error('fixture changed');
+      // y = ConvTranspose(x viewed as [1, 32, 1, 1], W viewed as [32, 32, 1, 1]) is the same map as Gemm without bias
+      m.graph.initializers.set('shape4', { name: 'shape4', dataType: 7, dims: [4], raw: new Uint8Array(new BigInt64Array([1n, 32n, 1n, 1n]).buffer) });
+      m.graph.initializers.set('shape2', { name: 'shape2', dataType: 7, dims: [2], raw: new Uint8Array(new BigInt64Array([1n, 32n]).buffer) });
+      const wt = float32Tensor('wt4', [32, 32, 1, 1], tensorToFloat64(w));
+      m.graph.initializers.set('wt4', wt);
+      const i = m.graph.nodes.indexOf(gemm);
+      m.graph.nodes.splice(i, 1,
+        { name: 'r4', opType: 'Reshape', domain: '', inputs: [gemm.inputs[0], 'shape4'], outputs: ['x4'], attributes: [], metadata: {} },
+        { name: 'ct', opType: 'ConvTranspose', domain: '', inputs: ['x4', 'wt4'], outputs: ['y4'], attributes: [], metadata: {} },
+        { name: '/layers.1/Gemm', opType: 'Reshape', domain: '', inputs: ['y4', 'shape2'], outputs: gemm.outputs, attributes: [], metadata: {} });
+    });
+    const r = await analyzeFile(file, { ...quick, curvatureIterations: 3 });
     assert.equal(r.curvature.hessianMaxEigenvalue, null);
     assert.match(r.curvature.reason ?? '', /piecewise smooth in the parameters \(Relu.*ConvTranspose/);
+    assertValid(r);
   });
 
   it('computes the cross-entropy loss with pseudo-labels and with given labels', async () => {

@@ -105,6 +105,19 @@ export const CASES: RuleCase[] = [
     attrs: [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), int('count_include_pad', 1)],
   },
   { title: 'Pad with constant zeros', op: 'Pad', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'p', dims: [4], kind: 'int64', values: [0, 1, 1, 2] }] },
+  { title: 'ConvTranspose with stride 2 and output padding (J v in x, w and b)', jvpOnly: true, op: 'ConvTranspose', inputs: [{ name: 'x', dims: [1, 2, 3, 4] }, { name: 'w', dims: [2, 3, 3, 3] }, { name: 'b', dims: [3] }], attrs: [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1]), ints('output_padding', [1, 0])] },
+  { title: 'ConvTranspose (input only, weights constant)', op: 'ConvTranspose', inputs: [{ name: 'x', dims: [2, 2, 4, 4] }, { name: 'w', dims: [2, 3, 2, 2], kind: 'const' }], attrs: [ints('strides', [2, 2])] },
+  {
+    title: 'ScatterElements with add',
+    op: 'ScatterElements',
+    inputs: [{ name: 'd', dims: [2, 5] }, { name: 'i', dims: [2, 3], kind: 'int64', values: [0, 4, 0, 1, 1, 3] }, { name: 'u', dims: [2, 3] }],
+    attrs: [int('axis', 1), { name: 'reduction', type: 'string', value: 'add' }],
+  },
+  {
+    title: 'ScatterElements overwriting',
+    op: 'ScatterElements',
+    inputs: [{ name: 'd', dims: [3, 2] }, { name: 'i', dims: [2, 2], kind: 'int64', values: [2, 0, 0, 1] }, { name: 'u', dims: [2, 2] }],
+  },
   { title: 'Cast float to double', op: 'Cast', inputs: [{ name: 'x', dims: [4] }], attrs: [int('to', 11)], dtype: 'float32' },
 ];
 
