@@ -88,6 +88,7 @@ export async function analyzeModel(
   let runsTotal = 0;
   let executionProvider = { requested: options.executionProvider, used: 'cpu', fallbackReason: undefined as string | undefined };
   const saturation = new SaturationTracker();
+  const estimatedOps = new Set<string>();
   let curvatureModel = { model, order: source.order };
   const throughTime: Array<Array<{ node: string; norms: number[] }>> = [];
   const gram = await createOrtGram(createRunner, options.executionProvider);
@@ -141,6 +142,7 @@ export async function analyzeModel(
         : new Error('the model has no float inputs (its inputs are integer ids), so there is no input-to-output Jacobian');
       if (s === 0) await convOperatorNorms(runner, model, parameters, shapeOf, rng);
       results.push({ jacobians, gradients, endToEnd, lossValue: loss?.value ?? null });
+      for (const op of runner.estimated) estimatedOps.add(op);
     } finally {
       runsTotal += runner.runs;
       await runner.dispose();
@@ -200,6 +202,7 @@ export async function analyzeModel(
       durationMs: performance.now() - t0,
       derivativeRuns: runsTotal,
       exactMaxDim: EXACT_MAX_DIM,
+      finiteDifferenceSlopes: estimatedOps.size ? [...estimatedOps] : undefined,
     },
     layers: layerReports,
     parameters,

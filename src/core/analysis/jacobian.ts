@@ -139,7 +139,21 @@ export const FD_MAX_COLUMNS = 1024;
  */
 export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction = jsGram): Promise<JacobianFigures> {
   try {
-    return await probeWithRules(runner, span, shapeOf, rng, gram);
+    const figures = await probeWithRules(runner, span, shapeOf, rng, gram);
+    const estimated = runner.estimatesOf(span);
+    if (estimated.length === 0) return figures;
+    // elementwise ops without a rule entered as finite-difference slopes: widen the error bars by
+    // their relative error (a relative change of the slopes changes every singular value by at most that)
+    const rel = runner.slopeError();
+    return {
+      ...figures,
+      errors: {
+        sigmaMax: figures.errors.sigmaMax + rel * figures.sigmaMax,
+        sigmaMin: figures.errors.sigmaMin + rel * figures.sigmaMax,
+        rmsGain: figures.errors.rmsGain + rel * figures.rmsGain,
+      },
+      note: `estimate: the derivative of ${estimated.join(', ')} (no rule) is a finite-difference slope`,
+    };
   } catch (e) {
     if (!(e instanceof UnsupportedDerivative)) throw e;
     const n = span.sources.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);

@@ -25,7 +25,7 @@ const PARAMETERIZED = new Set(['Conv', 'ConvTranspose', 'Gemm', 'LSTM', 'GRU', '
 
 /** Ops that join the layer of the parameterized op before them: bias, normalisation, activation. */
 const FOLLOWERS = new Set([
-  'BatchNormalization', 'LayerNormalization', 'InstanceNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Sigmoid', 'Tanh', 'Elu', 'Selu',
+  'BatchNormalization', 'LayerNormalization', 'InstanceNormalization', 'LpNormalization', 'MeanVarianceNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Sigmoid', 'Tanh', 'Elu', 'Selu',
   'Softplus', 'Softsign', 'Gelu', 'HardSigmoid', 'HardSwish', 'Mish', 'Clip', 'Dropout', 'Identity', 'Add', 'Sub', 'Mul', 'Div',
 ]);
 

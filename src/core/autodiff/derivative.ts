@@ -1,10 +1,10 @@
 import { DoctorError } from '../errors';
-import { getAttribute, type DataType, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/types';
+import { DataType, getAttribute, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/types';
 import { tensorToFloat64 } from '../onnx/tensorData';
 import { GraphBuilder } from './builder';
 import { zerosLike } from './helpers';
 import { NON_DIFFERENTIABLE, REGISTRY } from './registry';
-import { UnsupportedDerivative, type Derivs, type RuleContext } from './rule';
+import { UnsupportedDerivative, type DerivativeRule, type Derivs, type RuleContext } from './rule';
 
 /** Static facts about every primal tensor at the sample, from a forward pass. */
 export interface PrimalFacts {
@@ -12,6 +12,8 @@ export interface PrimalFacts {
   dtype(name: string): DataType | undefined;
   /** The tensor's value at the sample, when known (index and shape inputs of rules). */
   value?(name: string): Float64Array | undefined;
+  /** A finite-difference slope f'(x) for an elementwise node without a rule, when one was computed. */
+  slope?(node: Node): Float64Array | undefined;
 }
 
 /** A span of the graph: derivatives of `targets` with respect to `sources`. */
@@ -31,6 +33,8 @@ export interface DerivativeModel {
   primalInputs: string[];
   /** The nodes of the original graph whose rules were used. */
   nodes: Node[];
+  /** Op types whose derivative is a finite-difference slope (figures from this model are estimates). */
+  estimated: string[];
 }
 
 /** The opset every derivative model is written in (its rules emit opset 17 operators). */
@@ -123,10 +127,25 @@ class Context implements RuleContext {
   }
 }
 
-function ruleFor(node: Node) {
+function ruleFor(node: Node, facts: PrimalFacts, estimated: Set<string>): DerivativeRule {
   const rule = node.domain === '' || node.domain === 'ai.onnx' ? REGISTRY.get(node.opType) : undefined;
-  if (!rule) throw new UnsupportedDerivative(node, 'no derivative rule for this operator');
-  return rule;
+  if (rule) return rule;
+  const slope = facts.slope?.(node);
+  if (slope) {
+    estimated.add(node.opType);
+    return slopeRule(node, slope);
+  }
+  throw new UnsupportedDerivative(node, 'no derivative rule for this operator');
+}
+
+/** dy = s * dx and gx = s * gy for an elementwise node whose slope s was estimated by finite differences. */
+function slopeRule(node: Node, slope: Float64Array): DerivativeRule {
+  const constant = (ctx: RuleContext) => ctx.b.tensor(ctx.shape(node.inputs[0]), slope, ctx.dtype(node.inputs[0]) === DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT);
+  return {
+    opType: node.opType,
+    jvp: (ctx, [dx]) => [dx ? ctx.b.op('Mul', [dx, constant(ctx)]) : undefined],
+    vjp: (ctx, [gy]) => [gy ? ctx.b.op('Mul', [gy, constant(ctx)]) : undefined],
+  };
 }
 
 /**
@@ -136,6 +155,7 @@ function ruleFor(node: Node) {
 export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, fed: ReadonlySet<string> = new Set()): DerivativeModel {
   const b = new GraphBuilder('jvp/');
   const ctx = new Context(b, opset, facts, model, new Map());
+  const estimated = new Set<string>();
   const nodes = spanNodes(model.graph, order, span);
   const tangent = new Map<string, string>();
   const inputs = span.sources.map((s) => {
@@ -147,7 +167,7 @@ export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts,
     ctx.node = node;
     const d: Derivs = node.inputs.map((x) => (x ? tangent.get(x) : undefined));
     if (d.every((t) => t === undefined)) continue;
-    const out = ruleFor(node).jvp(ctx, d);
+    const out = ruleFor(node, facts, estimated).jvp(ctx, d);
     node.outputs.forEach((o, i) => {
       const t = out[i];
       if (o && t) tangent.set(o, t);
@@ -159,7 +179,7 @@ export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts,
     ctx.node = nodes[0] ?? { name: '', opType: 'span', domain: '', inputs: [], outputs: [], attributes: [], metadata: {} };
     return zerosLike(ctx, inputs[0], ctx.shape(t), ctx.dtype(t));
   });
-  return finish(model, b, facts, inputs, span.sources, outputs, span.targets, nodes, fed);
+  return { ...finish(model, b, facts, inputs, span.sources, outputs, span.targets, nodes, fed), estimated: [...estimated] };
 }
 
 /**
@@ -169,6 +189,7 @@ export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts,
 export function buildVjpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, extra: string[] = [], fed: ReadonlySet<string> = new Set()): DerivativeModel {
   const b = new GraphBuilder('vjp/');
   const ctx = new Context(b, opset, facts, model, new Map());
+  const estimated = new Set<string>();
   const nodes = spanNodes(model.graph, order, span);
   const active = new Set(span.sources);
   for (const node of nodes) for (const o of node.outputs) if (o) active.add(o);
@@ -184,7 +205,7 @@ export function buildVjpModel(model: Model, order: number[], facts: PrimalFacts,
     ctx.node = node;
     const g: Derivs = node.outputs.map((o) => (o ? cot.get(o) : undefined));
     if (g.every((t) => t === undefined)) continue;
-    const back = ruleFor(node).vjp(ctx, g);
+    const back = ruleFor(node, facts, estimated).vjp(ctx, g);
     node.inputs.forEach((x, i) => {
       const t = back[i];
       if (!x || !t || !active.has(x)) return;
@@ -199,7 +220,7 @@ export function buildVjpModel(model: Model, order: number[], facts: PrimalFacts,
     ctx.node = nodes[0] ?? { name: '', opType: 'span', domain: '', inputs: [], outputs: [], attributes: [], metadata: {} };
     return zerosLike(ctx, inputs[0], ctx.shape(s), ctx.dtype(s));
   });
-  return finish(model, b, facts, inputs, span.targets, outputs, wanted, nodes, fed);
+  return { ...finish(model, b, facts, inputs, span.targets, outputs, wanted, nodes, fed), estimated: [...estimated] };
 }
 
 /** Assembles the derivative model: prunes dead nodes, declares inputs, copies initializers. */
@@ -264,7 +285,7 @@ function finish(
     metadata: {},
     passthrough: {},
   };
-  return { model: derived, derivativeInputs: derivInputs, derivativeOutputs: outNames, primalInputs, nodes };
+  return { model: derived, derivativeInputs: derivInputs, derivativeOutputs: outNames, primalInputs, nodes, estimated: [] };
 }
 
 /** Keeps only the builder's nodes that the outputs depend on, in order. */

@@ -1,10 +1,11 @@
 import { DoctorError } from '../errors';
 import type { NdArray } from '../ndarray';
 import { sizeOf, toNumbers } from '../ndarray';
-import { DataType, type Model } from '../onnx/types';
+import { DataType, type Model, type Node } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
-import { buildJvpModel, buildVjpModel, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
-import { FiniteDifferenceRunner } from './finiteDifference';
+import { buildJvpModel, buildVjpModel, spanNodes, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
+import { elementwiseSlope, FD_ELEMENTWISE, FiniteDifferenceRunner, type EstimatedSlope } from './finiteDifference';
+import { REGISTRY } from './registry';
 
 const DTYPE_OF: Record<string, DataType> = {
   float32: DataType.FLOAT, float64: DataType.DOUBLE, int64: DataType.INT64, int32: DataType.INT32, bool: DataType.BOOL,
@@ -13,10 +14,25 @@ const DTYPE_OF: Record<string, DataType> = {
 
 /** The values of every tensor of a model at one sample, from one forward run. */
 export class ForwardPass implements PrimalFacts {
+  /** Finite-difference slopes of elementwise nodes without a rule, by node output name. */
+  readonly slopes = new Map<string, EstimatedSlope>();
+
   constructor(
     readonly model: Model,
     readonly values: Map<string, NdArray>,
   ) {}
+
+  slope(node: Node): Float64Array | undefined {
+    return this.slopes.get(node.outputs[0])?.values;
+  }
+
+  /** Estimates the slopes of the span's elementwise nodes that have no rule (once each). */
+  async ensureSlopes(nodes: Node[], createRunner: RunnerFactory, ep: ExecutionProviderPreference): Promise<void> {
+    for (const n of nodes) {
+      if (REGISTRY.has(n.opType) || !FD_ELEMENTWISE.has(n.opType) || this.slopes.has(n.outputs[0])) continue;
+      this.slopes.set(n.outputs[0], await elementwiseSlope(n, this, createRunner, ep));
+    }
+  }
 
   /** Runs `model` on `sample`, fetching every intermediate tensor. */
   static async run(model: Model, sample: Record<string, NdArray>, createRunner: RunnerFactory, ep: ExecutionProviderPreference): Promise<ForwardPass> {
@@ -60,6 +76,22 @@ export class DerivativeRunner {
   /** onnxruntime runs made, for the benchmark. */
   runs = 0;
   private readonly fdRunners: FiniteDifferenceRunner[] = [];
+  /** Op types whose derivatives in the models built so far are finite-difference slopes. */
+  readonly estimated = new Set<string>();
+
+  private readonly spanEstimates = new Map<string, string[]>();
+
+  /** Op types whose derivatives in this span's models are finite-difference slopes. */
+  estimatesOf(span: Span): string[] {
+    return this.spanEstimates.get(JSON.stringify([span.sources, span.targets])) ?? [];
+  }
+
+  /** The largest relative error of the finite-difference slopes used so far (0 when none). */
+  slopeError(): number {
+    let e = 0;
+    for (const s of this.forward.slopes.values()) e = Math.max(e, s.relativeError);
+    return e;
+  }
 
   constructor(
     private forward: ForwardPass,
@@ -108,9 +140,13 @@ export class DerivativeRunner {
     let s = this.sessions.get(key);
     if (!s) {
       s = (async () => {
+        await this.forward.ensureSlopes(spanNodes(this.forward.model.graph, this.order, span), this.createRunner, this.ep);
         const dm = mode === 'jvp'
           ? buildJvpModel(this.forward.model, this.order, this.forward, span, this.opset, this.fedInitializers)
           : buildVjpModel(this.forward.model, this.order, this.forward, span, this.opset, extra, this.fedInitializers);
+        for (const op of dm.estimated) this.estimated.add(op);
+        const spanKey = JSON.stringify([span.sources, span.targets]);
+        this.spanEstimates.set(spanKey, [...new Set([...(this.spanEstimates.get(spanKey) ?? []), ...dm.estimated])]);
         return { dm, runner: await this.createRunner(dm.model, { executionProvider: this.ep }) };
       })();
       this.sessions.set(key, s);

@@ -142,6 +142,8 @@ export interface AnalysisReport {
     durationMs: number;
     derivativeRuns: number;
     exactMaxDim: number;
+    /** Elementwise op types without a rule whose derivative is a finite-difference slope: every figure downstream of them is an estimate. */
+    finiteDifferenceSlopes?: string[];
   };
   layers: LayerReport[];
   parameters: ParameterReport[];

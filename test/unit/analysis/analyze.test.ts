@@ -96,57 +96,85 @@ describe('analyzeModel', () => {
     assertValid(r);
   });
 
-  it('falls back to finite differences through an op without a rule, and the estimate agrees with the exact figures', async () => {
-    // Softsign has no derivative rule; x / (1 + |x|) built from Div, Add and Abs has.
-    const withSoftsign = variant('mlp_sigmoid', (m) => {
-      const act = m.graph.nodes.find((n) => n.name === '/Sigmoid_1');
-      if (!act) throw new Error('fixture changed');
-      act.opType = 'Softsign';
-    });
-    const decomposed = variant('mlp_sigmoid', (m) => {
-      const i = m.graph.nodes.findIndex((n) => n.name === '/Sigmoid_1');
-      const act = m.graph.nodes[i];
-      const [x] = act.inputs;
-      const [y] = act.outputs;
-      const one = float32Tensor('one', [], [1]);
-      m.graph.initializers.set('one', one);
-      m.graph.nodes.splice(i, 1,
-        { name: 'abs', opType: 'Abs', domain: '', inputs: [x], outputs: ['abs_out'], attributes: [], metadata: {} },
-        { name: 'add', opType: 'Add', domain: '', inputs: ['one', 'abs_out'], outputs: ['den'], attributes: [], metadata: {} },
-        { name: '/Sigmoid_1', opType: 'Div', domain: '', inputs: [x, 'den'], outputs: [y], attributes: [], metadata: {} });
-    });
-    const fd = await analyzeFile(withSoftsign, { ...quick, samples: { count: 1, seed: 0, distribution: 'normal', dimensions: {} } });
-    const layer = fd.layers[1].jacobian;
-    assert.equal(layer.method, 'finite-difference');
-    assert.match(layer.note ?? '', /no derivative rule.*Softsign|Softsign.*no derivative rule/);
-    // the same span of the decomposed model, with derivative rules all the way
-    const loaded = loadModelFile(decomposed);
+  /** The same span of another model, probed with rules all the way: the reference for an estimate. */
+  async function exactSpan(file: string, span: { sources: string[]; targets: string[] }) {
+    const loaded = loadModelFile(file);
     const sample = prepareSamples(loaded.model, { ...DEFAULT_SAMPLE_OPTIONS }).samples[0];
     const forward = await ForwardPass.run(loaded.model, sample, createOrtRunner, 'cpu');
     const runner = new DerivativeRunner(forward, loaded.order, 17, createOrtRunner, 'cpu');
-    const truth = await probeJacobian(runner, { sources: fd.layers[1].inputTensors, targets: fd.layers[1].outputTensors }, (t) => forward.shape(t) ?? [], new Rng(0));
-    await runner.dispose();
-    assert.equal(truth.method, 'exact');
-    for (const k of ['sigmaMax', 'sigmaMin'] as const) {
-      const err = Math.abs((layer[k] ?? NaN) - (truth[k] ?? NaN));
-      assert.ok(err <= 3 * (layer.errors?.[k] ?? 0) + 1e-6, `${k}: ${layer[k]} vs exact ${truth[k]}, error bar ${layer.errors?.[k]}`);
+    try {
+      return await probeJacobian(runner, span, (t) => forward.shape(t) ?? [], new Rng(0));
+    } finally {
+      await runner.dispose();
     }
-    assert.ok((layer.errors?.sigmaMax ?? 1) < 0.01 * (layer.sigmaMax ?? 0), 'the error bar is small');
-    assertValid(fd);
+  }
+
+  /** Replaces the node named `name` by `nodes` (which must produce its output). */
+  function replaceNode(m: ReturnType<typeof decodeModel>, name: string, make: (x: string, y: string) => Array<ReturnType<typeof decodeModel>['graph']['nodes'][number]>): void {
+    const i = m.graph.nodes.findIndex((n) => n.name === name);
+    if (i < 0) throw new Error('fixture changed');
+    const [x] = m.graph.nodes[i].inputs;
+    const [y] = m.graph.nodes[i].outputs;
+    m.graph.nodes.splice(i, 1, ...make(x, y));
+  }
+  const op = (name: string, opType: string, inputs: string[], outputs: string[], attributes: ReturnType<typeof decodeModel>['graph']['nodes'][number]['attributes'] = []) =>
+    ({ name, opType, domain: '', inputs, outputs, attributes, metadata: {} });
+
+  it('estimates the slope of an elementwise op without a rule by finite differences, in layers and in the gradient flow', async () => {
+    const withSoftsign = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_1', (x, y) => [op('/Sigmoid_1', 'Softsign', [x], [y])]));
+    // softsign(x) = x / (1 + |x|) from ops that have rules
+    const decomposed = variant('mlp_sigmoid', (m) => {
+      m.graph.initializers.set('one', float32Tensor('one', [], [1]));
+      replaceNode(m, '/Sigmoid_1', (x, y) => [op('abs', 'Abs', [x], ['abs_out']), op('add', 'Add', ['one', 'abs_out'], ['den']), op('/Sigmoid_1', 'Div', [x, 'den'], [y])]);
+    });
+    const r = await analyzeFile(withSoftsign, quick);
+    const layer = r.layers[1].jacobian;
+    assert.equal(layer.method, 'exact');
+    assert.match(layer.note ?? '', /Softsign \(no rule\) is a finite-difference slope/);
+    assert.deepEqual(r.run.finiteDifferenceSlopes, ['Softsign']);
+    const truth = await exactSpan(decomposed, { sources: r.layers[1].inputTensors, targets: r.layers[1].outputTensors });
+    for (const k of ['sigmaMax', 'sigmaMin'] as const) {
+      assert.ok(Math.abs((layer[k] ?? NaN) - truth[k]) <= (layer.errors?.[k] ?? 0) + 1e-6, `${k}: ${layer[k]} vs exact ${truth[k]} ± ${layer.errors?.[k]}`);
+    }
+    const reference = await analyzeFile(decomposed, quick);
+    const got = r.layers[0].gradient.inputNorm ?? NaN;
+    const want = reference.layers[0].gradient.inputNorm ?? NaN;
+    assert.ok(Math.abs(got - want) <= 1e-3 * want, `gradient at the input: ${got} vs ${want}`);
+    assertValid(r);
+  });
+
+  it('falls back to finite differences for a whole layer through a non-elementwise op without a rule', async () => {
+    const lp = (x: string, y: string) => [op('/Sigmoid_1', 'LpNormalization', [x], [y], [{ name: 'axis', type: 'int', value: 1 }, { name: 'p', type: 'int', value: 2 }])];
+    const withLp = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_1', lp));
+    // x / sqrt(sum(x^2, axis 1)) from ops that have rules
+    const decomposed = variant('mlp_sigmoid', (m) => {
+      m.graph.initializers.set('axis1', { name: 'axis1', dataType: 7, dims: [1], raw: new Uint8Array(new BigInt64Array([1n]).buffer) });
+      replaceNode(m, '/Sigmoid_1', (x, y) => [
+        op('sq', 'Mul', [x, x], ['sq_out']), op('sum', 'ReduceSum', ['sq_out', 'axis1'], ['sum_out'], [{ name: 'keepdims', type: 'int', value: 1 }]),
+        op('sqrt', 'Sqrt', ['sum_out'], ['norm']), op('/Sigmoid_1', 'Div', [x, 'norm'], [y]),
+      ]);
+    });
+    const r = await analyzeFile(withLp, quick);
+    const layer = r.layers.find((l) => l.opTypes.includes('LpNormalization'))?.jacobian;
+    assert.equal(layer?.method, 'finite-difference');
+    assert.match(layer?.note ?? '', /LpNormalization/);
+    const l = r.layers.find((x) => x.opTypes.includes('LpNormalization'));
+    const truth = await exactSpan(decomposed, { sources: l?.inputTensors ?? [], targets: l?.outputTensors ?? [] });
+    const err = Math.abs((layer?.sigmaMax ?? NaN) - truth.sigmaMax);
+    assert.ok(err <= 3 * (layer?.errors?.sigmaMax ?? 0) + 1e-6, `sigma_max ${layer?.sigmaMax} vs exact ${truth.sigmaMax}, error bar ${layer?.errors?.sigmaMax}`);
+    assert.ok((layer?.errors?.sigmaMax ?? 1) < 0.01 * (layer?.sigmaMax ?? 0), 'the error bar is small');
+    assertValid(r);
   });
 
   it('reports a layer it can neither differentiate nor difference, with the reason, and keeps the rest of the report', async () => {
-    const file = variant('resnet_small', (m) => {
-      const act = m.graph.nodes.find((n) => n.name === '/layer1/layer1.0/Relu');
-      if (!act) throw new Error('fixture changed');
-      act.opType = 'Softsign'; // no rule, and the layer has 2048 inputs: above the finite-difference limit
-    });
+    const file = variant('resnet_small', (m) => replaceNode(m, '/layer1/layer1.0/Relu', (x, y) =>
+      [op('/layer1/layer1.0/Relu', 'LpNormalization', [x], [y], [{ name: 'axis', type: 'int', value: 1 }])])); // no rule, 2048 inputs
     const r = await analyzeFile(file, { ...quick, curvatureIterations: 0 });
     const failed = r.layers.find((l) => l.name === '/layer1/layer1.0/conv1/Conv');
     assert.equal(failed?.jacobian.method, 'failed');
     assert.match(failed?.jacobian.reason ?? '', /no derivative rule.*finite-difference fallback covers layers with at most 1024 inputs/);
     assert.ok(r.layers.filter((l) => l.jacobian.method !== 'failed').length >= r.layers.length - 1);
-    assert.match(r.layers[0].gradient.reason ?? '', /Softsign/, 'the gradient flow through it is null with the reason');
+    assert.match(r.layers[0].gradient.reason ?? '', /LpNormalization/, 'the gradient flow through it is null with the reason');
     assertValid(r);
   });
 
