@@ -152,7 +152,7 @@ export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeO
         sigmaMin: figures.errors.sigmaMin + rel * figures.sigmaMax,
         rmsGain: figures.errors.rmsGain + rel * figures.rmsGain,
       },
-      note: `estimate: the derivative of ${estimated.join(', ')} (no rule) is a finite-difference slope`,
+      note: `estimate: the derivatives of ${estimated.join(', ')} (no rule) are finite-difference estimates`,
     };
   } catch (e) {
     if (!(e instanceof UnsupportedDerivative)) throw e;

@@ -14,6 +14,8 @@ export interface PrimalFacts {
   value?(name: string): Float64Array | undefined;
   /** A finite-difference slope f'(x) for an elementwise node without a rule, when one was computed. */
   slope?(node: Node): Float64Array | undefined;
+  /** A finite-difference local Jacobian (m x n) of another node without a rule, when one was computed. */
+  localJacobian?(node: Node): { matrix: Float64Array; m: number; n: number } | undefined;
 }
 
 /** A span of the graph: derivatives of `targets` with respect to `sources`. */
@@ -135,7 +137,34 @@ function ruleFor(node: Node, facts: PrimalFacts, estimated: Set<string>): Deriva
     estimated.add(node.opType);
     return slopeRule(node, slope);
   }
+  const local = facts.localJacobian?.(node);
+  if (local) {
+    estimated.add(node.opType);
+    return matrixRule(node, local);
+  }
   throw new UnsupportedDerivative(node, 'no derivative rule for this operator');
+}
+
+/** dy = J dx and gx = J^T gy with J a node's estimated local Jacobian (its other inputs held constant). */
+function matrixRule(node: Node, j: { matrix: Float64Array; m: number; n: number }): DerivativeRule {
+  const transposed = new Float64Array(j.n * j.m);
+  for (let r = 0; r < j.m; r++) for (let c = 0; c < j.n; c++) transposed[c * j.m + r] = j.matrix[r * j.n + c];
+  const type = (ctx: RuleContext) => (ctx.dtype(node.inputs[0]) === DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT);
+  return {
+    opType: node.opType,
+    jvp: (ctx, [dx]) => {
+      if (!dx) return [undefined];
+      const jt = ctx.b.tensor([j.n, j.m], transposed, type(ctx));
+      const flat = ctx.b.op('Reshape', [dx, ctx.b.int64([-1, j.n])]);
+      return [ctx.b.op('Reshape', [ctx.b.op('MatMul', [flat, jt]), ctx.b.int64([-1, ...ctx.shape(node.outputs[0])])])];
+    },
+    vjp: (ctx, [gy]) => {
+      if (!gy) return [undefined];
+      const jm = ctx.b.tensor([j.m, j.n], j.matrix, type(ctx));
+      const flat = ctx.b.op('Reshape', [gy, ctx.b.int64([-1, j.m])]);
+      return [ctx.b.op('Reshape', [ctx.b.op('MatMul', [flat, jm]), ctx.b.int64([-1, ...ctx.shape(node.inputs[0])])])];
+    },
+  };
 }
 
 /** dy = s * dx and gx = s * gy for an elementwise node whose slope s was estimated by finite differences. */

@@ -162,3 +162,65 @@ export async function elementwiseSlope(node: Node, forward: ForwardPass, createR
     await runner.dispose();
   }
 }
+
+/** Nodes without a rule whose local Jacobian is assembled by finite differences, up to this many inputs. */
+export const FD_NODE_MAX_INPUTS = 1024;
+
+/** A node's local Jacobian d output[0] / d input[0] (m x n, row-major), estimated by central differences. */
+export interface EstimatedJacobian {
+  matrix: Float64Array;
+  m: number;
+  n: number;
+  relativeError: number;
+}
+
+/**
+ * The local Jacobian of a node without a rule with respect to its first input, the other inputs held
+ * at their sample values: n pairs of runs of the node alone at steps h and 2h (Richardson error).
+ */
+export async function nodeJacobian(node: Node, forward: ForwardPass, createRunner: RunnerFactory, ep: ExecutionProviderPreference): Promise<EstimatedJacobian> {
+  const inputs = node.inputs.filter(Boolean);
+  const xName = node.inputs[0];
+  const x = forward.values.get(xName);
+  const yName = node.outputs[0];
+  if (!x || (x.dtype !== 'float32' && x.dtype !== 'float64')) throw new DoctorError('runtime', `no float value for '${xName}'`);
+  const single: Model = {
+    ...forward.model,
+    graph: {
+      name: 'node', nodes: [{ ...node, outputs: [yName] }], initializers: new Map(), valueInfo: [], metadata: {}, passthrough: {},
+      inputs: inputs.map((name) => ({ name, type: { kind: 'tensor' as const, elemType: forward.dtype(name) ?? 1, shape: forward.shape(name) } })),
+      outputs: [{ name: yName }],
+    },
+  };
+  const runner = await createRunner(single, { executionProvider: ep });
+  try {
+    const base = x.data as Float32Array | Float64Array;
+    const n = base.length;
+    const others: Record<string, NdArray> = {};
+    for (const name of inputs.slice(1)) others[name] = forward.values.get(name) as NdArray;
+    const at = async (col: number, delta: number) => {
+      const data = x.dtype === 'float64' ? Float64Array.from(base) : Float32Array.from(base);
+      data[col] += delta;
+      const out = await runner.run({ ...others, [xName]: { dtype: x.dtype, dims: x.dims, data } as NdArray });
+      return out[yName].data as Float32Array | Float64Array;
+    };
+    const m = (forward.values.get(yName)?.data.length ?? 0);
+    const matrix = new Float64Array(m * n);
+    let err = 0;
+    let scale = 0;
+    for (let col = 0; col < n; col++) {
+      const h = FD_RELATIVE_STEP * Math.max(Math.abs(base[col]), 1e-2);
+      const [p1, m1, p2, m2] = [await at(col, h), await at(col, -h), await at(col, 2 * h), await at(col, -2 * h)];
+      for (let r = 0; r < m; r++) {
+        const d1 = (p1[r] - m1[r]) / (2 * h);
+        const d2 = (p2[r] - m2[r]) / (4 * h);
+        matrix[r * n + col] = d1;
+        err = Math.max(err, Math.abs(d1 - d2) / 3);
+        scale = Math.max(scale, Math.abs(d1));
+      }
+    }
+    return { matrix, m, n, relativeError: scale > 0 ? err / scale : 0 };
+  } finally {
+    await runner.dispose();
+  }
+}

@@ -4,7 +4,7 @@ import { sizeOf, toNumbers } from '../ndarray';
 import { DataType, type Model, type Node } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
 import { buildJvpModel, buildVjpModel, spanNodes, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
-import { elementwiseSlope, FD_ELEMENTWISE, FiniteDifferenceRunner, type EstimatedSlope } from './finiteDifference';
+import { elementwiseSlope, FD_ELEMENTWISE, FD_NODE_MAX_INPUTS, FiniteDifferenceRunner, nodeJacobian, type EstimatedJacobian, type EstimatedSlope } from './finiteDifference';
 import { REGISTRY } from './registry';
 
 const DTYPE_OF: Record<string, DataType> = {
@@ -22,15 +22,33 @@ export class ForwardPass implements PrimalFacts {
     readonly values: Map<string, NdArray>,
   ) {}
 
+  /** Finite-difference local Jacobians of other nodes without a rule, by node output name. */
+  readonly localJacobians = new Map<string, EstimatedJacobian>();
+
   slope(node: Node): Float64Array | undefined {
     return this.slopes.get(node.outputs[0])?.values;
   }
 
+  localJacobian(node: Node): EstimatedJacobian | undefined {
+    return this.localJacobians.get(node.outputs[0]);
+  }
+
   /** Estimates the slopes of the span's elementwise nodes that have no rule (once each). */
-  async ensureSlopes(nodes: Node[], createRunner: RunnerFactory, ep: ExecutionProviderPreference): Promise<void> {
+  async ensureSlopes(nodes: Node[], sources: string[], createRunner: RunnerFactory, ep: ExecutionProviderPreference): Promise<void> {
+    const produced = new Set([...sources, ...nodes.flatMap((n) => n.outputs)]);
     for (const n of nodes) {
-      if (REGISTRY.has(n.opType) || !FD_ELEMENTWISE.has(n.opType) || this.slopes.has(n.outputs[0])) continue;
-      this.slopes.set(n.outputs[0], await elementwiseSlope(n, this, createRunner, ep));
+      const out = n.outputs[0];
+      if (REGISTRY.has(n.opType) || this.slopes.has(out) || this.localJacobians.has(out)) continue;
+      if (FD_ELEMENTWISE.has(n.opType)) {
+        this.slopes.set(out, await elementwiseSlope(n, this, createRunner, ep));
+        continue;
+      }
+      // a local Jacobian when only the first input varies within the span and it is small
+      const varying = n.inputs.filter((x, i) => x && (i === 0 || produced.has(x)));
+      const size = this.values.get(n.inputs[0])?.data.length ?? Infinity;
+      if (varying.length === 1 && size <= FD_NODE_MAX_INPUTS && this.values.has(out)) {
+        this.localJacobians.set(out, await nodeJacobian(n, this, createRunner, ep));
+      }
     }
   }
 
@@ -90,6 +108,7 @@ export class DerivativeRunner {
   slopeError(): number {
     let e = 0;
     for (const s of this.forward.slopes.values()) e = Math.max(e, s.relativeError);
+    for (const j of this.forward.localJacobians.values()) e = Math.max(e, j.relativeError);
     return e;
   }
 
@@ -140,7 +159,7 @@ export class DerivativeRunner {
     let s = this.sessions.get(key);
     if (!s) {
       s = (async () => {
-        await this.forward.ensureSlopes(spanNodes(this.forward.model.graph, this.order, span), this.createRunner, this.ep);
+        await this.forward.ensureSlopes(spanNodes(this.forward.model.graph, this.order, span), span.sources, this.createRunner, this.ep);
         const dm = mode === 'jvp'
           ? buildJvpModel(this.forward.model, this.order, this.forward, span, this.opset, this.fedInitializers)
           : buildVjpModel(this.forward.model, this.order, this.forward, span, this.opset, extra, this.fedInitializers);

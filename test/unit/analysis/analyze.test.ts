@@ -130,7 +130,7 @@ describe('analyzeModel', () => {
     const r = await analyzeFile(withSoftsign, quick);
     const layer = r.layers[1].jacobian;
     assert.equal(layer.method, 'exact');
-    assert.match(layer.note ?? '', /Softsign \(no rule\) is a finite-difference slope/);
+    assert.match(layer.note ?? '', /Softsign \(no rule\) are finite-difference estimates/);
     assert.deepEqual(r.run.finiteDifferenceSlopes, ['Softsign']);
     const truth = await exactSpan(decomposed, { sources: r.layers[1].inputTensors, targets: r.layers[1].outputTensors });
     for (const k of ['sigmaMax', 'sigmaMin'] as const) {
@@ -143,7 +143,7 @@ describe('analyzeModel', () => {
     assertValid(r);
   });
 
-  it('falls back to finite differences for a whole layer through a non-elementwise op without a rule', async () => {
+  it('estimates the local Jacobian of a small non-elementwise op without a rule, in layers and in the gradient flow', async () => {
     const lp = (x: string, y: string) => [op('/Sigmoid_1', 'LpNormalization', [x], [y], [{ name: 'axis', type: 'int', value: 1 }, { name: 'p', type: 'int', value: 2 }])];
     const withLp = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_1', lp));
     // x / sqrt(sum(x^2, axis 1)) from ops that have rules
@@ -155,15 +155,36 @@ describe('analyzeModel', () => {
       ]);
     });
     const r = await analyzeFile(withLp, quick);
-    const layer = r.layers.find((l) => l.opTypes.includes('LpNormalization'))?.jacobian;
-    assert.equal(layer?.method, 'finite-difference');
-    assert.match(layer?.note ?? '', /LpNormalization/);
     const l = r.layers.find((x) => x.opTypes.includes('LpNormalization'));
+    assert.equal(l?.jacobian.method, 'exact');
+    assert.match(l?.jacobian.note ?? '', /LpNormalization \(no rule\) are finite-difference estimates/);
     const truth = await exactSpan(decomposed, { sources: l?.inputTensors ?? [], targets: l?.outputTensors ?? [] });
-    const err = Math.abs((layer?.sigmaMax ?? NaN) - truth.sigmaMax);
-    assert.ok(err <= 3 * (layer?.errors?.sigmaMax ?? 0) + 1e-6, `sigma_max ${layer?.sigmaMax} vs exact ${truth.sigmaMax}, error bar ${layer?.errors?.sigmaMax}`);
-    assert.ok((layer?.errors?.sigmaMax ?? 1) < 0.01 * (layer?.sigmaMax ?? 0), 'the error bar is small');
+    const err = Math.abs((l?.jacobian.sigmaMax ?? NaN) - truth.sigmaMax);
+    assert.ok(err <= (l?.jacobian.errors?.sigmaMax ?? 0) + 1e-6, `sigma_max ${l?.jacobian.sigmaMax} vs exact ${truth.sigmaMax} ± ${l?.jacobian.errors?.sigmaMax}`);
+    const reference = await analyzeFile(decomposed, quick);
+    const got = r.layers[0].gradient.inputNorm ?? NaN;
+    const want = reference.layers[0].gradient.inputNorm ?? NaN;
+    assert.ok(Math.abs(got - want) <= 1e-3 * want, `gradient at the input: ${got} vs ${want}`);
     assertValid(r);
+  });
+
+  it('falls back to finite differences for a whole layer when an op without a rule mixes several varying inputs', async () => {
+    // y = Max(x, sigmoid(x)): Max has no rule, and both of its inputs vary with the layer input
+    const withMax = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_1', (x, y) => [op('s', 'Sigmoid', [x], ['s_out']), op('/Sigmoid_1', 'Max', [x, 's_out'], [y])]));
+    const decomposed = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_1', (x, y) => [
+      op('s', 'Sigmoid', [x], ['s_out']), op('gt', 'Greater', [x, 's_out'], ['gt_out']), op('/Sigmoid_1', 'Where', ['gt_out', x, 's_out'], [y]),
+    ]));
+    // the span from the second Gemm's input to the Max output (the Gemm output branches, so no layer covers it)
+    const gemm = decodeModel(readFileSync(withMax)).graph.nodes.find((n) => n.name === '/layers.1/Gemm');
+    const max = decodeModel(readFileSync(withMax)).graph.nodes.find((n) => n.opType === 'Max');
+    const span = { sources: [gemm?.inputs[0] ?? ''], targets: [max?.outputs[0] ?? ''] };
+    const estimate = await exactSpan(withMax, span);
+    assert.equal(estimate.method, 'finite-difference');
+    assert.match(estimate.note ?? '', /Max/);
+    const truth = await exactSpan(decomposed, span);
+    assert.equal(truth.method, 'exact');
+    const err = Math.abs(estimate.sigmaMax - truth.sigmaMax);
+    assert.ok(err <= 3 * estimate.errors.sigmaMax + 1e-6, `sigma_max ${estimate.sigmaMax} vs exact ${truth.sigmaMax} ± ${estimate.errors.sigmaMax}`);
   });
 
   it('reports a layer it can neither differentiate nor difference, with the reason, and keeps the rest of the report', async () => {
