@@ -46,6 +46,18 @@ export const CASES: RuleCase[] = [
   },
   { title: 'Conv 1-D', op: 'Conv', inputs: [{ name: 'x', dims: [1, 2, 9] }, { name: 'w', dims: [4, 2, 3] }], attrs: [ints('strides', [2])] },
   {
+    title: 'grouped Conv, weights and bias too',
+    op: 'Conv',
+    inputs: [{ name: 'x', dims: [2, 4, 5, 5] }, { name: 'w', dims: [6, 2, 3, 3] }, { name: 'b', dims: [6] }],
+    attrs: [int('group', 2), ints('pads', [1, 1, 1, 1]), ints('strides', [2, 1])],
+  },
+  {
+    title: 'depthwise Conv (group = channels), weights too',
+    op: 'Conv',
+    inputs: [{ name: 'x', dims: [1, 3, 6, 6] }, { name: 'w', dims: [3, 1, 3, 3] }],
+    attrs: [int('group', 3), ints('pads', [1, 1, 1, 1])],
+  },
+  {
     title: 'grouped Conv (input only)',
     op: 'Conv',
     inputs: [{ name: 'x', dims: [1, 4, 5, 5] }, { name: 'w', dims: [4, 2, 3, 3], kind: 'const' }],

@@ -67,19 +67,33 @@ function inputCotangent(ctx: RuleContext, g: ConvGeometry, gy: string): string {
  * a convolution of x (channels as batch) with gY (batch as channels), stride and dilation swapped.
  */
 function weightCotangent(ctx: RuleContext, g: ConvGeometry, gy: string): string {
-  if (g.group !== 1) throw new UnsupportedDerivative(ctx.node, 'weight gradients of grouped convolutions are not covered');
   const b = ctx.b;
   const xName = ctx.node.inputs[0];
   const perm = (rank: number, first: number[]) => [...first, ...Array.from({ length: rank - first.length }, (_, i) => i + first.length)];
   const rank = g.x.length;
+  const ks = g.w.slice(2);
   const xT = b.op('Transpose', [xName], { perm: perm(rank, [1, 0]) }); // [C, B, ...]
   const gyT = b.op('Transpose', [gy], { perm: perm(rank + 1, [0, 2, 1]) }); // [K, O, B, ...]
   const kernels = b.op('Reshape', [gyT, b.int64([-1, g.y[0], ...g.y.slice(2)])]); // [K*O, B, ...]
   const corr = b.op('Conv', [xT, kernels], { strides: g.dilations, dilations: g.strides, pads: g.pads, group: 1, kernel_shape: g.y.slice(2) }); // [C, K*O, ...]
-  const ks = g.w.slice(2);
   const cropped = b.op('Slice', [corr, b.int64(new Array(g.spatial).fill(0)), b.int64(ks), b.int64(ks.map((_, i) => i + 2))]);
-  const split = b.op('Reshape', [cropped, b.int64([g.x[1], -1, g.w[0], ...ks])]); // [C, K, O, ...]
-  return b.op('Transpose', [split], { perm: perm(rank + 1, [1, 2, 0]) }); // [K, O, C, ...]
+  const c = g.x[1];
+  const o = g.w[0];
+  if (g.group === 1) {
+    const split = b.op('Reshape', [cropped, b.int64([c, -1, o, ...ks])]); // [C, K, O, ...]
+    return b.op('Transpose', [split], { perm: perm(rank + 1, [1, 2, 0]) }); // [K, O, C, ...]
+  }
+  // Grouped: every (input channel, output channel) pair was correlated; keep the pairs of the same
+  // group (a mask on the group diagonal, summed away), then lay them out as [K, O, C / group, ...].
+  const groups = g.group;
+  const cg = c / groups;
+  const og = o / groups;
+  const pairs = b.op('Reshape', [cropped, b.int64([groups, cg, -1, groups, og, ...ks])]); // [G, Cg, K, G2, Og, ...]
+  const eye = b.tensor([groups, 1, 1, groups, 1, ...ks.map(() => 1)], Array.from({ length: groups * groups }, (_, i) => (Math.floor(i / groups) === i % groups ? 1 : 0)));
+  const typedEye = b.op('CastLike', [eye, cropped]);
+  const diagonal = b.op('ReduceSum', [b.op('Mul', [pairs, typedEye]), b.int64([3])], { keepdims: 0 }); // [G, Cg, K, Og, ...]
+  const ordered = b.op('Transpose', [diagonal], { perm: [2, 0, 3, 1, ...ks.map((_, i) => i + 4)] }); // [K, G, Og, Cg, ...]
+  return b.op('Reshape', [ordered, b.int64([-1, o, cg, ...ks])]);
 }
 
 /** Conv: linear in x and in w. Forward: dY = conv(dX, W) + conv(X, dW) + dB. */
@@ -90,12 +104,19 @@ export const conv: DerivativeRule = {
     const [xName, wName] = ctx.node.inputs;
     let d = dx ? folded(ctx, dx, g.x, (flat) => ctx.b.op('Conv', [flat, wName], convAttrs(g)), g.y) : undefined;
     if (dw) {
-      if (g.group !== 1) throw new UnsupportedDerivative(ctx.node, 'weight tangents of grouped convolutions are not covered');
-      const kernels = ctx.b.op('Reshape', [dw, ctx.b.int64([-1, ...g.w.slice(1)])]); // [K*O, C, ...]
-      const out = ctx.b.op('Conv', [xName, kernels], convAttrs(g)); // [B, K*O, ...]
-      const split = ctx.b.op('Reshape', [out, ctx.b.int64([g.y[0], -1, g.y[1], ...g.y.slice(2)])]);
-      const rank = g.y.length + 1;
-      d = add(ctx.b, d, ctx.b.op('Transpose', [split], { perm: [1, 0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)] }));
+      // K weight tangents as one convolution: kernels ordered (group, K, out channel of the group)
+      // so that grouping stays intact, then the K axis moved back to the front.
+      const b = ctx.b;
+      const groups = g.group;
+      const og = g.w[0] / groups;
+      const sp = g.w.slice(2);
+      const byGroup = b.op('Reshape', [dw, b.int64([-1, groups, og, ...g.w.slice(1)])]); // [K, G, Og, Cg, ...]
+      const grouped = b.op('Transpose', [byGroup], { perm: [1, 0, 2, ...Array.from({ length: sp.length + 1 }, (_, i) => i + 3)] }); // [G, K, Og, Cg, ...]
+      const kernels = b.op('Reshape', [grouped, b.int64([-1, ...g.w.slice(1)])]); // [G*K*Og, Cg, ...]
+      const out = b.op('Conv', [xName, kernels], convAttrs(g)); // [B, G*K*Og, ...]
+      const split = b.op('Reshape', [out, b.int64([g.y[0], groups, -1, og, ...g.y.slice(2)])]); // [B, G, K, Og, ...]
+      const moved = b.op('Transpose', [split], { perm: [2, 0, 1, 3, ...Array.from({ length: g.spatial }, (_, i) => i + 4)] }); // [K, B, G, Og, ...]
+      d = add(b, d, b.op('Reshape', [moved, b.int64([-1, ...g.y])]));
     }
     if (db) d = add(ctx.b, d, ctx.b.op('Reshape', [db, ctx.b.int64([-1, 1, g.y[1], ...new Array(g.spatial).fill(1)])]));
     return [d];
