@@ -263,6 +263,7 @@ function layerReport(layer: Layer, jac: Array<JacobianFigures | Error>, grads: A
   };
   const sigmaMax = median(ok.map((j) => j.sigmaMax));
   const sigmaMin = median(ok.map((j) => j.sigmaMin));
+  const noSigmaMin = ok.length > 0 && sigmaMin === null;
   const gradOk = grads.filter((g): g is Map<string, number> => !(g instanceof Error));
   const gradFailed = grads.find((g): g is Error => g instanceof Error);
   const boundary = (names: string[]) => median(gradOk.map((g) => Math.sqrt(names.reduce((s, n) => s + (g.get(n) ?? 0) ** 2, 0))));
@@ -290,6 +291,7 @@ function layerReport(layer: Layer, jac: Array<JacobianFigures | Error>, grads: A
         inputSize: ok[0].inputSize,
         outputSize: ok[0].outputSize,
         spread: { sigmaMax: spread((j) => j.sigmaMax), sigmaMin: spread((j) => j.sigmaMin), rmsGain: spread((j) => j.rmsGain) },
+        ...(noSigmaMin ? { reason: 'sigma_min is not available for this layer (see note)' } : {}),
       },
     gradient: gradOk.length === 0
       ? { inputNorm: null, outputNorm: null, reason: gradFailed?.message ?? 'not computed' }

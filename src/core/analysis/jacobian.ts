@@ -45,7 +45,7 @@ export interface JacobianFigures {
   inputSize: number;
   outputSize: number;
   /** Singular values (exact: all; lanczos: Ritz values of every SLQ probe) with quadrature weights, and the density histogram. */
-  spectrum: Spectrum;
+  spectrum?: Spectrum;
   /** Derivative-model runs made. */
   runs: number;
   /** Why an estimate was used, when the figures come from a fallback. */
@@ -157,9 +157,56 @@ export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeO
   } catch (e) {
     if (!(e instanceof UnsupportedDerivative)) throw e;
     const n = span.sources.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
-    if (n > FD_MAX_COLUMNS) throw new DoctorError('unsupported', `${e.message}; the finite-difference fallback covers layers with at most ${FD_MAX_COLUMNS} inputs (this one has ${n})`);
+    if (n > FD_MAX_COLUMNS) return probeLargeByFiniteDifferences(runner.finiteDifference(span), span, shapeOf, rng, e.message);
     return probeByFiniteDifferences(runner.finiteDifference(span), span, shapeOf, gram, e.message);
   }
+}
+
+/**
+ * A span too large to assemble by finite differences: Hutchinson's estimate of ||J||_F^2 from
+ * finite-difference products J z with Rademacher z gives the rms gain (error: one standard error
+ * plus the Richardson error of a product); sigma_max gets a lower estimate, the largest
+ * ||J z|| / ||z|| over the probes, with ||J||_F as its upper bound; sigma_min is not available.
+ */
+async function probeLargeByFiniteDifferences(fd: FiniteDifferenceRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, why: string): Promise<JacobianFigures> {
+  const sizes = span.sources.map((t) => sizeOf(shapeOf(t)));
+  const n = sizes.reduce((a, b) => a + b, 0);
+  const m = span.targets.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
+  const squares: number[] = [];
+  let fdError = 0;
+  for (let p = 0; p < HUTCHINSON_PROBES; p++) {
+    const z = sizes.map((size) => Float64Array.from({ length: size }, () => (rng.uniform() < 0.5 ? -1 : 1)));
+    const jz = await fd.jvp(z);
+    const sq = jz.reduce((s, part) => s + part.reduce((q, x) => q + x * x, 0), 0);
+    if (!Number.isFinite(sq)) throw nonFinite();
+    squares.push(sq);
+    if (p === 0) {
+      const jz2 = await fd.jvp(z, 2);
+      let d2 = 0;
+      jz.forEach((part, i) => part.forEach((x, j) => (d2 += ((x - jz2[i][j]) / 3) ** 2)));
+      fdError = Math.sqrt(d2) / Math.max(Math.sqrt(sq), 1e-300);
+    }
+  }
+  const mean = squares.reduce((a, b) => a + b, 0) / squares.length;
+  const variance = squares.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(squares.length - 1, 1);
+  const stderr = Math.sqrt(variance / squares.length);
+  const k = Math.min(m, n);
+  const frobenius = Math.sqrt(mean);
+  const rms = Math.sqrt(mean / k);
+  const lower = Math.sqrt(Math.max(...squares) / n);
+  return {
+    sigmaMax: lower,
+    sigmaMin: NaN,
+    rmsGain: rms,
+    conditionNumber: NaN,
+    method: 'finite-difference',
+    rmsMethod: 'hutchinson',
+    errors: { sigmaMax: Math.max(frobenius - lower, 0), sigmaMin: 0, rmsGain: (rms * stderr) / (2 * Math.max(mean, 1e-300)) + fdError * rms },
+    inputSize: n,
+    outputSize: m,
+    runs: fd.runs,
+    note: `estimate by central finite differences (${why}; ${n} inputs, too many to assemble): rms gain by Hutchinson over ${HUTCHINSON_PROBES} probes; sigma_max is a lower estimate (largest probe ratio) bounded above by ||J||_F = ${frobenius.toPrecision(3)}; sigma_min is not available`,
+  };
 }
 
 async function probeByFiniteDifferences(fd: FiniteDifferenceRunner, span: Span, shapeOf: (t: string) => number[], gram: GramFunction, why: string): Promise<JacobianFigures> {
