@@ -13,11 +13,13 @@ import { checkpoint, type WorkContext } from '../progress';
 import { hasRecurrent, unrollRecurrent, type UnrolledSteps } from '../autodiff/unroll';
 import { validateGraph } from '../onnx/validate';
 import { REPORT_SCHEMA_VERSION, type AnalysisReport, type LayerReport, type ParameterReport } from '../report/types';
+import { diagnose, type DiagnosisOptions } from '../diagnosis/diagnose';
 import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, type LossKind } from './gradientFlow';
 import { EXACT_MAX_DIM, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
 import { createOrtGram } from './gram';
 import { findLayers, type Granularity, type Layer } from './layers';
+import { NumericsTracker } from './numerics';
 import { SaturationTracker } from './saturation';
 import { weightFigures } from './weights';
 
@@ -33,6 +35,8 @@ export interface AnalyzeOptions {
   momentum: number;
   /** Lanczos steps for the Hessian's top eigenvalue; 0 skips the curvature. */
   curvatureIterations: number;
+  /** Threshold overrides and training facts for the diagnosis rules. */
+  diagnosis?: DiagnosisOptions;
 }
 
 /** Defaults of {@link AnalyzeOptions} (documented in the README). */
@@ -88,6 +92,7 @@ export async function analyzeModel(
   let runsTotal = 0;
   let executionProvider = { requested: options.executionProvider, used: 'cpu', fallbackReason: undefined as string | undefined };
   const saturation = new SaturationTracker();
+  const numerics = new NumericsTracker();
   const estimatedOps = new Set<string>();
   let curvatureModel = { model, order: source.order };
   const throughTime: Array<Array<{ node: string; norms: number[] }>> = [];
@@ -104,6 +109,7 @@ export async function analyzeModel(
     }, options.executionProvider);
     if (s === 0) nonFinite.push(...nonFiniteActivations(forward, source.order));
     saturation.add(layers, forward);
+    numerics.add(forward);
     // Recurrent ops are differentiated through their unrolled form (time is depth).
     let order = source.order;
     let unrolledSteps: UnrolledSteps[] = [];
@@ -179,7 +185,7 @@ export async function analyzeModel(
   const e2eOk = e2e.filter((x): x is JacobianFigures => !(x instanceof Error));
   const sigmaMax = median(e2eOk.map((x) => x.sigmaMax));
   const sigmaMin = median(e2eOk.map((x) => x.sigmaMin));
-  return {
+  const report: AnalysisReport = {
     schemaVersion: REPORT_SCHEMA_VERSION,
     tool: { name: 'gradient-doctor', version: versions.tool },
     model: {
@@ -217,8 +223,14 @@ export async function analyzeModel(
     },
     curvature,
     nonFinite,
+    numerics: numerics.result(),
     findings: [],
   };
+  const { findings, verdict } = diagnose(report, model, options.diagnosis);
+  report.findings = findings;
+  report.verdict = verdict;
+  report.run.durationMs = performance.now() - t0;
+  return report;
 }
 
 function asError(e: unknown): Error {
@@ -357,20 +369,59 @@ function circularSpectrum(model: Model, node: Model['graph']['nodes'][number], p
 }
 
 function nonFiniteWeights(parameters: ParameterReport[], model: Model): AnalysisReport['nonFinite'] {
+  const masks = new MaskFlow(model);
   return parameters
     .filter((p) => p.norm === null)
+    .filter((p) => {
+      const t = model.graph.initializers.get(p.name);
+      return !t || !masks.intended(p.name, tensorToFloat64(t));
+    })
     .map((p) => ({ tensor: p.name, node: model.graph.nodes.find((n) => n.inputs.includes(p.name))?.name, where: 'weight' as const }));
 }
 
-/** The first node (in topological order) whose output holds NaN or Inf on the sample. */
+/** The first node (in topological order) whose output holds NaN or Inf on the sample, intended masks aside. */
 function nonFiniteActivations(forward: ForwardPass, order: number[]): AnalysisReport['nonFinite'] {
+  const masks = new MaskFlow(forward.model);
   for (const i of order) {
     const node = forward.model.graph.nodes[i];
     for (const o of node.outputs) {
       const v = forward.values.get(o);
       if (!v || v.dtype === 'int64' || v.dtype === 'bool' || sizeOf(v.dims) === 0) continue;
-      if (!toNumbers(v).every(Number.isFinite)) return [{ tensor: o, node: node.name, where: 'activation' }];
+      const x = toNumbers(v);
+      if (!x.every(Number.isFinite) && !masks.intended(o, x)) return [{ tensor: o, node: node.name, where: 'activation' }];
     }
   }
   return [];
+}
+
+/**
+ * Attention masks put -inf where a position must be ignored and add it to the scores before a
+ * Softmax: that is intended (DOMAIN.md section 9) and not a finding. A tensor's -inf is intended
+ * when it holds no NaN or +inf and every path from it reaches a Softmax through ops that carry a
+ * mask unchanged (Add, Where, reshapes, casts, slices).
+ */
+class MaskFlow {
+  private static readonly CARRY = new Set(['Add', 'Sub', 'Where', 'Reshape', 'Unsqueeze', 'Squeeze', 'Expand', 'Cast', 'Slice', 'Transpose', 'Identity', 'Concat', 'Gather', 'Tile']);
+  private readonly consumers = new Map<string, Model['graph']['nodes']>();
+  private readonly memo = new Map<string, boolean>();
+
+  constructor(model: Model) {
+    for (const n of model.graph.nodes) for (const i of n.inputs) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
+  }
+
+  intended(tensor: string, values: Float64Array): boolean {
+    for (const v of values) if (Number.isNaN(v) || v === Infinity) return false;
+    return this.reachesSoftmax(tensor);
+  }
+
+  private reachesSoftmax(tensor: string): boolean {
+    const hit = this.memo.get(tensor);
+    if (hit !== undefined) return hit;
+    this.memo.set(tensor, false);
+    const users = this.consumers.get(tensor) ?? [];
+    const ok = users.length > 0 && users.every((n) => n.opType === 'Softmax' || n.opType === 'LogSoftmax'
+      || (MaskFlow.CARRY.has(n.opType) && n.outputs.every((o) => this.reachesSoftmax(o))));
+    this.memo.set(tensor, ok);
+    return ok;
+  }
 }

@@ -13,6 +13,7 @@ export function fmt(x: number | null | undefined): string {
 export function formatReportTable(r: AnalysisReport): string {
   const lines: string[] = [];
   const run = r.run;
+  if (r.verdict) lines.push(r.verdict.headline, '');
   lines.push(`Model      ${r.model.path}`);
   lines.push(`Run        ${run.executionProvider.toUpperCase()} (onnxruntime-node ${run.ortVersion})${run.executionProviderNote ? `; CUDA not used: ${run.executionProviderNote}` : ''}`);
   lines.push(`Samples    ${run.samples} ${run.sampleSource}, seed ${run.seed} · loss ${run.loss}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''} · granularity ${run.granularity} · ${(run.durationMs / 1000).toFixed(2)} s, ${run.derivativeRuns} derivative runs`);
@@ -58,5 +59,34 @@ export function formatReportTable(r: AnalysisReport): string {
     lines.push('');
     for (const n of r.nonFinite) lines.push(`NaN/Inf in ${n.where} '${n.tensor}'${n.node ? ` (first produced by node '${n.node}')` : ''}`);
   }
+  lines.push('', ...formatFindings(r));
   return lines.join('\n');
+}
+
+/** The table shows this many findings of one rule; the JSON has them all. */
+const FINDINGS_PER_RULE = 3;
+
+const MARK = { error: '✖ error  ', warning: '▲ warning', info: '● info   ' } as const;
+
+/** The findings, most important first: message, why, fix and what the fix should change. */
+export function formatFindings(r: AnalysisReport): string[] {
+  if (r.findings.length === 0) return ['Findings   none'];
+  const c = r.verdict?.counts;
+  const lines = [`Findings   ${c ? `${c.error} error${c.error === 1 ? '' : 's'}, ${c.warning} warning${c.warning === 1 ? '' : 's'}, ${c.info} info` : r.findings.length}`];
+  const shown = new Map<string, number>();
+  for (const f of r.findings) {
+    const n = (shown.get(f.rule) ?? 0) + 1;
+    shown.set(f.rule, n);
+    if (n > FINDINGS_PER_RULE) {
+      const total = r.findings.filter((g) => g.rule === f.rule).length;
+      if (n === FINDINGS_PER_RULE + 1) lines.push(`             … and ${total - FINDINGS_PER_RULE} more [${f.rule}] (all of them in --format json)`);
+      continue;
+    }
+    lines.push(`${MARK[f.severity]}  ${f.message}`);
+    if (f.measured !== undefined && f.threshold !== undefined) lines.push(`             measured ${fmt(f.measured)} (${f.measuredName}) against ${f.thresholdName ?? 'threshold'} ${fmt(f.threshold)}  [${f.rule}]`);
+    else lines.push(`             [${f.rule}]`);
+    lines.push(`             why: ${f.why}`);
+    if (f.fix) lines.push(`             fix: ${f.fix}`);
+  }
+  return lines;
 }

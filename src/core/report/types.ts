@@ -100,16 +100,69 @@ export interface ParameterReport {
   reason?: string;
 }
 
-/** A finding (filled by the diagnosis rules). */
+/**
+ * The range, over all samples, of an input whose domain is restricted (Log, Sqrt, fractional Pow,
+ * Div's divisor, Reciprocal) or of a Softmax's input (with the count of rows that were all -inf).
+ * min, max and minAbs are over the finite values; the flags say whether others occurred.
+ */
+export interface NumericRange {
+  node: string;
+  opType: string;
+  tensor: string;
+  min: number | null;
+  max: number | null;
+  minAbs: number | null;
+  nan: boolean;
+  negInf: boolean;
+  posInf: boolean;
+  samples: number;
+  rows?: number;
+  maskedRows?: number;
+}
+
+/** A change to the model that a what-if preview can apply to an in-memory copy. */
+export type Remedy =
+  | { kind: 'rescale'; parameter: string; factor: number }
+  | { kind: 'reinit'; parameter: string; scheme: 'he' | 'xavier' | 'lecun' | 'orthogonal'; std: number; gain?: number }
+  | { kind: 'swap-activation'; node: string; from: string; to: string }
+  | { kind: 'residual-scale'; node: string; input: number; factor: number };
+
+/** A finding of a diagnosis rule (DOMAIN.md section 10's words). */
 export interface Finding {
+  /** Unique within the report: the rule id and what it is about, e.g. `vanishing-gradient:/layers.0/Gemm`. */
   id: string;
   rule: string;
   severity: 'error' | 'warning' | 'info';
+  /** The layer it is about (its name in layers[]), when it is about one. */
   layer?: string;
+  node?: string;
+  tensor?: string;
+  parameter?: string;
+  /** Layer names of a depth range (first, last), for findings about a stretch of the network. */
+  range?: [string, string];
   message: string;
+  /** The figure measured and its name. */
   measured?: number;
+  measuredName?: string;
   threshold?: number;
+  /** The threshold's name (override it by this name in settings, a config file or --threshold). */
+  thresholdName?: string;
+  /** Why it matters, in one sentence. */
+  why: string;
   fix?: string;
+  /** What the fix is expected to change. */
+  expect?: string;
+  /** Changes a what-if preview can apply to a copy of the model. */
+  remedies?: Remedy[];
+}
+
+/** The one-line summary of a model's health. */
+export interface Verdict {
+  status: 'healthy' | 'at-risk' | 'pathological';
+  /** The finding that matters most, first. */
+  headline: string;
+  top?: string;
+  counts: { error: number; warning: number; info: number };
 }
 
 /** The whole report. */
@@ -168,5 +221,8 @@ export interface AnalysisReport {
   };
   /** NaN or Inf found in weights or activations, with the first node producing it. */
   nonFinite: Array<{ tensor: string; node?: string; where: 'weight' | 'activation' }>;
+  /** Ranges of domain-restricted inputs and Softmax inputs over the samples (numeric-hazard evidence). */
+  numerics?: NumericRange[];
   findings: Finding[];
+  verdict?: Verdict;
 }

@@ -1,0 +1,36 @@
+import type { Rule } from './rule';
+import { degenerateBatchNorm, missingNormalization, plainDeepStack } from './rules/architecture';
+import { endToEndCollapse, endToEndExplosion, lyapunovExponent } from './rules/endToEnd';
+import { explodingGradient, vanishingGradient } from './rules/gradientFlow';
+import { heavyTailedWeights, misScaledInit } from './rules/initialisation';
+import { contractingLayer, explodingLayer, illConditioned } from './rules/layerGain';
+import { learningRate } from './rules/learningRate';
+import { domainHazard, logOfSoftmax, maskedRow, nonFinite, unstableSoftmax } from './rules/numericHazards';
+import { recurrentSpectralRadius } from './rules/recurrent';
+import { deadUnits, saturatedUnits } from './rules/units';
+
+/** Every diagnosis rule, in the order their findings are listed at equal severity. */
+export const RULES: readonly Rule[] = [
+  nonFinite,
+  maskedRow,
+  vanishingGradient,
+  explodingGradient,
+  endToEndCollapse,
+  endToEndExplosion,
+  lyapunovExponent,
+  explodingLayer,
+  contractingLayer,
+  illConditioned,
+  saturatedUnits,
+  deadUnits,
+  misScaledInit,
+  heavyTailedWeights,
+  recurrentSpectralRadius,
+  learningRate,
+  domainHazard,
+  unstableSoftmax,
+  logOfSoftmax,
+  plainDeepStack,
+  missingNormalization,
+  degenerateBatchNorm,
+];

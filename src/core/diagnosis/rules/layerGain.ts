@@ -1,0 +1,129 @@
+import type { Finding, LayerReport, ParameterReport } from '../../report/types';
+import { activationOf, fmt, isNormalized, schemeFor, weightOf, type DiagnosisContext, type Rule } from '../rule';
+
+/** The weight-only side of a layer, for a finding that says whether weights or activations are the cause. */
+function weightSide(w: ParameterReport | undefined, scheme: 'he' | 'lecun'): string {
+  if (!w) return 'no weight-only variance figures for this layer';
+  const parts = [];
+  if (w.spectralNorm !== null) parts.push(`weight spectral norm ${fmt(w.spectralNorm)}`);
+  if (w.conditionNumber) parts.push(`weight condition ${fmt(w.conditionNumber)}`);
+  if (w.varianceRatio) parts.push(`variance ${fmt(w.varianceRatio[scheme])}x the ${scheme === 'he' ? 'He' : 'LeCun'} expectation`);
+  return parts.join(', ');
+}
+
+export const explodingLayer: Rule = {
+  id: 'exploding-layer',
+  title: 'a layer stretches signals well beyond 1 (weights or activations as the cause)',
+  check(ctx) {
+    const t = ctx.thresholds;
+    const out: Finding[] = [];
+    for (const l of ctx.report.layers) {
+      const s = l.jacobian.sigmaMax;
+      if (s === null || s <= t.expansiveLayerSigmaMax) continue;
+      const act = activationOf(l);
+      const scheme = schemeFor(act);
+      const w = weightOf(ctx, l);
+      const ratio = w?.varianceRatio?.[scheme];
+      const weightsCause = !isNormalized(l) && ratio !== undefined && ratio > Math.sqrt(t.initVarianceRatio);
+      if (!weightsCause && s <= t.explodingLayerSigmaMax) continue;
+      // Over-scaled weights go back to their scheme's variance (rms gain ~1 for unit-slope activations);
+      // otherwise the first-order factor that brings sigma_max to 1.
+      const factor = weightsCause ? 1 / Math.sqrt(ratio!) : 1 / s;
+      const target = weightsCause ? `${scheme === 'he' ? 'He' : 'LeCun'} variance (std ${fmt(Math.sqrt((scheme === 'he' ? 2 : 1) / w!.fanIn!))} for fan-in ${w!.fanIn})` : 'sigma_max 1 (first order: preview it with what-if)';
+      out.push({
+        id: `exploding-layer:${l.name}`,
+        rule: 'exploding-layer',
+        severity: 'warning',
+        layer: l.name,
+        parameter: w?.name,
+        message: `Exploding layer: ${l.name} stretches signals by up to ${fmt(s)}x on the samples (rms gain ${l.jacobian.rmsGain === null ? '?' : fmt(l.jacobian.rmsGain)}, ${l.jacobian.method}); ${weightSide(w, scheme)}. `
+          + (weightsCause ? 'The weights are over-scaled: they are the cause.' : 'The weights look sane: the activations on these samples are the cause.'),
+        measured: s,
+        measuredName: 'sigma_max of the layer Jacobian',
+        threshold: weightsCause ? t.expansiveLayerSigmaMax : t.explodingLayerSigmaMax,
+        thresholdName: weightsCause ? 'expansiveLayerSigmaMax' : 'explodingLayerSigmaMax',
+        why: 'Gradients passing back through this layer are amplified along its top singular directions, and the amplification compounds with every such layer.',
+        fix: w ? `Scale ${w.name} by ${fmt(factor)}, to ${target}.` : `Add normalisation after ${l.name}.`,
+        expect: 'The layer\'s rms gain moves to about 1 and its gradient factor with it.',
+        remedies: w ? [{ kind: 'rescale', parameter: w.name, factor }] : undefined,
+      });
+    }
+    return out;
+  },
+};
+
+export const contractingLayer: Rule = {
+  id: 'contracting-layer',
+  title: 'a layer shrinks signals on average (rms gain well below 1)',
+  check(ctx) {
+    const t = ctx.thresholds.contractingLayerRmsGain;
+    const out: Finding[] = [];
+    for (const l of ctx.report.layers) {
+      const g = l.jacobian.rmsGain;
+      if (g === null || g >= t || g === 0) continue;
+      const act = activationOf(l);
+      const w = weightOf(ctx, l);
+      const scheme = schemeFor(act);
+      const sat = l.saturation && l.saturation.fraction > 0 ? `; ${fmt(100 * l.saturation.fraction)}% of units ${l.saturation.kind}` : '';
+      const cause = act === 'Sigmoid' ? 'The sigmoid\'s slope is at most 0.25: it contracts whatever the weights.'
+        : w?.varianceRatio && w.varianceRatio[scheme] < 1 / Math.sqrt(ctx.thresholds.initVarianceRatio) ? 'The weights are under-scaled: they are the cause.'
+        : 'The activations on these samples are the cause.';
+      out.push({
+        id: `contracting-layer:${l.name}`,
+        rule: 'contracting-layer',
+        severity: 'warning',
+        layer: l.name,
+        parameter: w?.name,
+        message: `Contracting layer: ${l.name} shrinks signals to ${fmt(g)}x on average (sigma_max ${l.jacobian.sigmaMax === null ? '?' : fmt(l.jacobian.sigmaMax)}); ${weightSide(w, scheme)}${sat}. ${cause}`,
+        measured: g,
+        measuredName: 'rms gain of the layer Jacobian',
+        threshold: t,
+        thresholdName: 'contractingLayerRmsGain',
+        why: 'Every gradient passing back through the layer shrinks by this factor; a few such layers make the early ones stop learning.',
+        fix: act === 'Sigmoid'
+          ? `Swap ${l.name}'s Sigmoid for ReLU or GELU (slope 1 near 0) with He init, or use tanh (slope 1 at 0, LeCun init).`
+          : w ? `Scale ${w.name} by ${fmt(1 / g)} (1 / the layer's rms gain, a first-order estimate: preview it with what-if).` : 'Add normalisation or a skip connection around the layer.',
+        expect: 'The layer\'s rms gain moves towards 1.',
+        remedies: act !== 'Sigmoid' && w ? [{ kind: 'rescale', parameter: w.name, factor: 1 / g }] : undefined,
+      });
+    }
+    return out;
+  },
+};
+
+export const illConditioned: Rule = {
+  id: 'ill-conditioned-layer',
+  title: 'a layer passes some directions far more strongly than others',
+  check(ctx) {
+    const t = ctx.thresholds.illConditioned;
+    const out: Finding[] = [];
+    for (const l of ctx.report.layers) {
+      const k = l.jacobian.conditionNumber;
+      if (k === null || k <= t) continue;
+      const w = weightOf(ctx, l);
+      const wk = w?.conditionNumber ?? null;
+      const weightsCause = wk !== null && wk > t / 10;
+      const act = activationOf(l);
+      const normalized = isNormalized(l);
+      out.push({
+        id: `ill-conditioned-layer:${l.name}`,
+        rule: 'ill-conditioned-layer',
+        severity: 'warning',
+        layer: l.name,
+        parameter: w?.name,
+        message: `Ill-conditioned layer: ${l.name} has condition number ${fmt(k)} (sigma_max ${fmt(l.jacobian.sigmaMax!)}, sigma_min ${fmt(l.jacobian.sigmaMin!)}, ${l.jacobian.method}); `
+          + (wk !== null ? `its weight alone has condition ${fmt(wk)}, so ${weightsCause ? 'the weights are the cause' : `the activations${act ? ` (${act})` : ''} on these samples are the cause`}.` : 'no weight-only condition number for this layer.'),
+        measured: k,
+        measuredName: 'condition number of the layer Jacobian',
+        threshold: t,
+        thresholdName: 'illConditioned',
+        why: 'The layer explodes along some directions and vanishes along others at once: the network learns some features and is blind to others.',
+        fix: weightsCause ? `Re-initialise ${w!.name} orthogonally (condition 1) with gain ${fmt(Math.sqrt(2))} for ReLU or 1 otherwise${normalized ? '' : ', or add normalisation after the layer'}.`
+          : normalized ? 'Check the samples: units saturated or dead on them make the Jacobian nearly singular.' : `Add normalisation (BatchNorm or LayerNorm) after ${l.name}: it re-conditions the layer.`,
+        expect: 'The condition number falls by orders of magnitude.',
+        remedies: weightsCause && w && w.shape.length === 2 ? [{ kind: 'reinit', parameter: w.name, scheme: 'orthogonal', std: 0, gain: schemeFor(act) === 'he' ? Math.sqrt(2) : 1 }] : undefined,
+      });
+    }
+    return out;
+  },
+};

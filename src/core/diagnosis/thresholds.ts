@@ -1,0 +1,147 @@
+import { DoctorError } from '../errors';
+
+/** A named threshold of a diagnosis rule: its default and the reasoning behind it (shown in the README). */
+export interface ThresholdSpec {
+  value: number;
+  /** What it bounds, in one line. */
+  description: string;
+  /** Why this default (DOMAIN.md section). */
+  reason: string;
+}
+
+/**
+ * Every threshold the rules use, by name. Users override any of them by name (VS Code setting
+ * `gradientDoctor.thresholds`, the `thresholds` object of a `.gradient-doctor.json` config file,
+ * or `--threshold name=value`). The README's threshold table is generated from this list and a
+ * test keeps the two equal.
+ */
+export const THRESHOLDS = {
+  vanishingGradientWarning: {
+    value: 1e-3,
+    description: 'gradient reaching the first layer / gradient leaving the last layer: warning below',
+    reason: 'a 1000x attenuation means the first layers learn three orders of magnitude slower than the last (section 1)',
+  },
+  vanishingGradientError: {
+    value: 1e-5,
+    description: 'the same ratio: error below',
+    reason: 'at 1e-5 the first layers\' updates drown in float32 rounding of the last layers\' (section 1: 20 sigmoid layers give ~1e-12)',
+  },
+  explodingGradientWarning: {
+    value: 1e2,
+    description: 'gradient reaching the first layer / gradient leaving the last layer: warning above',
+    reason: 'a 100x growth makes the first layers\' step 100x the last layers\': one learning rate cannot suit both (section 1)',
+  },
+  explodingGradientError: {
+    value: 1e4,
+    description: 'the same ratio: error above',
+    reason: 'growth of 1e4 overflows float16 and destabilises float32 training within a few steps (section 1)',
+  },
+  endToEndSigmaMax: {
+    value: 10,
+    description: 'largest singular value of the input-to-output Jacobian: warning above',
+    reason: 'dynamical isometry wants every singular value near 1; 10x stretch in one direction is far from it (section 2)',
+  },
+  endToEndRmsGain: {
+    value: 1e-4,
+    description: 'rms singular value of the input-to-output Jacobian: warning below',
+    reason: 'the output no longer depends measurably on the input: the signal has collapsed (section 2)',
+  },
+  lyapunovExponent: {
+    value: 0.5,
+    description: '|mean over layers of log(rms gain)|: warning above, for models without skip connections',
+    reason: 'e^0.5 = 1.65x per layer compounds to 150x over 10 layers; zero is the critical point (section 2)',
+  },
+  lyapunovMinLayers: {
+    value: 6,
+    description: 'the Lyapunov exponent is judged only with at least this many layers',
+    reason: 'a mean over a few layers says little about depth (section 2)',
+  },
+  expansiveLayerSigmaMax: {
+    value: 2,
+    description: 'a layer\'s largest singular value above which it counts as exploding when its weights are also over-scaled',
+    reason: 'a well-initialised square layer reaches ~2 at the random-matrix edge; above it with over-scaled weights, the weights are the cause (sections 1, 5)',
+  },
+  explodingLayerSigmaMax: {
+    value: 5,
+    description: 'a layer\'s largest singular value above which it counts as exploding whatever its weights',
+    reason: '2.5x beyond the random-matrix edge of a well-initialised layer (section 2)',
+  },
+  contractingLayerRmsGain: {
+    value: 0.2,
+    description: 'a layer\'s rms gain below which it counts as contracting',
+    reason: 'five such layers shrink a signal 3000x; a sigmoid layer cannot exceed 0.25 (section 1)',
+  },
+  illConditioned: {
+    value: 1e4,
+    description: 'a layer\'s condition number sigma_max / sigma_min: warning above',
+    reason: 'the layer passes gradients 10^4 times more strongly along some directions than others: the network is blind to the weak ones (section 2)',
+  },
+  saturatedFraction: {
+    value: 0.1,
+    description: 'fraction of a sigmoid/tanh layer\'s units saturated on every sample: warning above',
+    reason: 'a saturated unit passes a slope below 0.02: no gradient (sections 1, 5)',
+  },
+  deadFraction: {
+    value: 0.25,
+    description: 'fraction of a ReLU layer\'s units inactive on every sample: warning above',
+    reason: 'a unit negative on all inputs never gets a gradient and never recovers (section 6)',
+  },
+  deadMinSamples: {
+    value: 4,
+    description: 'dead units are judged only with at least this many samples',
+    reason: 'a healthy ReLU unit is off on one sample half the time; on 4 independent samples 6% of the time',
+  },
+  initVarianceRatio: {
+    value: 4,
+    description: 'weight variance / the init scheme\'s variance for its fan-in and activation: warning above this or below its inverse',
+    reason: 'a factor 4 in variance is 2x per layer in gain, compounding with depth (section 5)',
+  },
+  heavyTailKurtosis: {
+    value: 6,
+    description: 'excess kurtosis of a weight: warning above',
+    reason: 'heavy tails push units into saturation even with the right variance (section 5); a Gaussian has 0, a Laplace 3',
+  },
+  recurrentRadiusHigh: {
+    value: 1,
+    description: 'spectral radius of a recurrent weight gate: warning above',
+    reason: 'rho > 1 makes the gradient through time explode (section 7)',
+  },
+  recurrentRadiusLow: {
+    value: 0.3,
+    description: 'spectral radius of a recurrent weight gate: warning below',
+    reason: 'rho = 0.3 forgets 90% of a signal within two steps: long-range gradients vanish (section 7)',
+  },
+  divisorFloor: {
+    value: 1e-6,
+    description: 'smallest |divisor| of Div or Reciprocal on the samples: warning below',
+    reason: 'near zero the quotient overflows float32 and its derivative (1/x^2) far sooner (section 9)',
+  },
+  plainStackMinLayers: {
+    value: 8,
+    description: 'a model without skip connections and at least this many layers counts as a deep plain stack',
+    reason: 'residual connections are the standard cure for gradient decay beyond a few layers (section 6)',
+  },
+  batchNormVarianceFloor: {
+    value: 1e-6,
+    description: 'a BatchNorm running variance below this counts as degenerate',
+    reason: 'the unit is divided by sqrt(var + eps) ~ sqrt(eps): a gain of ~300 on noise (section 6)',
+  },
+} satisfies Record<string, ThresholdSpec>;
+
+export type ThresholdName = keyof typeof THRESHOLDS;
+export type Thresholds = Record<ThresholdName, number>;
+
+/** The defaults with user overrides applied; unknown names and non-numbers are refused with the name. */
+export function resolveThresholds(overrides: Record<string, unknown> = {}, where = 'thresholds'): Thresholds {
+  const out = Object.fromEntries(Object.entries(THRESHOLDS).map(([k, v]) => [k, v.value])) as Thresholds;
+  for (const [k, v] of Object.entries(overrides)) {
+    if (!(k in THRESHOLDS)) {
+      throw new DoctorError('bad-input', `unknown threshold "${k}" in ${where}; known: ${Object.keys(THRESHOLDS).join(', ')}`);
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new DoctorError('bad-input', `threshold "${k}" in ${where} must be a non-negative number, not ${JSON.stringify(v)}`);
+    }
+    out[k as ThresholdName] = v;
+  }
+  return out;
+}
