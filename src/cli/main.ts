@@ -1,9 +1,13 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { failsAt } from '../core/diagnosis/diagnose';
+import { resolveThresholds } from '../core/diagnosis/thresholds';
+import { formatWhatIf } from '../core/diagnosis/whatIf';
+import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
 import { DoctorError, errorMessage, isDoctorError } from '../core/errors';
-import { formatReportTable } from '../core/report/table';
-import { analyzeFile, inspectFile } from '../runtime/engine';
+import { fmt, formatReportTable } from '../core/report/table';
+import { analyzeFile, inspectFile, whatIfFile } from '../runtime/engine';
 import { formatInspect } from '../core/report/inspectText';
 import { standaloneHtml } from './assets';
 import { engineOptions, ExitCode, parseDim, parseInteger, parsePositive, type RunFlags } from './options';
@@ -22,8 +26,22 @@ function addRunOptions(cmd: Command): Command {
     .option('--no-progress', 'no progress bar on stderr');
 }
 
-/** Builds the `gradient-doctor` command line. */
-export function buildProgram(): Command {
+/** Adds the analysis flags shared by `analyze` and `what-if`. */
+function addAnalysisOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--loss <loss>', 'scalar loss for the gradient flow: sum, mse (half squared norm) or ce (softmax cross-entropy)').choices(['sum', 'mse', 'ce']).default('sum'))
+    .option('--labels <file>', 'class labels for --loss ce: a JSON array of integers, one per prediction')
+    .addOption(new Option('--granularity <g>', 'layers: each parameterized op, op + its bias/norm/activation, or module').choices(['op', 'layer', 'module']).default('layer'))
+    .option('--momentum <beta>', 'heavy-ball momentum for the stable learning-rate bound', parseFloat, 0.9)
+    .option('--curvature-iterations <n>', 'Lanczos steps for the Hessian eigenvalue (0 skips it)', parseInteger, 20)
+    .option('--threshold <name=value>', 'override a diagnosis threshold (repeatable; names in the README)', parseThreshold, {})
+    .option('--config <file>', 'a JSON config file with "thresholds", "learningRate", "weightDecay" (default: ./.gradient-doctor.json when present)')
+    .option('--learning-rate <eta>', 'the learning rate you train with: a warning when it exceeds the stable bound', parseFloat)
+    .option('--weight-decay <lambda>', 'the L2 weight decay you train with (raises the Hessian\'s top eigenvalue)', parseFloat);
+}
+
+/** Builds the `gradient-doctor` command line; actions record their exit code in `state`. */
+export function buildProgram(state: { code: number } = { code: ExitCode.ok }): Command {
   const program = new Command('gradient-doctor')
     .description('Finds where an ONNX model\'s gradients vanish, explode or go ill-conditioned.')
     .version(typeof GRADIENT_DOCTOR_VERSION === 'string' ? GRADIENT_DOCTOR_VERSION : 'dev')
@@ -48,35 +66,56 @@ export function buildProgram(): Command {
       }
     });
 
-  addRunOptions(program.command('analyze <model>').description('probe every layer\'s Jacobian and the gradient flow, and report findings'))
+  addAnalysisOptions(addRunOptions(program.command('analyze <model>').description('probe every layer\'s Jacobian and the gradient flow, and report findings')))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md', 'sarif', 'html']).default('table'))
     .option('--out <file>', 'write the report to a file instead of stdout')
-    .addOption(new Option('--loss <loss>', 'scalar loss for the gradient flow: sum, mse (half squared norm) or ce (softmax cross-entropy)').choices(['sum', 'mse', 'ce']).default('sum'))
-    .option('--labels <file>', 'class labels for --loss ce: a JSON array of integers, one per prediction')
-    .addOption(new Option('--granularity <g>', 'layers: each parameterized op, op + its bias/norm/activation, or module').choices(['op', 'layer', 'module']).default('layer'))
-    .option('--momentum <beta>', 'heavy-ball momentum for the stable learning-rate bound', parseFloat, 0.9)
-    .option('--curvature-iterations <n>', 'Lanczos steps for the Hessian eigenvalue (0 skips it)', parseInteger, 20)
+    .addOption(new Option('--fail-on <level>', 'exit with 1 when a finding at this severity or above exists').choices(['error', 'warning', 'none']).default('none'))
     .action(async (model: string, flags: RunFlags & AnalyzeCliFlags) => {
       const progress = createProgressReporter(flags.progress);
       try {
-        const labels = flags.labels ? readLabels(flags.labels) : undefined;
-        const report = await analyzeFile(model, {
-          ...engineOptions(flags),
-          loss: flags.loss,
-          labels,
-          granularity: flags.granularity,
-          momentum: flags.momentum,
-          curvatureIterations: flags.curvatureIterations,
-        }, { onProgress: progress.update });
+        const report = await analyzeFile(model, analysisOptions(flags), { onProgress: progress.update });
         progress.stop();
         if (flags.format === 'json') emit(JSON.stringify(report, null, 2), flags.out);
         else if (flags.format === 'table') emit(formatReportTable(report), flags.out);
         else throw new DoctorError('bad-input', `--format ${flags.format} lands with the report and review issues; use table or json`);
+        if (flags.failOn !== 'none' && failsAt(report.findings, flags.failOn)) state.code = ExitCode.findings;
+      } finally {
+        progress.stop();
+      }
+    });
+
+  addAnalysisOptions(addRunOptions(program.command('what-if <model>').description('apply the findings\' fixes to an in-memory copy, re-analyse it and compare before and after')))
+    .option('--fix <ids...>', 'finding ids (e.g. exploding-layer:/layers.0/Gemm) or rule ids (e.g. mis-scaled-init) whose fixes to apply; default: all')
+    .option('--write [file]', 'also write the patched copy (default <model>.whatif.onnx beside it; never overwrites)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--out <file>', 'write the comparison to a file instead of stdout')
+    .action(async (model: string, flags: RunFlags & AnalyzeCliFlags & { fix?: string[]; write?: boolean | string }) => {
+      const progress = createProgressReporter(flags.progress);
+      try {
+        const result = await whatIfFile(model, { fixes: flags.fix ?? [], write: flags.write }, analysisOptions(flags), { onProgress: progress.update });
+        progress.stop();
+        emit(flags.format === 'json' ? JSON.stringify(result, null, 2) : formatWhatIf(result, fmt), flags.out);
       } finally {
         progress.stop();
       }
     });
   return program;
+}
+
+/** Engine options and analysis flags from the command line, with the config file's values under the flags'. */
+function analysisOptions(flags: RunFlags & AnalyzeCliFlags): Partial<EngineOptions> & Partial<AnalysisFlags> {
+  const config = readConfig(flags.config);
+  return {
+    ...engineOptions(flags),
+    loss: flags.loss,
+    labels: flags.labels ? readLabels(flags.labels) : undefined,
+    granularity: flags.granularity,
+    momentum: flags.momentum,
+    curvatureIterations: flags.curvatureIterations,
+    thresholds: { ...config.thresholds, ...flags.threshold },
+    learningRate: flags.learningRate ?? config.learningRate,
+    weightDecay: flags.weightDecay ?? config.weightDecay,
+  };
 }
 
 interface AnalyzeCliFlags {
@@ -88,7 +127,54 @@ interface AnalyzeCliFlags {
   granularity: 'op' | 'layer' | 'module';
   momentum: number;
   curvatureIterations: number;
+  failOn: 'error' | 'warning' | 'none';
+  threshold: Record<string, number>;
+  config?: string;
+  learningRate?: number;
+  weightDecay?: number;
 }
+
+/** commander parser for repeated `--threshold name=value`. */
+function parseThreshold(value: string, previous: Record<string, number>): Record<string, number> {
+  const m = /^([A-Za-z]+)=(.+)$/.exec(value);
+  const n = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isFinite(n)) throw new InvalidArgumentError(`'${value}' is not NAME=NUMBER (e.g. illConditioned=1e5).`);
+  resolveThresholds({ [m[1]]: n }, '--threshold');
+  return { ...previous, [m[1]]: n };
+}
+
+interface ConfigFile {
+  thresholds?: Record<string, number>;
+  learningRate?: number;
+  weightDecay?: number;
+}
+
+/** The config file: the one named, or ./.gradient-doctor.json when it exists; its thresholds are checked by name. */
+function readConfig(file: string | undefined): ConfigFile {
+  const target = file ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+  if (!target) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(target, 'utf8'));
+  } catch (e) {
+    throw new DoctorError('bad-input', `cannot read the config file (${errorMessage(e)})`, target);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DoctorError('bad-input', 'the config file must hold a JSON object', target);
+  const c = parsed as Record<string, unknown>;
+  const known = ['thresholds', 'learningRate', 'weightDecay'];
+  const unknown = Object.keys(c).filter((k) => !known.includes(k));
+  if (unknown.length) throw new DoctorError('bad-input', `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} in the config file; known: ${known.join(', ')}`, target);
+  for (const k of ['learningRate', 'weightDecay']) {
+    if (c[k] !== undefined && (typeof c[k] !== 'number' || (c[k] as number) < 0)) throw new DoctorError('bad-input', `"${k}" in the config file must be a non-negative number`, target);
+  }
+  if (c.thresholds !== undefined) {
+    if (typeof c.thresholds !== 'object' || c.thresholds === null) throw new DoctorError('bad-input', '"thresholds" in the config file must be an object of name: number', target);
+    resolveThresholds(c.thresholds as Record<string, unknown>, `the config file ${target}`);
+  }
+  return c as ConfigFile;
+}
+
+const DEFAULT_CONFIG = '.gradient-doctor.json';
 
 function readLabels(file: string): number[] {
   let parsed: unknown;
@@ -108,10 +194,11 @@ function emit(text: string, out: string | undefined): void {
 
 /** Runs the CLI and returns its exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const state: { code: number } = { code: ExitCode.ok };
+  const program = buildProgram(state);
   try {
     await program.parseAsync(argv);
-    return ExitCode.ok;
+    return state.code;
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return ExitCode.ok;

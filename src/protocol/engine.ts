@@ -22,4 +22,10 @@ export interface AnalysisFlags {
   granularity: 'op' | 'layer' | 'module';
   momentum: number;
   curvatureIterations: number;
+  /** Diagnosis threshold overrides by name (see THRESHOLDS in src/core/diagnosis/thresholds.ts). */
+  thresholds?: Record<string, number>;
+  /** The learning rate the user trains with: a warning when it exceeds the stable bound. */
+  learningRate?: number;
+  /** L2 weight decay the user trains with (added to the Hessian's top eigenvalue). */
+  weightDecay?: number;
 }

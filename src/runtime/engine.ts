@@ -1,9 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DoctorError, errorMessage, withFile } from '../core/errors';
 import { analyzeModel, DEFAULT_ANALYZE_OPTIONS, type AnalyzeOptions } from '../core/analysis/analyze';
 import { inspectModel, type InspectResult } from '../core/inspect';
-import type { AnalysisReport } from '../core/report/types';
+import type { AnalysisReport, Remedy } from '../core/report/types';
+import { applyRemedies, remediesOf } from '../core/diagnosis/remedies';
+import { compareAnalyses, type WhatIfResult } from '../core/diagnosis/whatIf';
+import { encodeModel } from '../core/onnx/encode';
+import type { Model } from '../core/onnx/types';
+import { validateGraph } from '../core/onnx/validate';
 import type { SampleFile } from '../core/inputs/load';
 import { DEFAULT_SAMPLE_OPTIONS } from '../core/inputs/prepare';
 import type { WorkContext } from '../core/progress';
@@ -45,19 +50,74 @@ export async function analyzeFile(file: string, options: Partial<EngineOptions> 
   try {
     ctx?.onProgress?.({ message: `Loading ${path.basename(file)}`, fraction: 0 });
     const loaded = loadModelFile(file);
-    const samples = { ...DEFAULT_SAMPLE_OPTIONS, ...options.samples, files: readSampleFiles(options.samples?.files) };
-    const analyzeOptions: AnalyzeOptions = {
-      ...DEFAULT_ANALYZE_OPTIONS,
-      executionProvider: options.executionProvider ?? 'auto',
-      samples,
-      ...(options.loss ? { loss: options.loss } : {}),
-      ...(options.labels ? { labels: options.labels } : {}),
-      ...(options.granularity ? { granularity: options.granularity } : {}),
-      ...(options.momentum !== undefined ? { momentum: options.momentum } : {}),
-      ...(options.curvatureIterations !== undefined ? { curvatureIterations: options.curvatureIterations } : {}),
-    };
-    return await analyzeModel(loaded, analyzeOptions, createOrtRunner, { ort: ORT_VERSION, tool: TOOL_VERSION }, ctx);
+    return await analyzeModel(loaded, analyzeOptionsOf(options), createOrtRunner, { ort: ORT_VERSION, tool: TOOL_VERSION }, ctx);
   } catch (e) {
     throw withFile(e, path.resolve(file));
   }
+}
+
+/** What a what-if preview changes, and whether to write the patched copy. */
+export interface WhatIfRequest {
+  /** Finding ids or rule ids whose remedies to apply; empty: every finding's remedies. */
+  fixes: string[];
+  /** Remedies given directly (applied before those of the findings). */
+  remedies?: Remedy[];
+  /**
+   * Write the patched model beside the original: true for `<name>.whatif.onnx`, or a path.
+   * Never the original file, never over an existing file.
+   */
+  write?: boolean | string;
+}
+
+/**
+ * Analyses the model, applies the chosen remedies to an in-memory copy, analyses the copy and
+ * compares the two (Diagnosis issue: what-if preview). The user's model file is only read.
+ */
+export async function whatIfFile(file: string, request: WhatIfRequest, options: Partial<EngineOptions> & Partial<AnalysisFlags> = {}, ctx?: WorkContext): Promise<WhatIfResult> {
+  try {
+    const loaded = loadModelFile(file);
+    const analyzeOptions = analyzeOptionsOf(options);
+    const versions = { ort: ORT_VERSION, tool: TOOL_VERSION };
+    const half = (from: number, label: string): WorkContext => ({
+      ...ctx,
+      onProgress: (p) => ctx?.onProgress?.({ message: `${label}: ${p.message}`, fraction: from + (p.fraction ?? 0) / 2 }),
+    });
+    const before = await analyzeModel(loaded, analyzeOptions, createOrtRunner, versions, half(0, 'Before'));
+    const remedies = [...(request.remedies ?? []), ...remediesOf(before.findings, request.fixes)];
+    if (remedies.length === 0) throw new DoctorError('bad-input', 'nothing to apply: none of the chosen findings has a remedy that can be applied to the model itself');
+    const patched = applyRemedies(loaded.model, remedies, analyzeOptions.samples.seed);
+    const order = validateGraph(patched.model.graph, loaded.path);
+    const after = await analyzeModel({ ...loaded, model: patched.model, order, path: `${loaded.path} (what-if)` }, analyzeOptions, createOrtRunner, versions, half(0.5, 'After'));
+    const result = compareAnalyses(before, after, patched.applied);
+    if (request.write) result.written = writePatched(loaded.path, patched.model, request.write);
+    return result;
+  } catch (e) {
+    throw withFile(e, path.resolve(file));
+  }
+}
+
+function writePatched(original: string, model: Model, write: true | string): string {
+  const target = path.resolve(write === true ? original.replace(/(\.onnx)?$/i, '.whatif.onnx') : write);
+  if (target === path.resolve(original)) throw new DoctorError('bad-input', 'refusing to overwrite the original model; choose another file name', target);
+  if (existsSync(target)) throw new DoctorError('bad-input', 'refusing to overwrite an existing file; remove it or choose another name', target);
+  writeFileSync(target, encodeModel(model).bytes, { flag: 'wx' });
+  return target;
+}
+
+function analyzeOptionsOf(options: Partial<EngineOptions> & Partial<AnalysisFlags>): AnalyzeOptions {
+  const samples = { ...DEFAULT_SAMPLE_OPTIONS, ...options.samples, files: readSampleFiles(options.samples?.files) };
+  return {
+    ...DEFAULT_ANALYZE_OPTIONS,
+    executionProvider: options.executionProvider ?? 'auto',
+    samples,
+    ...(options.loss ? { loss: options.loss } : {}),
+    ...(options.labels ? { labels: options.labels } : {}),
+    ...(options.granularity ? { granularity: options.granularity } : {}),
+    ...(options.momentum !== undefined ? { momentum: options.momentum } : {}),
+    ...(options.curvatureIterations !== undefined ? { curvatureIterations: options.curvatureIterations } : {}),
+    diagnosis: {
+      thresholds: options.thresholds,
+      training: { learningRate: options.learningRate, weightDecay: options.weightDecay },
+    },
+  };
 }

@@ -398,10 +398,11 @@ function nonFiniteActivations(forward: ForwardPass, order: number[]): AnalysisRe
  * Attention masks put -inf where a position must be ignored and add it to the scores before a
  * Softmax: that is intended (DOMAIN.md section 9) and not a finding. A tensor's -inf is intended
  * when it holds no NaN or +inf and every path from it reaches a Softmax through ops that carry a
- * mask unchanged (Add, Where, reshapes, casts, slices).
+ * mask unchanged (Add, Mul, Where, reshapes, casts, slices). A NaN made on the way (-inf * 0) is
+ * caught at the tensor that holds it.
  */
 class MaskFlow {
-  private static readonly CARRY = new Set(['Add', 'Sub', 'Where', 'Reshape', 'Unsqueeze', 'Squeeze', 'Expand', 'Cast', 'Slice', 'Transpose', 'Identity', 'Concat', 'Gather', 'Tile']);
+  private static readonly CARRY = new Set(['Add', 'Sub', 'Mul', 'Where', 'Reshape', 'Unsqueeze', 'Squeeze', 'Expand', 'Cast', 'Slice', 'Transpose', 'Identity', 'Concat', 'Gather', 'Tile']);
   private readonly consumers = new Map<string, Model['graph']['nodes']>();
   private readonly memo = new Map<string, boolean>();
 
