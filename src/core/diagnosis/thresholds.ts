@@ -82,14 +82,14 @@ export const THRESHOLDS = {
     reason: 'a saturated unit passes a slope below 0.02: no gradient (sections 1, 5)',
   },
   deadFraction: {
-    value: 0.25,
+    value: 0.5,
     description: 'fraction of a ReLU layer\'s units inactive on every sample: warning above',
-    reason: 'a unit negative on all inputs never gets a gradient and never recovers (section 6)',
+    reason: 'a unit negative on all inputs never gets a gradient (section 6); deep ReLU stacks at He init correlate their samples, so up to a third of a deep layer can look dead at init, half is beyond that',
   },
   deadMinSamples: {
-    value: 4,
-    description: 'dead units are judged only with at least this many samples',
-    reason: 'a healthy ReLU unit is off on one sample half the time; on 4 independent samples 6% of the time',
+    value: 8,
+    description: 'dead units are judged only with at least this many samples (--samples)',
+    reason: 'a healthy ReLU unit is off on one sample half the time; on 8 independent samples 0.4% of the time',
   },
   initVarianceRatio: {
     value: 4,
