@@ -1,5 +1,9 @@
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import Ajv2020 from 'ajv/dist/2020';
+import { ROOT } from '../../helpers';
 import { DataType } from '../../../src/core/onnx/types';
 import { float32Tensor, tensorToFloat64 } from '../../../src/core/onnx/tensorData';
 import { RULES } from '../../../src/core/diagnosis/registry';
@@ -193,10 +197,13 @@ describe('diagnosis rules', () => {
     assert.throws(() => resolveThresholds({ illConditioned: -1 }), /must be a non-negative number/);
   });
 
-  it('every finding carries the fields of the report contract, and rule ids are unique', async () => {
+  it('every finding carries the fields of the report contract and follows the JSON Schema; rule ids are unique', async () => {
     assert.equal(new Set(RULES.map((r) => r.id)).size, RULES.length);
+    const schema = JSON.parse(readFileSync(path.join(ROOT, 'schema', 'report.schema.json'), 'utf8'));
+    const validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
     for (const name of ['mlp_sigmoid', 'mlp_tanh_overscaled', 'numeric_hazards', 'lstm']) {
       const r = await analyze(name);
+      assert.ok(validate(JSON.parse(JSON.stringify(r))), `${name}: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
       assert.equal(new Set(r.findings.map((f) => f.id)).size, r.findings.length, `${name}: finding ids unique`);
       for (const f of r.findings) {
         for (const k of ['id', 'rule', 'severity', 'message', 'why'] as const) assert.ok(f[k], `${name} ${f.id}: ${k}`);

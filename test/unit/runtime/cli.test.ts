@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -65,5 +65,62 @@ describe('gradient-doctor CLI (dist/cli.js)', () => {
     const r = run('--version');
     assert.equal(r.status, 0);
     assert.equal(r.stdout.trim(), JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+  });
+});
+
+describe('gradient-doctor analyze / what-if: findings, --fail-on, thresholds and config', () => {
+  const quick = ['--curvature-iterations', '0'];
+
+  it('the table leads with the verdict and lists the findings with why and fix', () => {
+    const r = run('analyze', model('mlp_sigmoid'), ...quick);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^Pathological: Vanishing gradient/);
+    assert.match(r.stdout, /✖ error {4}Vanishing gradient/);
+    assert.match(r.stdout, /why: /);
+    assert.match(r.stdout, /fix: Swap the 11 hidden Sigmoid activations/);
+  });
+
+  it('--fail-on exits 1 at or above the level, 0 below it', () => {
+    assert.equal(run('analyze', model('mlp_sigmoid'), ...quick, '--fail-on', 'error').status, 1);
+    assert.equal(run('analyze', model('mlp_tanh_overscaled'), ...quick, '--fail-on', 'error').status, 0);
+    assert.equal(run('analyze', model('mlp_tanh_overscaled'), ...quick, '--fail-on', 'warning').status, 1);
+    assert.equal(run('analyze', model('mlp_relu_he'), ...quick, '--fail-on', 'warning').status, 0);
+  });
+
+  it('--threshold and a config file override thresholds by name; bad names exit 2 naming them', () => {
+    const raised = run('analyze', model('mlp_sigmoid'), ...quick, '--format', 'json', '--threshold', 'vanishingGradientError=1e-12');
+    assert.equal(raised.status, 0, raised.stderr);
+    const f = JSON.parse(raised.stdout).findings.find((x: { rule: string }) => x.rule === 'vanishing-gradient');
+    assert.equal(f.severity, 'warning');
+    const dir = mkdtempSync(path.join(tmpdir(), 'gd-cli-'));
+    const config = path.join(dir, 'gd.json');
+    writeFileSync(config, JSON.stringify({ thresholds: { vanishingGradientWarning: 1e-12, vanishingGradientError: 1e-13 }, learningRate: 10 }));
+    const r = run('analyze', model('mlp_sigmoid'), '--curvature-iterations', '4', '--format', 'json', '--config', config);
+    assert.equal(r.status, 0, r.stderr);
+    const findings = JSON.parse(r.stdout).findings as Array<{ rule: string; severity: string }>;
+    assert.ok(!findings.some((x) => x.rule === 'vanishing-gradient'));
+    assert.equal(findings.find((x) => x.rule === 'learning-rate')?.severity, 'warning');
+    const bad = run('analyze', model('mlp_sigmoid'), ...quick, '--threshold', 'vanishing=1');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /unknown threshold "vanishing"/);
+    writeFileSync(config, JSON.stringify({ treshold: {} }));
+    const typo = run('analyze', model('mlp_sigmoid'), ...quick, '--config', config);
+    assert.equal(typo.status, 2);
+    assert.match(typo.stderr, /unknown key "treshold" in the config file/);
+  });
+
+  it('what-if prints before and after, and --write leaves a patched copy beside the model', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gd-cli-'));
+    const file = path.join(dir, 'tanh.onnx');
+    copyFileSync(model('mlp_tanh_overscaled'), file);
+    const r = run('what-if', file, ...quick, '--fix', 'mis-scaled-init', '--write');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /What-if: 10 changes applied to an in-memory copy/);
+    assert.match(r.stdout, /Verdict {4}at-risk → healthy/);
+    assert.match(r.stdout, /Resolved {3}\d+/);
+    assert.deepEqual(readdirSync(dir).sort(), ['tanh.onnx', 'tanh.whatif.onnx']);
+    const again = run('what-if', file, ...quick, '--fix', 'mis-scaled-init', '--write');
+    assert.equal(again.status, 2);
+    assert.match(again.stderr, /refusing to overwrite an existing file/);
   });
 });
