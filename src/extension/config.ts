@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { EngineOptions } from '../protocol/engine';
+import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
 
 /** The extension's settings, read in one place with their types and defaults. */
 export function readEngineOptions(scope?: vscode.Uri): EngineOptions {
@@ -13,5 +13,16 @@ export function readEngineOptions(scope?: vscode.Uri): EngineOptions {
       // a plain copy: the settings object is a proxy, which the worker's IPC cannot clone
       dimensions: { ...c.get<Record<string, number>>('dimensions', {}) },
     },
+  };
+}
+
+/** The diagnosis settings: threshold overrides by name and what the user trains with. */
+export function readDiagnosisSettings(scope?: vscode.Uri): Pick<AnalysisFlags, 'thresholds' | 'learningRate' | 'weightDecay'> {
+  const c = vscode.workspace.getConfiguration('gradientDoctor', scope);
+  const lr = c.get<number | null>('learningRate', null);
+  return {
+    thresholds: { ...c.get<Record<string, number>>('thresholds', {}) },
+    learningRate: typeof lr === 'number' && lr > 0 ? lr : undefined,
+    weightDecay: c.get<number>('weightDecay', 0) || undefined,
   };
 }

@@ -77,8 +77,10 @@ export const vanishingGradient: Rule = {
     const error = o.factor < t.vanishingGradientError;
     const sigmoids = part.filter((x) => activationOf(x.layer) === 'Sigmoid' && !isOutputLayer(ctx, x.layer)).length;
     const remedies = initRemedies(ctx, part.map((x) => x.layer), true);
+    const fanIn = weightOf(ctx, part[0].layer)?.fanIn;
+    const he = fanIn ? `He (std sqrt(2/fan_in) = ${fmt(Math.sqrt(2 / fanIn))} for ${part[0].layer.name}'s fan-in ${fanIn})` : 'He (std sqrt(2/fan_in))';
     const fix = sigmoids > 0
-      ? `Swap the ${sigmoids} hidden Sigmoid activation${sigmoids > 1 ? 's' : ''} in ${part[0].layer.name} .. ${part[part.length - 1].layer.name} for ReLU (slope 1 instead of at most 0.25) and initialise those weights with He (std sqrt(2/fan_in)); or add skip connections around the stretch.`
+      ? `Swap the ${sigmoids} hidden Sigmoid activation${sigmoids > 1 ? 's' : ''} in ${part[0].layer.name} .. ${part[part.length - 1].layer.name} for ReLU (slope 1 instead of at most 0.25) and initialise those weights with ${he}; or add skip connections around the stretch.`
       : `Initialise ${part[0].layer.name} .. ${part[part.length - 1].layer.name} with the scheme that suits their activation (He for ReLU, LeCun for tanh), add normalisation, or add skip connections around the stretch.`;
     return [{
       id: `vanishing-gradient:${o.first.name}`,

@@ -1,5 +1,5 @@
 import type { Finding, LayerReport, ParameterReport } from '../../report/types';
-import { activationOf, fmt, isNormalized, schemeFor, weightOf, type DiagnosisContext, type Rule } from '../rule';
+import { activationOf, fmt, isNormalized, isOutputLayer, schemeFor, weightOf, type DiagnosisContext, type Rule } from '../rule';
 
 /** The weight-only side of a layer, for a finding that says whether weights or activations are the cause. */
 function weightSide(w: ParameterReport | undefined, scheme: 'he' | 'lecun'): string {
@@ -80,7 +80,9 @@ export const contractingLayer: Rule = {
         threshold: t,
         thresholdName: 'contractingLayerRmsGain',
         why: 'Every gradient passing back through the layer shrinks by this factor; a few such layers make the early ones stop learning.',
-        fix: act === 'Sigmoid'
+        fix: act === 'Sigmoid' && isOutputLayer(ctx, l)
+          ? `${l.name}'s Sigmoid is the model's output activation: keep it (or fold it into the loss, e.g. BCEWithLogits) and fix the layers before it.`
+          : act === 'Sigmoid'
           ? `Swap ${l.name}'s Sigmoid for ReLU or GELU (slope 1 near 0) with He init, or use tanh (slope 1 at 0, LeCun init).`
           : w ? `Scale ${w.name} by ${fmt(1 / g)} (1 / the layer's rms gain, a first-order estimate: preview it with what-if).` : 'Add normalisation or a skip connection around the layer.',
         expect: 'The layer\'s rms gain moves towards 1.',
