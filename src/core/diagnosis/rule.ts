@@ -31,8 +31,8 @@ export interface GraphFacts {
   nodeByName: Map<string, Node>;
   producer: Map<string, Node>;
   consumers: Map<string, Node[]>;
-  /** Add/Sum nodes joining a tensor with something computed from it (x + F(x)). */
-  residualJoins: Node[];
+  /** Add/Sum nodes joining a tensor with something computed from it (x + F(x)): which input is the branch F(x). */
+  residualJoins: Array<{ node: Node; branch: number }>;
   /** Op types present in the graph. */
   opTypes: Set<string>;
 }
@@ -73,12 +73,17 @@ export function graphFacts(model: Model): GraphFacts {
     }
     return out;
   };
-  const residualJoins = nodes.filter((n) => {
-    if (n.opType !== 'Add' && n.opType !== 'Sum') return false;
-    const ins = n.inputs.filter((i) => i && !constant(i));
-    if (ins.length < 2) return false;
-    return ins.some((a) => ins.some((b) => a !== b && ancestors(b).has(a)));
-  });
+  // A residual join adds two paths that fork from a common tensor: x + F(x), or a projection
+  // shortcut P(x) + F(x). The branch F is the input with the longer history.
+  const residualJoins: GraphFacts['residualJoins'] = [];
+  for (const n of nodes) {
+    if ((n.opType !== 'Add' && n.opType !== 'Sum') || n.inputs.length !== 2) continue;
+    const [a, b] = n.inputs;
+    if (!a || !b || constant(a) || constant(b)) continue;
+    const [ha, hb] = [ancestors(a), ancestors(b)];
+    const forked = ha.has(b) || hb.has(a) || [...ha].some((t) => hb.has(t));
+    if (forked) residualJoins.push({ node: n, branch: hb.size > ha.size ? 1 : 0 });
+  }
   return {
     nodeByName: new Map(nodes.map((n) => [n.name, n])),
     producer,

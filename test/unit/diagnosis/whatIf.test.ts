@@ -8,7 +8,7 @@ import { Rng } from '../../../src/core/inputs/rng';
 import { tensorToFloat64 } from '../../../src/core/onnx/tensorData';
 import { analyzeFile, whatIfFile } from '../../../src/runtime/engine';
 import { model as fixture } from '../../helpers';
-import { analyze, byRule, load } from './helpers';
+import { analyze, byRule, load, variant } from './helpers';
 
 const quick = { executionProvider: 'cpu' as const, curvatureIterations: 0 };
 
@@ -63,13 +63,23 @@ describe('what-if previews', () => {
     assert.throws(() => remediesOf([], ['nothing']), /no finding 'nothing'/);
   });
 
-  it('a residual scaling and an orthogonal re-init change the model as asked', async () => {
-    const m = load('resnet_small');
-    const join = m.graph.nodes.find((n) => n.opType === 'Add')!;
-    const { model: scaled } = applyRemedies(m, [{ kind: 'residual-scale', node: join.name, input: 0, factor: 0 }]);
-    const a = await analyze(m);
-    const b = await analyze(scaled);
-    assert.notEqual(a.run.lossValue, b.run.lossValue);
+  it('the residual scaling of an end-to-end explosion scales every residual branch and lowers sigma_max', async () => {
+    // residual branches whose BatchNorm scales are 30x: the blocks' gains add up
+    const hot = ['layer1.0.bn2.weight', 'layer2.0.bn2.weight', 'layer3.0.bn2.weight'].map((parameter) => ({ kind: 'rescale' as const, parameter, factor: 30 }));
+    const m = variant('resnet_small', hot);
+    const thresholds = { endToEndSigmaMax: 0.1 };
+    const before = await analyze(m, { diagnosis: { thresholds } });
+    const [f] = byRule(before, 'end-to-end-explosion');
+    assert.equal(f.remedies?.length, 3, 'three residual joins in the small ResNet');
+    assert.ok(f.remedies!.every((r) => r.kind === 'residual-scale' && Math.abs(r.factor - 1 / Math.sqrt(3)) < 1e-12));
+    const join = f.remedies![0] as { node: string; input: number };
+    const branch = m.graph.nodes.find((n) => n.name === join.node)!.inputs[join.input];
+    assert.notEqual(m.graph.nodes.find((n) => n.outputs.includes(branch))!.opType, 'Relu', 'the branch, not the skip, is scaled');
+    const after = await analyze(applyRemedies(m, f.remedies!).model, { diagnosis: { thresholds } });
+    assert.ok(after.endToEnd.sigmaMax! < before.endToEnd.sigmaMax!, `${before.endToEnd.sigmaMax} -> ${after.endToEnd.sigmaMax}`);
+  });
+
+  it('an orthogonal re-init gives a weight of condition 1', async () => {
     const q = orthogonal(6, 10, new Rng(1));
     for (let i = 0; i < 6; i++) {
       for (let j = 0; j < 6; j++) {

@@ -7,6 +7,10 @@ export const endToEndExplosion: Rule = {
     const e = ctx.report.endToEnd;
     const t = ctx.thresholds.endToEndSigmaMax;
     if (e.sigmaMax === null || e.sigmaMax <= t) return [];
+    // In a residual network each block adds its branch's gain; scaling the branches by
+    // 1 / sqrt(blocks) keeps the sum of L of them O(1) (the Fixup / SkipInit argument).
+    const joins = ctx.facts.residualJoins;
+    const scale = joins.length ? 1 / Math.sqrt(joins.length) : undefined;
     return [{
       id: 'end-to-end-explosion',
       rule: 'end-to-end-explosion',
@@ -17,8 +21,11 @@ export const endToEndExplosion: Rule = {
       threshold: t,
       thresholdName: 'endToEndSigmaMax',
       why: 'Far from dynamical isometry: small input changes (and the gradients that mirror them) are amplified, so training is unstable and the model is brittle.',
-      fix: 'Rescale the layers flagged as exploding (see their findings for the factors), or add normalisation; spectral normalisation bounds the whole model\'s Lipschitz constant by the product of per-layer bounds.',
+      fix: scale !== undefined
+        ? `Scale each of the ${joins.length} residual branches by ${fmt(scale)} (1 / sqrt(number of blocks), as Fixup and SkipInit do) or put a learnable gate initialised near 0 on them; rescale the layers flagged as exploding.`
+        : 'Rescale the layers flagged as exploding (see their findings for the factors), or add normalisation; spectral normalisation bounds the whole model\'s Lipschitz constant by the product of per-layer bounds.',
       expect: 'sigma_max of the end-to-end Jacobian moves towards 1.',
+      remedies: scale !== undefined ? joins.map((j) => ({ kind: 'residual-scale' as const, node: j.node.name, input: j.branch, factor: scale })) : undefined,
     }];
   },
 };

@@ -1,4 +1,4 @@
-import type { Finding, LayerReport, Remedy } from '../../report/types';
+import type { LayerReport, Remedy } from '../../report/types';
 import { activationOf, fmt, isOutputLayer, schemeFor, weightOf, type DiagnosisContext, type Rule } from '../rule';
 
 /** Per-layer gradient ratios dL/d(input) over dL/d(output), in depth order, where both are known. */

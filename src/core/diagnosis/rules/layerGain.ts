@@ -1,5 +1,5 @@
-import type { Finding, LayerReport, ParameterReport } from '../../report/types';
-import { activationOf, fmt, isNormalized, isOutputLayer, schemeFor, weightOf, type DiagnosisContext, type Rule } from '../rule';
+import type { Finding, ParameterReport } from '../../report/types';
+import { activationOf, fmt, isNormalized, isOutputLayer, schemeFor, weightOf, type Rule } from '../rule';
 
 /** The weight-only side of a layer, for a finding that says whether weights or activations are the cause. */
 function weightSide(w: ParameterReport | undefined, scheme: 'he' | 'lecun'): string {
