@@ -2,7 +2,8 @@
 """The benchmark's PyTorch side: exports the benchmark models to ONNX (into --out) and times a
 PyTorch autograd analysis that computes the same per-layer figures the same way as Gradient Doctor
 (same sample, layers, exact threshold, Lanczos steps and Hutchinson probes; one backward pass for
-the gradient flow; the end-to-end Jacobian). Prints one JSON line per model with the seconds taken.
+the gradient flow; the end-to-end Jacobian; the Hessian's top eigenvalue by 20 Lanczos steps on
+Hessian-vector products). Prints one JSON line per model with the seconds taken.
 """
 import argparse
 import json
@@ -102,6 +103,43 @@ def figures(fn, x):
     return float(a)
 
 
+CURVATURE_STEPS = 20
+
+
+def top_hessian_eigenvalue(model, x):
+    """Lanczos with full reorthogonalisation on Hessian-vector products (double backward) of the sum
+    loss in the parameters: the engine's default curvature, 20 steps."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(model(x).sum(), params, create_graph=True)
+    n = sum(p.numel() for p in params)
+
+    def hvp(v):
+        parts, k = [], 0
+        for p in params:
+            parts.append(v[k:k + p.numel()].view_as(p))
+            k += p.numel()
+        hv = torch.autograd.grad(grads, params, grad_outputs=parts, retain_graph=True)
+        return torch.cat([h.reshape(-1) for h in hv])
+
+    q = torch.randn(n)
+    q /= q.norm()
+    Q, alphas, betas = [q], [], []
+    for _ in range(CURVATURE_STEPS):
+        w = hvp(Q[-1])
+        a = float(w @ Q[-1])
+        alphas.append(a)
+        for v in Q:
+            w -= (w @ v) * v
+        b = float(w.norm())
+        if b < 1e-10:
+            break
+        betas.append(b)
+        Q.append(w / b)
+    k = len(alphas)
+    T = torch.diag(torch.tensor(alphas)) + torch.diag(torch.tensor(betas[:k - 1]), 1) + torch.diag(torch.tensor(betas[:k - 1]), -1)
+    return float(torch.linalg.eigvalsh(T)[-1])
+
+
 def analyse(model, x, layer_inputs_fn):
     t0 = time.perf_counter()
     with torch.no_grad():
@@ -111,6 +149,7 @@ def analyse(model, x, layer_inputs_fn):
     xg = x.clone().requires_grad_(True)
     model(xg).sum().backward()
     figures(lambda z: model(z), x)
+    top_hessian_eigenvalue(model, x)
     return time.perf_counter() - t0
 
 

@@ -8,6 +8,7 @@ import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
 import { DoctorError, errorMessage, isDoctorError } from '../core/errors';
 import { fmt, formatReportTable } from '../core/report/table';
 import { analyzeFile, inspectFile, whatIfFile } from '../runtime/engine';
+import { readLabelsFile } from '../runtime/labels';
 import { formatInspect } from '../core/report/inspectText';
 import { standaloneHtml } from './assets';
 import { engineOptions, ExitCode, parseDim, parseInteger, parsePositive, type RunFlags } from './options';
@@ -108,7 +109,7 @@ function analysisOptions(flags: RunFlags & AnalyzeCliFlags): Partial<EngineOptio
   return {
     ...engineOptions(flags),
     loss: flags.loss,
-    labels: flags.labels ? readLabels(flags.labels) : undefined,
+    labels: flags.labels ? readLabelsFile(flags.labels) : undefined,
     granularity: flags.granularity,
     momentum: flags.momentum,
     curvatureIterations: flags.curvatureIterations,
@@ -175,17 +176,6 @@ function readConfig(file: string | undefined): ConfigFile {
 }
 
 const DEFAULT_CONFIG = '.gradient-doctor.json';
-
-function readLabels(file: string): number[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new DoctorError('bad-input', `cannot read labels (${errorMessage(e)})`, file);
-  }
-  if (!Array.isArray(parsed) || parsed.some((x) => !Number.isInteger(x))) throw new DoctorError('bad-input', 'labels must be a JSON array of integers', file);
-  return parsed as number[];
-}
 
 function emit(text: string, out: string | undefined): void {
   if (out) writeFileSync(out, text.endsWith('\n') ? text : text + '\n');

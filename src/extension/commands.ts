@@ -1,6 +1,13 @@
 /** Command ids, mirroring package.json `contributes.commands`. */
 export const CommandId = {
+  analyzeModel: 'gradientDoctor.analyzeModel',
   inspectModel: 'gradientDoctor.inspectModel',
+  showOutline: 'gradientDoctor.showOutline',
+  previewFix: 'gradientDoctor.previewFix',
+  /** Internal (CodeLens): shows a finding's fix with a button to preview it. */
+  showFix: 'gradientDoctor.showFix',
+  clearAnalysis: 'gradientDoctor.clearAnalysis',
+  cancelAnalysis: 'gradientDoctor.cancelAnalysis',
   showLog: 'gradientDoctor.showLog',
 } as const;
 

@@ -1,11 +1,18 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { formatWhatIf, type WhatIfResult } from '../core/diagnosis/whatIf';
 import { errorMessage, isDoctorError } from '../core/errors';
 import type { InspectResult } from '../core/inspect';
 import { formatInspect } from '../core/report/inspectText';
+import { fmt } from '../core/report/table';
+import type { AnalysisReport } from '../core/report/types';
 import { WorkerClient } from '../runtime/workerClient';
+import { AnalysisManager } from './analysisManager';
 import { CommandId } from './commands';
-import { readEngineOptions } from './config';
+import { readAnalysisFlags, readEngineOptions } from './config';
+import { FindingsPresenter } from './findings';
+import { readLabelsFile } from '../runtime/labels';
+import { REPORT_VIEW_TYPE, ReportEditorProvider } from './reportEditor';
 import { SummaryDocuments, SUMMARY_SCHEME } from './summaryDocument';
 
 /** What the extension exposes to its integration tests (the return value of activate). */
@@ -14,6 +21,10 @@ export interface GradientDoctorApi {
   inspect(uri: vscode.Uri): Promise<InspectResult | undefined>;
   /** The worker client, so tests can crash the worker. */
   readonly worker: WorkerClient;
+  /** The analyses, their cache and queue. */
+  readonly analyses: AnalysisManager;
+  /** The report editors (which message each open report received last). */
+  readonly reports: ReportEditorProvider;
   /** Fires with the message of every error shown to the user. */
   readonly onDidReportError: vscode.Event<string>;
 }
@@ -35,8 +46,97 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     vscode.workspace.registerTextDocumentContentProvider(SUMMARY_SCHEME, summaries),
   );
 
+  const log = (line: string) => output.info(line);
+  const analyses = new AnalysisManager(worker, log);
+  const presenter = new FindingsPresenter(worker, analyses, log);
+  const fail = (e: unknown) => reportError(output, e, errorReported);
+
+  /** Shows a what-if preview: the fix applied to an in-memory copy, before and after. */
+  const previewFix = async (modelArg?: string | vscode.Uri, findingId?: string): Promise<WhatIfResult | undefined> => {
+    const model = typeof modelArg === 'string' ? vscode.Uri.parse(modelArg) : modelArg;
+    if (!model || !findingId) return undefined;
+    if (!(await trustedEnough(model))) return undefined;
+    try {
+      const { labelsFile, ...flags } = readAnalysisFlags(model);
+      const options = { ...readEngineOptions(model), ...flags, ...(labelsFile ? { labels: readLabelsFile(labelsFile) } : {}), whatIf: { fixes: [findingId] } };
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Gradient Doctor: previewing the fix for ${findingId}`, cancellable: true },
+        (progress, token) => {
+          const abort = new AbortController();
+          token.onCancellationRequested(() => abort.abort());
+          return worker.run('whatIf', model.fsPath, options, { signal: abort.signal, onProgress: (p) => progress.report({ message: p.message }) });
+        },
+      );
+      const doc = await vscode.workspace.openTextDocument(summaries.set(vscode.Uri.file(`${model.fsPath}.whatif`), formatWhatIf(result, fmt)));
+      await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+      return result;
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  };
+
+  const openOutline = async (arg?: vscode.Uri): Promise<vscode.TextEditor | undefined> => {
+    const uri = arg ?? (await pickModel('Show as Text'));
+    if (!uri) return undefined;
+    try {
+      return await presenter.open(uri);
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  };
+
+  const reports = new ReportEditorProvider(context.extensionUri, analyses, { openOutline, previewFix, reportError: fail });
+
+  /** Analyses a model in the worker; the report editor, outline and Problems panel follow. */
+  const analyze = async (arg?: vscode.Uri): Promise<AnalysisReport | undefined> => {
+    const uri = arg ?? (await pickModel('Analyze'));
+    if (!uri) return undefined;
+    if (!(await trustedEnough(uri))) return undefined;
+    try {
+      const report = await analyses.analyze(uri, { force: true });
+      if (report) {
+        await vscode.commands.executeCommand('vscode.openWith', uri, REPORT_VIEW_TYPE, { preview: false });
+        const v = report.verdict;
+        const top = report.findings.find((f) => f.severity !== 'info');
+        void vscode.window.showInformationMessage(`Gradient Doctor: ${path.basename(uri.fsPath)}: ${v?.headline ?? ''}`.slice(0, 400), ...(top ? ['Show in Text'] : [])).then((c) => {
+          if (c) void openOutline(uri);
+        });
+      }
+      return report;
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  };
+
+  const showFix = async (modelArg: string, findingId: string): Promise<void> => {
+    const model = vscode.Uri.parse(modelArg);
+    const f = presenter.finding(model, findingId);
+    if (!f) return;
+    const preview = 'Preview Fix (What-If)';
+    const choice = await vscode.window.showInformationMessage(`${f.message}`, { modal: true, detail: `Why: ${f.why}\n\nFix: ${f.fix ?? 'no fix computed'}${f.expect ? `\n\nExpected: ${f.expect}` : ''}` }, ...(f.remedies?.length ? [preview] : []));
+    if (choice === preview) await previewFix(model, findingId);
+  };
+
+  context.subscriptions.push(
+    analyses,
+    presenter,
+    vscode.window.registerCustomEditorProvider(REPORT_VIEW_TYPE, reports, { webviewOptions: { retainContextWhenHidden: false }, supportsMultipleEditorsPerDocument: true }),
+    vscode.commands.registerCommand(CommandId.analyzeModel, analyze),
+    vscode.commands.registerCommand(CommandId.showOutline, openOutline),
+    vscode.commands.registerCommand(CommandId.previewFix, previewFix),
+    vscode.commands.registerCommand(CommandId.showFix, showFix),
+    vscode.commands.registerCommand(CommandId.cancelAnalysis, (arg?: vscode.Uri) => analyses.cancel(arg)),
+    vscode.commands.registerCommand(CommandId.clearAnalysis, async (arg?: vscode.Uri) => {
+      const uri = arg ?? (await pickModel('Clear'));
+      if (uri) analyses.clear(uri);
+    }),
+  );
+
   const inspect = async (arg?: vscode.Uri): Promise<InspectResult | undefined> => {
-    const uri = arg ?? (await pickModel());
+    const uri = arg ?? (await pickModel('Inspect'));
     if (!uri) return undefined;
     if (!(await trustedEnough(uri))) return undefined;
     output.info(`inspect ${uri.fsPath}`);
@@ -66,16 +166,18 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     vscode.commands.registerCommand(CommandId.inspectModel, inspect),
     vscode.commands.registerCommand(CommandId.showLog, () => output.show()),
   );
-  return { inspect, worker, onDidReportError: errorReported.event };
+  return { inspect, worker, analyses, reports, onDidReportError: errorReported.event };
 }
 
 /** Nothing to tear down beyond the disposables. */
 export function deactivate(): void {}
 
-async function pickModel(): Promise<vscode.Uri | undefined> {
-  const active = vscode.window.activeTextEditor?.document.uri;
-  if (active?.path.endsWith('.onnx')) return active;
-  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'ONNX models': ['onnx'] }, openLabel: 'Inspect' });
+/** The model of the active editor (text or report), else one the user picks. */
+async function pickModel(openLabel: string): Promise<vscode.Uri | undefined> {
+  const tab = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  const active = tab instanceof vscode.TabInputCustom || tab instanceof vscode.TabInputText ? tab.uri : vscode.window.activeTextEditor?.document.uri;
+  if (active?.scheme === 'file' && active.path.endsWith('.onnx')) return active;
+  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'ONNX models': ['onnx'] }, openLabel });
   return picked?.[0];
 }
 

@@ -29,3 +29,9 @@ export interface AnalysisFlags {
   /** L2 weight decay the user trains with (added to the Hessian's top eigenvalue). */
   weightDecay?: number;
 }
+
+/** What a what-if preview applies (see whatIfFile in src/runtime/engine.ts). */
+export interface WhatIfOptions {
+  /** Finding ids or rule ids whose remedies to apply; empty: every finding's. */
+  fixes: string[];
+}

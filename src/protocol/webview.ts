@@ -1,11 +1,40 @@
 import type { InspectResult } from '../core/inspect';
+import type { AnalysisReport } from '../core/report/types';
 
-/** Webview -> host messages. */
+/** Webview -> host messages. The host validates each one before acting on it. */
 export type WebviewToHost =
   /** The webview has loaded and wants its data; the host never posts before this. */
-  { type: 'ready' };
+  | { type: 'ready' }
+  /** Run (or re-run) the analysis of this editor's model. */
+  | { type: 'analyze' }
+  /** Open the model as text, with the findings on its lines. */
+  | { type: 'openOutline' }
+  /** Preview the fix of a finding (what-if). */
+  | { type: 'previewFix'; findingId: string };
 
 /** Host -> webview messages. */
 export type HostToWebview =
   /** The model summary to show. */
-  { type: 'summary'; result: InspectResult };
+  | { type: 'summary'; result: InspectResult }
+  /** The analysis report to show; stale when the model changed on disk since. */
+  | { type: 'report'; report: AnalysisReport; stale: boolean }
+  /** Work in progress (or waiting for the user to start it). */
+  | { type: 'status'; message: string; busy: boolean }
+  /** The analysis failed. */
+  | { type: 'error'; message: string };
+
+/** Checks a message from the webview; undefined when it is not one the host accepts. */
+export function parseWebviewMessage(msg: unknown): WebviewToHost | undefined {
+  if (typeof msg !== 'object' || msg === null) return undefined;
+  const m = msg as Record<string, unknown>;
+  switch (m.type) {
+    case 'ready':
+    case 'analyze':
+    case 'openOutline':
+      return { type: m.type };
+    case 'previewFix':
+      return typeof m.findingId === 'string' && m.findingId.length < 2000 ? { type: 'previewFix', findingId: m.findingId } : undefined;
+    default:
+      return undefined;
+  }
+}

@@ -2,12 +2,27 @@ import type { DoctorErrorKind } from '../core/errors';
 import type { InspectResult } from '../core/inspect';
 import type { AnalysisReport } from '../core/report/types';
 import type { Progress } from '../core/progress';
-import type { AnalysisFlags, EngineOptions } from './engine';
+import type { WhatIfResult } from '../core/diagnosis/whatIf';
+import type { OutlineLayer } from '../core/report/onnxText';
+import type { SourceFrame } from '../core/sourceMap';
+import type { AnalysisFlags, EngineOptions, WhatIfOptions } from './engine';
 
 /** What each kind of work returns. */
 export interface WorkerResults {
   inspect: InspectResult;
   analyze: AnalysisReport;
+  whatIf: WhatIfResult;
+  outline: OutlineResult;
+}
+
+/** The model as text (ONNX text syntax) with where each node is, and the Python frames nodes carry. */
+export interface OutlineResult {
+  text: string;
+  /** 0-based line of each main-graph node, by node name. */
+  nodeLines: Record<string, number>;
+  signatureLine: number;
+  /** Python frames recorded by the exporter, by node name (only nodes that have any). */
+  frames: Record<string, SourceFrame[]>;
 }
 
 /** A kind of work the worker does. */
@@ -16,11 +31,14 @@ export type WorkKind = keyof WorkerResults;
 /** Host -> worker messages. */
 export type WorkerRequest =
   /** Start work `kind` on the model at `path`; replies carry the same `id`. */
-  | { type: 'work/start'; id: number; kind: WorkKind; path: string; options: Partial<EngineOptions> & Partial<AnalysisFlags> }
+  | { type: 'work/start'; id: number; kind: WorkKind; path: string; options: WorkOptions }
   /** Stop work `id` as soon as possible; it then ends with a 'cancelled' error. */
   | { type: 'work/cancel'; id: number }
   /** Test hook: make the worker die as a native crash would. */
   | { type: 'worker/crash' };
+
+/** Options of every kind of work (each reads what it needs). */
+export type WorkOptions = Partial<EngineOptions> & Partial<AnalysisFlags> & { whatIf?: WhatIfOptions; outlineLayers?: OutlineLayer[] };
 
 /** Worker -> host messages. */
 export type WorkerReply =

@@ -9,6 +9,9 @@ import { compareAnalyses, type WhatIfResult } from '../core/diagnosis/whatIf';
 import { encodeModel } from '../core/onnx/encode';
 import type { Model } from '../core/onnx/types';
 import { validateGraph } from '../core/onnx/validate';
+import { renderOnnxText, type OutlineLayer } from '../core/report/onnxText';
+import { nodeSourceFrames, type SourceFrame } from '../core/sourceMap';
+import type { OutlineResult } from '../protocol/worker';
 import type { SampleFile } from '../core/inputs/load';
 import { DEFAULT_SAMPLE_OPTIONS } from '../core/inputs/prepare';
 import type { WorkContext } from '../core/progress';
@@ -120,4 +123,20 @@ function analyzeOptionsOf(options: Partial<EngineOptions> & Partial<AnalysisFlag
       training: { learningRate: options.learningRate, weightDecay: options.weightDecay },
     },
   };
+}
+
+/** The model as ONNX text with node lines, and the Python frames its nodes carry (for the editor). */
+export function outlineFile(file: string, layers: OutlineLayer[] = []): OutlineResult {
+  try {
+    const loaded = loadModelFile(file);
+    const text = renderOnnxText(loaded.model, layers);
+    const frames: Record<string, SourceFrame[]> = {};
+    for (const node of loaded.model.graph.nodes) {
+      const f = nodeSourceFrames(node);
+      if (f.length) frames[node.name] = f;
+    }
+    return { text: text.text, nodeLines: Object.fromEntries(text.nodeLines), signatureLine: text.signatureLine, frames };
+  } catch (e) {
+    throw withFile(e, path.resolve(file));
+  }
 }

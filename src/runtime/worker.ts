@@ -5,7 +5,8 @@
  */
 import { isDoctorError, errorMessage } from '../core/errors';
 import type { WorkerReply, WorkerRequest, WorkerResults, WorkKind } from '../protocol/worker';
-import { analyzeFile, inspectFile } from './engine';
+import type { WorkOptions } from '../protocol/worker';
+import { analyzeFile, inspectFile, outlineFile, whatIfFile } from './engine';
 
 const running = new Map<number, AbortController>();
 
@@ -13,9 +14,11 @@ function send(msg: WorkerReply): void {
   process.send?.(msg);
 }
 
-const handlers: { [K in WorkKind]: (path: string, options: Parameters<typeof analyzeFile>[1], ctx: Parameters<typeof analyzeFile>[2]) => Promise<WorkerResults[K]> } = {
+const handlers: { [K in WorkKind]: (path: string, options: WorkOptions, ctx: Parameters<typeof analyzeFile>[2]) => Promise<WorkerResults[K]> } = {
   inspect: inspectFile,
   analyze: analyzeFile,
+  whatIf: (path, options, ctx) => whatIfFile(path, { fixes: options.whatIf?.fixes ?? [] }, options, ctx),
+  outline: async (path, options) => outlineFile(path, options.outlineLayers),
 };
 
 async function start(msg: Extract<WorkerRequest, { type: 'work/start' }>): Promise<void> {

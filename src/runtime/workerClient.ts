@@ -1,8 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { DoctorError } from '../core/errors';
 import type { Progress } from '../core/progress';
-import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
-import type { SerializedError, WorkerReply, WorkerRequest, WorkerResults, WorkKind } from '../protocol/worker';
+import type { SerializedError, WorkerReply, WorkerRequest, WorkerResults, WorkKind, WorkOptions } from '../protocol/worker';
 
 /** Options for {@link WorkerClient}. */
 export interface WorkerClientOptions {
@@ -60,7 +59,7 @@ export class WorkerClient {
   }
 
   /** Runs work `kind` on the model at `path` in the worker. Rejects with a {@link DoctorError}. */
-  run<K extends WorkKind>(kind: K, path: string, options: Partial<EngineOptions> & Partial<AnalysisFlags>, hooks: RunHooks = {}): Promise<WorkerResults[K]> {
+  run<K extends WorkKind>(kind: K, path: string, options: WorkOptions, hooks: RunHooks = {}): Promise<WorkerResults[K]> {
     if (hooks.signal?.aborted) return Promise.reject(new DoctorError('cancelled', 'the analysis was cancelled'));
     const child = this.ensureWorker();
     const id = this.nextId++;

@@ -29,5 +29,8 @@ export function makeWorkspace() {
   mkdirSync(workspace);
   cpSync(path.join(ROOT, 'test/fixtures/models'), path.join(workspace, 'models'), { recursive: true });
   cpSync(path.join(ROOT, 'test/fixtures/malformed'), path.join(workspace, 'malformed'), { recursive: true });
+  // the Python source of the fixture modules, where the editor maps findings back to
+  mkdirSync(path.join(workspace, 'python'));
+  cpSync(path.join(ROOT, 'test/fixtures/make_fixtures.py'), path.join(workspace, 'python', 'make_fixtures.py'));
   return { tmp, workspace };
 }

@@ -6,7 +6,9 @@
 // integration tests do. The workbench calls window.codeAutomationExit(code) when the suite's run()
 // settles. Prints "vscode: N passed, N failed" as its last line.
 //
-// Usage: node test/integration/runVsCode.mjs [--grep <pattern>] [--screenshot <png>] [--keep] [--vsix <file>]
+// Usage: node test/integration/runVsCode.mjs [--grep <pattern>] [--screenshot <png>] [--screenshots <dir>] [--keep] [--vsix <file>]
+// With --screenshots, a suite line "GD_SCREENSHOT <name>" makes the harness save the workbench as
+// <dir>/<name>.png (the suite waits for it), and the suite's screenshot tests run (GD_SCREENSHOTS=1).
 // With --vsix, the packaged extension is installed into the test VS Code (as a user would) and tested
 // instead of the working tree.
 import { spawn, spawnSync } from 'node:child_process';
@@ -54,7 +56,7 @@ async function main() {
   const ttmp = path.join(tmp, 'tmp');
   mkdirSync(home); mkdirSync(ttmp);
   const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: `${home}/.config`, XDG_CACHE_HOME: `${home}/.cache`, XDG_DATA_HOME: `${home}/.local/share`,
-    TMPDIR: ttmp, EXTENSIONS_GALLERY: '{}', VSCODE_AGENT_FOLDER: path.join(tmp, 'agent'), GD_TEST_GREP: arg('grep', '') };
+    TMPDIR: ttmp, EXTENSIONS_GALLERY: '{}', VSCODE_AGENT_FOLDER: path.join(tmp, 'agent'), GD_TEST_GREP: arg('grep', ''), GD_SCREENSHOTS: arg('screenshots') ? '1' : '' };
   const logFile = path.join(tmp, 'server.log');
   const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token',
     '--accept-server-license-terms', '--enable-smoke-test-driver', '--telemetry-level', 'off', '--disable-workspace-trust',
@@ -72,10 +74,17 @@ async function main() {
     let finish; const finished = new Promise((resolve) => { finish = resolve; });
     setTimeout(() => { console.error(`TIMEOUT after ${timeoutMs} ms`); finish(124); }, timeoutMs).unref();
     await page.exposeFunction('codeAutomationExit', (c) => finish(c));
-    await page.exposeFunction('codeAutomationLog', (type, args) => {
+    await page.exposeFunction('codeAutomationLog', async (type, args) => {
       const line = format(...(args ?? []));
       if (!process.env.VERBOSE && /^(Resolv|Creating a socket|Updating additional|\[Service Worker\]|Ignoring fetching|ChatSessionStore)/.test(line)) return;
       let m;
+      const shots = arg('screenshots');
+      if (shots && (m = /^GD_SCREENSHOT (\S+)$/.exec(line.trim()))) {
+        mkdirSync(shots, { recursive: true });
+        await page.screenshot({ path: path.join(shots, `${m[1]}.png`) }).catch((e) => console.error(`screenshot ${m[1]} failed: ${e}`));
+        console.log(`saved ${path.join(shots, `${m[1]}.png`)}`);
+        return;
+      }
       if ((m = /^\s*(\d+) passing/.exec(line))) passed += Number(m[1]);
       if ((m = /^\s*(\d+) failing/.exec(line))) failed += Number(m[1]);
       (type === 'error' ? console.error : console.log)(line);

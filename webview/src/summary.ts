@@ -1,30 +1,6 @@
 import type { InspectResult } from '../../src/core/inspect';
 import { formatShape } from '../../src/core/onnx/summary';
-
-/** Builds an element; text is set with textContent, so model data is never parsed as HTML. */
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (className) e.className = className;
-  return e;
-}
-
-function table(headers: string[], rows: string[][], caption: string): HTMLTableElement {
-  const t = el('table');
-  t.append(el('caption', caption));
-  const head = el('tr');
-  for (const h of headers) head.append(el('th', h));
-  t.append(el('thead'));
-  t.tHead?.append(head);
-  const body = el('tbody');
-  for (const r of rows) {
-    const tr = el('tr');
-    for (const c of r) tr.append(el('td', c));
-    body.append(tr);
-  }
-  t.append(body);
-  return t;
-}
+import { el, table } from './dom';
 
 /** Renders the model summary into `root`, replacing what was there. */
 export function renderSummary(root: HTMLElement, r: InspectResult): void {
