@@ -24,6 +24,9 @@ export interface RunHooks {
 interface Pending {
   kind: WorkKind;
   path: string;
+  options: WorkOptions;
+  /** The worker process the request was sent to. */
+  child: ChildProcess;
   resolve: (v: never) => void;
   reject: (e: Error) => void;
   onProgress?: (p: Progress) => void;
@@ -42,6 +45,8 @@ export class WorkerClient {
   private readonly pending = new Map<number, Pending>();
   /** Cancelled requests the worker has not yet acknowledged, with the timer that kills it if it never does. */
   private readonly cancelling = new Map<number, NodeJS.Timeout>();
+  /** Workers killed because a cancelled request did not stop: their other requests are re-run, not failed. */
+  private readonly killedForCancel = new WeakSet<ChildProcess>();
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: WorkerClientOptions) {
@@ -64,7 +69,7 @@ export class WorkerClient {
     const child = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<WorkerResults[K]>((resolve, reject) => {
-      const entry: Pending = { kind, path, resolve: resolve as (v: never) => void, reject, onProgress: hooks.onProgress };
+      const entry: Pending = { kind, path, options, child, resolve: resolve as (v: never) => void, reject, onProgress: hooks.onProgress };
       this.pending.set(id, entry);
       this.armStallTimer(id);
       hooks.signal?.addEventListener('abort', () => this.cancel(id), { once: true });
@@ -99,6 +104,7 @@ export class WorkerClient {
       this.cancelling.delete(id);
       if (this.child === child) {
         this.log(`worker did not stop within ${grace} ms of a cancel; killing it`);
+        this.killedForCancel.add(child);
         this.kill(child);
       }
     }, grace);
@@ -167,6 +173,16 @@ export class WorkerClient {
     const how = signal ? `was killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory?)' : ''}` : `exited with code ${code}`;
     this.log(`analysis worker ${how}`);
     for (const [id, p] of [...this.pending]) {
+      if (p.child !== child) continue;
+      if (this.killedForCancel.has(child)) {
+        // an innocent request that shared the worker with a cancelled one: run it again on a fresh worker
+        const fresh = this.ensureWorker();
+        p.child = fresh;
+        this.log(`re-running request ${id} (${p.kind} ${p.path}) on a fresh worker`);
+        this.armStallTimer(id);
+        this.send(fresh, { type: 'work/start', id, kind: p.kind, path: p.path, options: p.options });
+        continue;
+      }
       this.settle(id, new DoctorError('runtime', `the analysis worker ${how} while working on this model; the next analysis starts a fresh worker. See "Gradient Doctor: Show Log".`, p.path));
     }
   }

@@ -51,7 +51,7 @@ function renderGraph(
   lines.push(`${indent}${identifier(graph.name || 'main_graph')} (${inputs.map(valueInfo).join(', ')}) => (${graph.outputs.map(valueInfo).join(', ')})`);
   if (graph.initializers.size > 0) {
     const inits = [...graph.initializers.values()];
-    lines.push(`${indent}${INDENT}<${inits.map((t, i) => `${tensorType(t)} ${identifier(t.name)}${i < inits.length - 1 ? ',' : '>'}`).join(`\n${indent}${INDENT} `)}`);
+    inits.forEach((t, i) => lines.push(`${indent}${INDENT}${i === 0 ? '<' : ' '}${tensorType(t)} ${identifier(t.name)}${i < inits.length - 1 ? ',' : '>'}`));
   }
   lines.push(`${indent}{`);
   for (const node of graph.nodes) {

@@ -187,6 +187,7 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
       await sleep(2500);
     };
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.commands.executeCommand('notifications.clearAll');
     const model = workspaceUri('models', 'mlp_sigmoid.onnx');
     await vscode.commands.executeCommand('vscode.openWith', model, 'gradientDoctor.report');
     await sleep(3000);
@@ -197,9 +198,18 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     await vscode.commands.executeCommand('workbench.actions.view.problems');
     await sleep(1500);
     await shot('vscode-outline-diagnostics');
-    editor.selection = new vscode.Selection(line, 6, line, 6);
+    const sigmoid = lineOfNode(editor.document.getText(), '/Sigmoid_3');
+    editor.selection = new vscode.Selection(sigmoid, 6, sigmoid, 6);
     await vscode.commands.executeCommand('editor.action.showHover');
     await sleep(1500);
     await shot('vscode-hover');
+    await vscode.commands.executeCommand('editor.action.hideHover');
+    const script = await vscode.window.showTextDocument(workspaceUri('python', 'make_fixtures.py'));
+    const def = script.document.getText().split('\n').findIndex((l) => /self\.layers = nn\.ModuleList/.test(l));
+    script.revealRange(new vscode.Range(def, 0, def, 0), vscode.TextEditorRevealType.InCenter);
+    script.selection = new vscode.Selection(def, 12, def, 12);
+    await vscode.commands.executeCommand('notifications.clearAll');
+    await sleep(1500);
+    await shot('vscode-python-diagnostics');
   });
 });

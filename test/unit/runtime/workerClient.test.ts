@@ -66,6 +66,26 @@ describe('WorkerClient (real worker process, dist/worker.js)', () => {
     assert.equal(r.summary.nodeCount, 24);
   });
 
+  it('kills a worker that does not stop after a cancel, and re-runs the requests that shared it on a fresh one', async () => {
+    const impatient = new WorkerClient({ workerPath, cancelGraceMs: 1 });
+    try {
+      const abort = new AbortController();
+      let started!: () => void;
+      const progressed = new Promise<void>((r) => (started = r));
+      const cancelled = impatient.run('analyze', model('resnet_small'), { curvatureIterations: 0 }, { signal: abort.signal, onProgress: () => started() });
+      await progressed;
+      const first = impatient.pid;
+      const next = impatient.run('inspect', model('mlp_sigmoid'), {});
+      abort.abort();
+      await assert.rejects(cancelled, (e: unknown) => e instanceof DoctorError && e.kind === 'cancelled');
+      const r = await next;
+      assert.equal(r.summary.nodeCount, 24, 'the innocent request completed');
+      assert.notEqual(impatient.pid, first, 'on a fresh worker');
+    } finally {
+      impatient.dispose();
+    }
+  });
+
   it('treats a worker that sends nothing for the stall timeout as hung and kills it', async () => {
     const hung = new WorkerClient({ workerPath, stallTimeoutMs: 30 });
     try {
