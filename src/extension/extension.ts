@@ -87,7 +87,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     }
   };
 
-  const reports = new ReportEditorProvider(context.extensionUri, analyses, { openOutline, previewFix, reportError: fail });
+  const reports = new ReportEditorProvider(context.extensionUri, analyses, { mayRun: trustedEnough, openOutline, previewFix, reportError: fail });
 
   /** Analyses a model in the worker; the report editor, outline and Problems panel follow. */
   const analyze = async (arg?: vscode.Uri): Promise<AnalysisReport | undefined> => {

@@ -9,6 +9,8 @@ export const REPORT_VIEW_TYPE = 'gradientDoctor.report';
 
 /** What the report editor asks of the rest of the extension. */
 export interface ReportEditorHost {
+  /** Asks before running a model from an untrusted folder. */
+  mayRun(model: vscode.Uri): Promise<boolean>;
   openOutline(model: vscode.Uri): Promise<unknown>;
   previewFix(model: vscode.Uri, findingId: string): Promise<unknown>;
   reportError(e: unknown): void;
@@ -44,6 +46,10 @@ export class ReportEditorProvider implements vscode.CustomReadonlyEditorProvider
       void webview.postMessage(msg);
     };
     const analyze = async (force: boolean) => {
+      if (!(await this.host.mayRun(uri))) {
+        post({ type: 'status', message: 'Not analysed: this folder is not trusted.', busy: false });
+        return;
+      }
       post({ type: 'status', message: `Analysing ${uri.path.split('/').pop()}…`, busy: true });
       try {
         const report = await this.manager.analyze(uri, { force });
