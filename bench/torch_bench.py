@@ -118,8 +118,10 @@ def top_hessian_eigenvalue(model, x):
         for p in params:
             parts.append(v[k:k + p.numel()].view_as(p))
             k += p.numel()
-        hv = torch.autograd.grad(grads, params, grad_outputs=parts, retain_graph=True)
-        return torch.cat([h.reshape(-1) for h in hv])
+        # gradients that do not depend on the parameters (a last bias's) have no graph: their rows of H are 0
+        live = [i for i, g in enumerate(grads) if g.requires_grad]
+        hv = torch.autograd.grad([grads[i] for i in live], params, grad_outputs=[parts[i] for i in live], retain_graph=True, allow_unused=True)
+        return torch.cat([(h if h is not None else torch.zeros_like(p)).reshape(-1) for h, p in zip(hv, params)])
 
     q = torch.randn(n)
     q /= q.norm()

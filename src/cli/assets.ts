@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { renderStandaloneHtml } from '../core/report/html';
 
 /** A self-contained HTML page of the webview app showing `data` (assets read from beside dist/cli.js). */
 export function standaloneHtml(title: string, data: unknown): string {
-  const root = path.resolve(__dirname, '..');
+  const root = packageRoot(__dirname);
   return renderStandaloneHtml({
     title,
     data,
@@ -13,4 +13,12 @@ export function standaloneHtml(title: string, data: unknown): string {
     css: readFileSync(path.join(root, 'media', 'report.css'), 'utf8'),
     nonce: randomBytes(16).toString('base64'),
   });
+}
+
+/** The folder holding package.json above `from` (dist/ when bundled, src/cli/ when run from source). */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..');
+  }
 }

@@ -78,7 +78,8 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
         progress.stop();
         if (flags.format === 'json') emit(JSON.stringify(report, null, 2), flags.out);
         else if (flags.format === 'table') emit(formatReportTable(report), flags.out);
-        else throw new DoctorError('bad-input', `--format ${flags.format} lands with the report and review issues; use table or json`);
+        else if (flags.format === 'html') emit(standaloneHtml(`${path.basename(report.model.path)}: Gradient Doctor report`, report), flags.out);
+        else throw new DoctorError('bad-input', `--format ${flags.format} lands with the review issue; use table, json or html`);
         if (flags.failOn !== 'none' && failsAt(report.findings, flags.failOn)) state.code = ExitCode.findings;
       } finally {
         progress.stop();

@@ -3,6 +3,7 @@ export const CommandId = {
   analyzeModel: 'gradientDoctor.analyzeModel',
   inspectModel: 'gradientDoctor.inspectModel',
   showOutline: 'gradientDoctor.showOutline',
+  exportReport: 'gradientDoctor.exportReport',
   previewFix: 'gradientDoctor.previewFix',
   /** Internal (CodeLens): shows a finding's fix with a button to preview it. */
   showFix: 'gradientDoctor.showFix',

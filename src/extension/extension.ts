@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatWhatIf, type WhatIfResult } from '../core/diagnosis/whatIf';
 import { errorMessage, isDoctorError } from '../core/errors';
 import type { InspectResult } from '../core/inspect';
+import { renderStandaloneHtml } from '../core/report/html';
 import { formatInspect } from '../core/report/inspectText';
 import { fmt } from '../core/report/table';
 import type { AnalysisReport } from '../core/report/types';
@@ -87,7 +89,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     }
   };
 
-  const reports = new ReportEditorProvider(context.extensionUri, analyses, { mayRun: trustedEnough, openOutline, previewFix, reportError: fail });
+  const reports = new ReportEditorProvider(context.extensionUri, analyses, { mayRun: trustedEnough, openOutline, revealNode: (model, node) => presenter.reveal(model, node), previewFix, reportError: fail });
 
   /** Analyses a model in the worker; the report editor, outline and Problems panel follow. */
   const analyze = async (arg?: vscode.Uri): Promise<AnalysisReport | undefined> => {
@@ -120,9 +122,37 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     if (choice === preview) await previewFix(model, findingId);
   };
 
+  /** Writes the report as one self-contained HTML file (opens in any browser, no network, no extension). */
+  const exportReport = async (arg?: vscode.Uri, target?: vscode.Uri): Promise<vscode.Uri | undefined> => {
+    const uri = arg ?? (await pickModel('Export'));
+    if (!uri) return undefined;
+    try {
+      const report = analyses.get(uri)?.report ?? (await analyze(uri));
+      if (!report) return undefined;
+      const dest = target ?? (await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(uri.fsPath.replace(/\.onnx$/i, '.report.html')), filters: { 'HTML report': ['html'] } }));
+      if (!dest) return undefined;
+      if (dest.fsPath === uri.fsPath) throw new Error('refusing to overwrite the model with its report');
+      const read = async (...p: string[]) => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(context.extensionUri, ...p)));
+      const html = renderStandaloneHtml({
+        title: `${path.basename(uri.fsPath)}: Gradient Doctor report`,
+        data: report,
+        script: await read('dist', 'webview.js'),
+        css: await read('media', 'report.css'),
+        nonce: randomBytes(16).toString('base64'),
+      });
+      await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(html));
+      log(`exported the report of ${uri.fsPath} to ${dest.fsPath}`);
+      return dest;
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  };
+
   context.subscriptions.push(
     analyses,
     presenter,
+    vscode.commands.registerCommand(CommandId.exportReport, exportReport),
     vscode.window.registerCustomEditorProvider(REPORT_VIEW_TYPE, reports, { webviewOptions: { retainContextWhenHidden: false }, supportsMultipleEditorsPerDocument: true }),
     vscode.commands.registerCommand(CommandId.analyzeModel, analyze),
     vscode.commands.registerCommand(CommandId.showOutline, openOutline),

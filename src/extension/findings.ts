@@ -78,6 +78,18 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
     return vscode.window.showTextDocument(doc, { preview: false });
   }
 
+  /** Opens the outline at a node's line. */
+  async reveal(model: vscode.Uri, node: string): Promise<vscode.TextEditor> {
+    const editor = await this.open(model);
+    const line = this.views.get(model.toString())?.outline.nodeLines[node];
+    if (line !== undefined) {
+      const range = new vscode.Range(line, 0, line, 0);
+      editor.selection = new vscode.Selection(range.start, range.start);
+      editor.revealRange(range, vscode.TextEditorRevealType.InCenter);
+    }
+    return editor;
+  }
+
   provideTextDocumentContent(uri: vscode.Uri): string {
     return this.viewOf(uri)?.outline.text ?? '# Gradient Doctor: run "Show Model as Text" on the .onnx file to build this outline.\n';
   }

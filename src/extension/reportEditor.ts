@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import type { WhatIfResult } from '../core/diagnosis/whatIf';
 import { errorMessage, isDoctorError } from '../core/errors';
 import { parseWebviewMessage, type HostToWebview } from '../protocol/webview';
 import type { AnalysisManager } from './analysisManager';
@@ -12,7 +13,8 @@ export interface ReportEditorHost {
   /** Asks before running a model from an untrusted folder. */
   mayRun(model: vscode.Uri): Promise<boolean>;
   openOutline(model: vscode.Uri): Promise<unknown>;
-  previewFix(model: vscode.Uri, findingId: string): Promise<unknown>;
+  revealNode(model: vscode.Uri, node: string): Promise<unknown>;
+  previewFix(model: vscode.Uri, findingId: string): Promise<WhatIfResult | undefined>;
   reportError(e: unknown): void;
 }
 
@@ -84,7 +86,12 @@ export class ReportEditorProvider implements vscode.CustomReadonlyEditorProvider
             void this.host.openOutline(uri).catch((e) => this.host.reportError(e));
             break;
           case 'previewFix':
-            void this.host.previewFix(uri, msg.findingId).catch((e) => this.host.reportError(e));
+            void this.host.previewFix(uri, msg.findingId).then((result) => {
+              if (result) post({ type: 'whatIf', result });
+            }, (e) => this.host.reportError(e));
+            break;
+          case 'revealNode':
+            void this.host.revealNode(uri, msg.node).catch((e) => this.host.reportError(e));
             break;
         }
       }),

@@ -1,4 +1,5 @@
 import type { InspectResult } from '../core/inspect';
+import type { WhatIfResult } from '../core/diagnosis/whatIf';
 import type { AnalysisReport } from '../core/report/types';
 
 /** Webview -> host messages. The host validates each one before acting on it. */
@@ -10,7 +11,9 @@ export type WebviewToHost =
   /** Open the model as text, with the findings on its lines. */
   | { type: 'openOutline' }
   /** Preview the fix of a finding (what-if). */
-  | { type: 'previewFix'; findingId: string };
+  | { type: 'previewFix'; findingId: string }
+  /** Reveal a node in the model's text outline (or its Python source). */
+  | { type: 'revealNode'; node: string };
 
 /** Host -> webview messages. */
 export type HostToWebview =
@@ -21,7 +24,9 @@ export type HostToWebview =
   /** Work in progress (or waiting for the user to start it). */
   | { type: 'status'; message: string; busy: boolean }
   /** The analysis failed. */
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** A what-if preview of this model finished: overlay its "after" figures. */
+  | { type: 'whatIf'; result: WhatIfResult };
 
 /** Checks a message from the webview; undefined when it is not one the host accepts. */
 export function parseWebviewMessage(msg: unknown): WebviewToHost | undefined {
@@ -34,6 +39,8 @@ export function parseWebviewMessage(msg: unknown): WebviewToHost | undefined {
       return { type: m.type };
     case 'previewFix':
       return typeof m.findingId === 'string' && m.findingId.length < 2000 ? { type: 'previewFix', findingId: m.findingId } : undefined;
+    case 'revealNode':
+      return typeof m.node === 'string' && m.node.length < 2000 ? { type: 'revealNode', node: m.node } : undefined;
     default:
       return undefined;
   }

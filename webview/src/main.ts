@@ -1,19 +1,24 @@
 /**
- * The webview app. It shows a model summary or an analysis report (the heatmap and charts land with
- * the Report issue). It runs inside a VS Code webview (data arrives by postMessage after 'ready')
- * or as a standalone HTML file (data embedded in a <script type="application/json" id="gd-data">).
+ * The webview app: the analysis report (heatmap, gradient flow, spectrum, findings) or a model
+ * summary. It runs inside a VS Code webview (data arrives by postMessage after 'ready'; the view
+ * state survives hide and show through getState/setState) or as a standalone HTML file (data
+ * embedded in a <script type="application/json" id="gd-data"> element).
  */
 import type { InspectResult } from '../../src/core/inspect';
 import type { AnalysisReport } from '../../src/core/report/types';
 import type { HostToWebview, WebviewToHost } from '../../src/protocol/webview';
-import { renderReport, renderStatus, type ReportActions } from './report';
+import { ReportView, type ReportActions, type ViewState } from './report/app';
+import { renderStatus } from './status';
 import { renderSummary } from './summary';
 
 interface VsCodeApi {
   postMessage(msg: WebviewToHost): void;
+  getState(): unknown;
+  setState(s: unknown): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
+const DEFAULT_STATE: ViewState = { selected: 0, view: 'metrics', sampleMetric: 'sigmaMax', filter: '' };
 const root = (): HTMLElement => document.getElementById('app') ?? document.body;
 
 function isReport(x: unknown): x is AnalysisReport {
@@ -23,7 +28,7 @@ function isReport(x: unknown): x is AnalysisReport {
 const embedded = document.getElementById('gd-data');
 if (embedded?.textContent) {
   const data = JSON.parse(embedded.textContent) as InspectResult | AnalysisReport;
-  if (isReport(data)) renderReport(root(), data, false);
+  if (isReport(data)) new ReportView(root(), DEFAULT_STATE, () => undefined).show(data, false);
   else renderSummary(root(), data);
 } else if (typeof acquireVsCodeApi === 'function') {
   const vscode = acquireVsCodeApi();
@@ -31,21 +36,31 @@ if (embedded?.textContent) {
     analyze: () => vscode.postMessage({ type: 'analyze' }),
     openOutline: () => vscode.postMessage({ type: 'openOutline' }),
     previewFix: (findingId) => vscode.postMessage({ type: 'previewFix', findingId }),
+    revealNode: (node) => vscode.postMessage({ type: 'revealNode', node }),
   };
+  const saved = vscode.getState() as Partial<ViewState> | undefined;
+  let view: ReportView | undefined;
   window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
     const msg = event.data;
     switch (msg.type) {
       case 'summary':
+        view = undefined;
         renderSummary(root(), msg.result);
         break;
       case 'report':
-        renderReport(root(), msg.report, msg.stale, actions);
+        view ??= new ReportView(root(), { ...DEFAULT_STATE, ...saved }, (s) => vscode.setState(s), actions);
+        view.show(msg.report, msg.stale);
+        break;
+      case 'whatIf':
+        view?.showWhatIf(msg.result);
         break;
       case 'status':
-        renderStatus(root(), msg.message, msg.busy ? 'busy' : 'idle', actions);
+        view = undefined;
+        renderStatus(root(), msg.message, msg.busy ? 'busy' : 'idle', actions.analyze);
         break;
       case 'error':
-        renderStatus(root(), msg.message, 'error', actions);
+        view = undefined;
+        renderStatus(root(), msg.message, 'error', actions.analyze);
         break;
       default: {
         const exhaustive: never = msg;

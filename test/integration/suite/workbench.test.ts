@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
@@ -42,6 +43,22 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     const tab = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
     assert.ok(tab instanceof vscode.TabInputCustom && tab.viewType === 'gradientDoctor.report', 'the custom editor is the active tab');
     assert.deepEqual(readdirSync(path.join(workspaceDir(), 'models')).sort(), before, 'nothing written beside the model');
+  });
+
+  it('exports the report as one self-contained HTML file', async () => {
+    const dest = vscode.Uri.file(path.join(os.tmpdir(), `gd-export-${Date.now()}.html`));
+    const written = await vscode.commands.executeCommand<vscode.Uri>('gradientDoctor.exportReport', workspaceUri('models', 'mlp_sigmoid.onnx'), dest);
+    assert.equal(written?.fsPath, dest.fsPath);
+    const html = readFileSync(dest.fsPath, 'utf8');
+    assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
+    assert.match(html, /<script type="application\/json" id="gd-data">\{"schemaVersion":1/);
+  });
+
+  it('two concurrent requests for one model share one run', async () => {
+    const gd = await api();
+    const model = workspaceUri('models', 'mlp_opset7.onnx');
+    const [a, b] = await Promise.all([gd.analyses.analyze(model), gd.analyses.analyze(model)]);
+    assert.ok(a && a === b, 'the same report object: one run');
   });
 
   it('a second request for the same model and settings is served from the cache', async () => {

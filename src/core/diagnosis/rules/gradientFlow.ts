@@ -1,4 +1,4 @@
-import type { LayerReport, Remedy } from '../../report/types';
+import type { Finding, LayerReport, Remedy } from '../../report/types';
 import { activationOf, fmt, isOutputLayer, schemeFor, weightOf, type DiagnosisContext, type Rule } from '../rule';
 
 /** Per-layer gradient ratios dL/d(input) over dL/d(output), in depth order, where both are known. */
@@ -64,38 +64,62 @@ function initRemedies(ctx: DiagnosisContext, layers: LayerReport[], swapSigmoid:
   return out;
 }
 
+type Run = Array<{ layer: LayerReport; log: number }>;
+
+/**
+ * The common part of the two gradient-trend findings: the overall factor, the stretch of layers
+ * where the gradient changes fastest in the given direction, and the finding's skeleton.
+ */
+function trendFinding(ctx: DiagnosisContext, kind: 'vanishing' | 'exploding'): { finding: Finding; part: Run } | undefined {
+  const t = ctx.thresholds;
+  const o = overall(ctx.report.layers);
+  if (!o) return undefined;
+  const vanishing = kind === 'vanishing';
+  const [warn, err] = vanishing ? [t.vanishingGradientWarning, t.vanishingGradientError] : [t.explodingGradientWarning, t.explodingGradientError];
+  if (vanishing ? o.factor >= warn : o.factor <= warn) return undefined;
+  const error = vanishing ? o.factor < err : o.factor > err;
+  const r = ratios(ctx.report.layers);
+  const run = steepestRun(r, vanishing ? -1 : 1);
+  const part = run ? r.slice(run.from, run.to + 1) : r;
+  const [first, last] = [part[0].layer.name, part[part.length - 1].layer.name];
+  const prefix = vanishing ? 'vanishingGradient' : 'explodingGradient';
+  return {
+    part,
+    finding: {
+      id: `${kind}-gradient:${o.first.name}`,
+      rule: `${kind}-gradient`,
+      severity: error ? 'error' : 'warning',
+      layer: first,
+      range: [first, last],
+      message: `${vanishing ? 'Vanishing' : 'Exploding'} gradient: the gradient reaching ${o.first.name} is ${fmt(o.factor)} times the gradient leaving ${o.last.name}. `
+        + `It ${vanishing ? 'falls' : 'grows'} fastest over ${part.length} layer${part.length > 1 ? 's' : ''} (${first} .. ${last}), per-layer factors: ${describeRun(part)}.`,
+      measured: o.factor,
+      measuredName: 'gradient norm ratio, first layer input / last layer output',
+      threshold: error ? err : warn,
+      thresholdName: `${prefix}${error ? 'Error' : 'Warning'}`,
+      why: '',
+    },
+  };
+}
+
 export const vanishingGradient: Rule = {
   id: 'vanishing-gradient',
   title: 'the backpropagated gradient shrinks geometrically through depth',
   check(ctx) {
-    const t = ctx.thresholds;
-    const o = overall(ctx.report.layers);
-    if (!o || o.factor >= t.vanishingGradientWarning) return [];
-    const r = ratios(ctx.report.layers);
-    const run = steepestRun(r, -1);
-    const part = run ? r.slice(run.from, run.to + 1) : r;
-    const error = o.factor < t.vanishingGradientError;
+    const trend = trendFinding(ctx, 'vanishing');
+    if (!trend) return [];
+    const { finding, part } = trend;
+    const [first, last] = [part[0].layer.name, part[part.length - 1].layer.name];
     const sigmoids = part.filter((x) => activationOf(x.layer) === 'Sigmoid' && !isOutputLayer(ctx, x.layer)).length;
     const remedies = initRemedies(ctx, part.map((x) => x.layer), true);
     const fanIn = weightOf(ctx, part[0].layer)?.fanIn;
-    const he = fanIn ? `He (std sqrt(2/fan_in) = ${fmt(Math.sqrt(2 / fanIn))} for ${part[0].layer.name}'s fan-in ${fanIn})` : 'He (std sqrt(2/fan_in))';
-    const fix = sigmoids > 0
-      ? `Swap the ${sigmoids} hidden Sigmoid activation${sigmoids > 1 ? 's' : ''} in ${part[0].layer.name} .. ${part[part.length - 1].layer.name} for ReLU (slope 1 instead of at most 0.25) and initialise those weights with ${he}; or add skip connections around the stretch.`
-      : `Initialise ${part[0].layer.name} .. ${part[part.length - 1].layer.name} with the scheme that suits their activation (He for ReLU, LeCun for tanh), add normalisation, or add skip connections around the stretch.`;
+    const he = fanIn ? `He (std sqrt(2/fan_in) = ${fmt(Math.sqrt(2 / fanIn))} for ${first}'s fan-in ${fanIn})` : 'He (std sqrt(2/fan_in))';
     return [{
-      id: `vanishing-gradient:${o.first.name}`,
-      rule: 'vanishing-gradient',
-      severity: error ? 'error' : 'warning',
-      layer: part[0]?.layer.name ?? o.first.name,
-      range: [part[0].layer.name, part[part.length - 1].layer.name],
-      message: `Vanishing gradient: the gradient reaching ${o.first.name} is ${fmt(o.factor)} times the gradient leaving ${o.last.name}. `
-        + `It falls fastest over ${part.length} layer${part.length > 1 ? 's' : ''} (${part[0].layer.name} .. ${part[part.length - 1].layer.name}), per-layer factors: ${describeRun(part)}.`,
-      measured: o.factor,
-      measuredName: 'gradient norm ratio, first layer input / last layer output',
-      threshold: error ? t.vanishingGradientError : t.vanishingGradientWarning,
-      thresholdName: error ? 'vanishingGradientError' : 'vanishingGradientWarning',
+      ...finding,
       why: 'The first layers get updates orders of magnitude smaller than the last ones, so they barely learn.',
-      fix,
+      fix: sigmoids > 0
+        ? `Swap the ${sigmoids} hidden Sigmoid activation${sigmoids > 1 ? 's' : ''} in ${first} .. ${last} for ReLU (slope 1 instead of at most 0.25) and initialise those weights with ${he}; or add skip connections around the stretch.`
+        : `Initialise ${first} .. ${last} with the scheme that suits their activation (He for ReLU, LeCun for tanh), add normalisation, or add skip connections around the stretch.`,
       expect: 'Each layer\'s gradient factor moves towards 1 and the gradient reaching the first layer grows by orders of magnitude (preview it with what-if).',
       remedies: remedies.length ? remedies : undefined,
     }];
@@ -106,27 +130,13 @@ export const explodingGradient: Rule = {
   id: 'exploding-gradient',
   title: 'the backpropagated gradient grows geometrically through depth',
   check(ctx) {
-    const t = ctx.thresholds;
-    const o = overall(ctx.report.layers);
-    if (!o || o.factor <= t.explodingGradientWarning) return [];
-    const r = ratios(ctx.report.layers);
-    const run = steepestRun(r, 1);
-    const part = run ? r.slice(run.from, run.to + 1) : r;
-    const error = o.factor > t.explodingGradientError;
+    const trend = trendFinding(ctx, 'exploding');
+    if (!trend) return [];
+    const { finding, part } = trend;
     const clip = clippingThreshold(ctx);
     const remedies = initRemedies(ctx, part.map((x) => x.layer), false);
     return [{
-      id: `exploding-gradient:${o.first.name}`,
-      rule: 'exploding-gradient',
-      severity: error ? 'error' : 'warning',
-      layer: part[0].layer.name,
-      range: [part[0].layer.name, part[part.length - 1].layer.name],
-      message: `Exploding gradient: the gradient reaching ${o.first.name} is ${fmt(o.factor)} times the gradient leaving ${o.last.name}. `
-        + `It grows fastest over ${part.length} layer${part.length > 1 ? 's' : ''} (${part[0].layer.name} .. ${part[part.length - 1].layer.name}), per-layer factors: ${describeRun(part)}.`,
-      measured: o.factor,
-      measuredName: 'gradient norm ratio, first layer input / last layer output',
-      threshold: error ? t.explodingGradientError : t.explodingGradientWarning,
-      thresholdName: error ? 'explodingGradientError' : 'explodingGradientWarning',
+      ...finding,
       why: 'The first layers take steps far larger than the last ones, so any learning rate small enough for them starves the rest, and training diverges.',
       fix: `Rescale the weights of ${part[0].layer.name} .. ${part[part.length - 1].layer.name} to the init that suits their activation (factors in the what-if remedies)`
         + (clip !== undefined ? `, and clip the global gradient norm at ${fmt(clip)} (the norm if every parameter had the median measured gradient).` : '.'),

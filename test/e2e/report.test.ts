@@ -1,0 +1,160 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { AnalysisReport } from '../../src/core/report/types';
+import { standaloneHtml } from '../../src/cli/assets';
+import { model, ROOT } from '../helpers';
+import { launch, openPage } from './browser';
+
+const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+const cli = path.join(ROOT, 'dist', 'cli.js');
+
+/** The CLI's HTML export of a fixture's report, and the JSON report of the same run. */
+function exportReport(name: string, extra: string[] = []): { html: string; report: AnalysisReport } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gd-e2e-'));
+  const html = path.join(dir, `${name}.html`);
+  const json = path.join(dir, `${name}.json`);
+  for (const [format, out] of [['html', html], ['json', json]]) {
+    const r = spawnSync(process.execPath, [cli, 'analyze', model(name), '--format', format, '--out', out, '--curvature-iterations', '4', ...extra], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  return { html, report: JSON.parse(readFileSync(json, 'utf8')) as AnalysisReport };
+}
+
+async function heatRows(page: Page): Promise<Array<{ layer: string; flagged: string[] }>> {
+  return page.$$eval('table.heat-table tbody tr', (rows) => rows.map((r) => ({
+    layer: r.querySelector('th')?.textContent ?? '',
+    flagged: [...r.querySelectorAll('td[data-flagged]')].flatMap((td) => (td as HTMLElement).dataset.flagged!.split(' ')),
+  })));
+}
+
+describe('the exported HTML report in a real browser (Debian chromium)', () => {
+  let browser: Browser;
+  let sigmoid: { html: string; report: AnalysisReport };
+  before(async () => {
+    browser = await launch();
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    sigmoid = exportReport('mlp_sigmoid');
+  });
+  after(() => browser?.close());
+
+  it('renders the verdict, heatmap, flow chart and findings with no console errors, CSP violations or requests', async () => {
+    const { page, problems } = await openPage(browser, pathToFileURL(sigmoid.html).href, { width: 1280 });
+    await page.waitForSelector('table.heat-table', { state: 'attached' });
+    assert.equal(await page.textContent('h1'), 'mlp_sigmoid.onnx');
+    assert.match((await page.textContent('.verdict')) ?? '', /^Pathological · 1 error, 15 warnings, 1 info/);
+    for (const id of ['heatmap-canvas', 'flow-canvas', 'spectrum-canvas']) {
+      const size = await page.$eval(`#${id}`, (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
+      assert.ok(size[0] > 100 && size[1] > 100, `${id} is drawn (${size})`);
+    }
+    assert.deepEqual(problems, { consoleErrors: [], cspViolations: [], requests: [] });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'report-light.png'), fullPage: true });
+  });
+
+  it('has one heatmap row per layer, with flagged cells where the findings are', async () => {
+    const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href);
+    await page.waitForSelector('table.heat-table', { state: 'attached' });
+    const rows = await heatRows(page);
+    assert.deepEqual(rows.map((r) => r.layer), sigmoid.report.layers.map((l) => l.name));
+    for (const [i, l] of sigmoid.report.layers.entries()) {
+      const expected = new Set(sigmoid.report.findings.filter((f) => f.layer === l.name && ['contracting-layer', 'vanishing-gradient', 'exploding-layer'].includes(f.rule)).map((f) => f.rule));
+      for (const rule of expected) assert.ok(rows[i].flagged.includes(rule), `${l.name} flags ${rule}`);
+    }
+    assert.ok(rows.every((r) => r.flagged.includes('contracting-layer')), 'every sigmoid layer contracts');
+    assert.ok(rows.every((r) => r.flagged.includes('vanishing-gradient')), 'the vanishing range covers the stack');
+  });
+
+  it('clicking a row (or a heatmap cell) updates the layer detail and its spectrum', async () => {
+    const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href, { width: 1280 });
+    await page.waitForSelector('table.heat-table', { state: 'attached' });
+    assert.equal(await page.textContent('#detail h2'), '1. /layers.0/Gemm');
+    await page.click('summary:has-text("Table: layers by metric")');
+    await page.click('table.heat-table tr[data-layer="4"]');
+    assert.equal(await page.textContent('#detail h2'), '5. /layers.4/Gemm');
+    await page.click('summary:has-text("Table: spectrum")');
+    const caption = await page.textContent('#spectrum-canvas ~ * caption, .detail-wrap details caption');
+    assert.match(caption ?? '', /Singular values \(exact\)/);
+    const mass = await page.$$eval('.detail-wrap details table tbody tr td:nth-child(3)', (tds) => tds.map((td) => Number(td.textContent)));
+    assert.ok(Math.abs(mass.reduce((a, b) => a + b, 0) - 1) < 0.01, `the spectrum's bins hold all its mass: ${mass}`);
+    // a click on the canvas selects the row under it
+    const box = (await page.$('#heatmap-canvas'))!;
+    const b = (await box.boundingBox())!;
+    await page.mouse.click(b.x + b.width * 0.5, b.y + b.height - 40);
+    const picked = await page.textContent('#detail h2');
+    assert.match(picked ?? '', /^\d+\. \/layers\.\d+\/Gemm$/);
+    assert.notEqual(picked, '5. /layers.4/Gemm');
+  });
+
+  it('navigates layers with the keyboard and selects a layer from a finding', async () => {
+    const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href);
+    await page.waitForSelector('table.heat-table', { state: 'attached' });
+    await page.click('summary:has-text("Table: layers by metric")');
+    await page.focus('table.heat-table tr[data-layer="0"]');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await page.textContent('#detail h2'), '3. /layers.2/Gemm');
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.layer), '2');
+    await page.keyboard.press('End');
+    assert.equal(await page.textContent('#detail h2'), '12. /layers.11/Gemm');
+    await page.click('#findings .group.warning button.finding-head >> nth=3');
+    assert.match((await page.textContent('#detail h2')) ?? '', /\/layers\.\d+\/Gemm/);
+  });
+
+  it('filters the findings', async () => {
+    const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href);
+    await page.waitForSelector('#findings li', { state: 'attached' });
+    const all = await page.$$eval('#findings li', (l) => l.length);
+    await page.fill('#findings vscode-textfield >> input', 'lyapunov');
+    await page.waitForFunction((n) => document.querySelectorAll('#findings li').length < n, all);
+    assert.deepEqual(await page.$$eval('#findings li', (l) => l.map((x) => (x as HTMLElement).dataset.rule)), ['lyapunov-exponent']);
+  });
+
+  it('shows layers by samples when the pathology depends on the input', async () => {
+    const { html } = exportReport('mlp_tanh_overscaled', ['--samples', '3']);
+    const { page, problems } = await openPage(browser, pathToFileURL(html).href, { width: 1280 });
+    await page.waitForSelector('table.heat-table', { state: 'attached' });
+    await page.evaluate(() => {
+      const s = document.querySelector('#heatmap vscode-single-select') as unknown as { value: string; dispatchEvent(e: Event): void };
+      s.value = 'samples';
+      s.dispatchEvent(new Event('change'));
+    });
+    await page.waitForSelector('table.samples-table', { state: 'attached' });
+    const head = await page.$$eval('table.samples-table thead th', (th) => th.map((x) => x.textContent));
+    assert.deepEqual(head, ['layer', 'sample 1', 'sample 2', 'sample 3']);
+    assert.equal(await page.$$eval('table.samples-table tbody tr', (r) => r.length), 10);
+    assert.deepEqual(problems.consoleErrors, []);
+  });
+
+  it('is legible in a dark theme', async () => {
+    const { page, problems } = await openPage(browser, pathToFileURL(exportReport('resnet_small').html).href, { colorScheme: 'dark', width: 1280 });
+    await page.waitForSelector('table.heat-table', { state: 'attached' });
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(bg, 'rgb(13, 17, 23)');
+    assert.deepEqual(problems.consoleErrors, []);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'report-dark.png'), fullPage: true });
+  });
+
+  it('stays responsive with 500 layers', async () => {
+    const big = structuredClone(sigmoid.report);
+    big.layers = Array.from({ length: 500 }, (_, i) => ({ ...structuredClone(sigmoid.report.layers[i % 12]), index: i, name: `/block${i}/Gemm` }));
+    big.findings = [];
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'gd-e2e-')), 'big.html');
+    writeFileSync(file, standaloneHtml('big', big));
+    const { page, problems } = await openPage(browser, pathToFileURL(file).href);
+    const t0 = Date.now();
+    await page.waitForSelector('table.heat-table', { state: 'attached' });
+    assert.equal(await page.$$eval('table.heat-table tbody tr', (r) => r.length), 500);
+    await page.click('summary:has-text("Table: layers by metric")');
+    const t1 = Date.now();
+    await page.click('table.heat-table tr[data-layer="250"]');
+    assert.equal(await page.textContent('#detail h2'), '251. /block250/Gemm');
+    assert.ok(Date.now() - t1 < 2000, `selecting a layer took ${Date.now() - t1} ms`);
+    assert.ok(t1 - t0 < 10000, `rendering took ${t1 - t0} ms`);
+    assert.deepEqual(problems.consoleErrors, []);
+  });
+});

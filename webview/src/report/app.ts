@@ -1,0 +1,415 @@
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
+import { fmt } from '../../../src/core/report/table';
+import type { AnalysisReport, Finding, LayerReport } from '../../../src/core/report/types';
+import { el, table } from '../dom';
+import { cellLabel, FlowChart, Heatmap, SpectrumChart } from './charts';
+import { findingsOf, flowSeries, heatmapCells, METRICS, scalePosition } from './metrics';
+import { cellColor, inkFor, isDark } from './palette';
+
+/** What the report can ask of its host (absent in a standalone HTML file). */
+export interface ReportActions {
+  analyze(): void;
+  openOutline(): void;
+  previewFix(findingId: string): void;
+  revealNode(node: string): void;
+}
+
+/** The view state kept across hide and show (VS Code's getState/setState). */
+export interface ViewState {
+  selected: number;
+  view: 'metrics' | 'samples';
+  sampleMetric: 'sigmaMax' | 'sigmaMin' | 'rmsGain';
+  filter: string;
+}
+
+const LABEL = { healthy: 'Healthy', 'at-risk': 'At risk', pathological: 'Pathological' } as const;
+const SEVERITIES = ['error', 'warning', 'info'] as const;
+
+/**
+ * The report: verdict and run facts, the layers-by-metrics heatmap (or layers by samples), the
+ * gradient flow against depth, the selected layer's spectrum, figures and fixes, and the findings,
+ * each chart with an accessible table beside it. Charts are created once and updated in place.
+ */
+export class ReportView {
+  private report: AnalysisReport | undefined;
+  private stale = false;
+  private whatIf: WhatIfResult | undefined;
+  private readonly heatmap: Heatmap;
+  private readonly flow: FlowChart;
+  private readonly spectrum: SpectrumChart;
+  private readonly parts: Record<'header' | 'heatTable' | 'samples' | 'detail' | 'flowTable' | 'findings' | 'spectrumTable', HTMLElement>;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private state: ViewState,
+    private readonly saveState: (s: ViewState) => void,
+    private readonly actions?: ReportActions,
+  ) {
+    root.replaceChildren();
+    root.classList.add('report');
+    const header = el('header');
+    const heat = section('heatmap', 'Layers by metric');
+    const controls = el('div', undefined, 'controls');
+    const viewSelect = document.createElement('vscode-single-select');
+    viewSelect.setAttribute('aria-label', 'heatmap view');
+    for (const [value, text] of [['metrics', 'Layers × metrics (median over samples)'], ['samples', 'Layers × samples']]) {
+      const o = document.createElement('vscode-option');
+      o.setAttribute('value', value);
+      o.textContent = text;
+      viewSelect.append(o);
+    }
+    (viewSelect as unknown as { value: string }).value = state.view;
+    viewSelect.addEventListener('change', () => this.setState({ view: (viewSelect as unknown as { value: string }).value as ViewState['view'] }));
+    controls.append(viewSelect, legend());
+    const heatCanvas = canvasBox('heatmap-canvas', 'Heatmap of layers by metric; the table below has the same figures');
+    const heatTable = el('div', undefined, 'table-box');
+    const samples = el('div', undefined, 'samples-box');
+    heat.append(controls, heatCanvas.box, samples, details('Table: layers by metric', heatTable));
+    const detail = el('aside', undefined, 'detail');
+    detail.id = 'detail';
+    detail.setAttribute('aria-live', 'polite');
+    const spectrumCanvas = canvasBox('spectrum-canvas', 'Singular value spectrum of the selected layer');
+    const spectrumTable = el('div', undefined, 'table-box');
+    const flow = section('flow', 'Gradient flow through depth');
+    const flowCanvas = canvasBox('flow-canvas', 'Gradient norm against depth; the table below has the same figures');
+    const flowTable = el('div', undefined, 'table-box');
+    flow.append(flowCanvas.box, details('Table: gradient flow', flowTable));
+    const findings = section('findings', 'Findings');
+    const grid = el('div', undefined, 'grid');
+    const detailWrap = el('div', undefined, 'detail-wrap');
+    detailWrap.append(detail, spectrumCanvas.box, details('Table: spectrum', spectrumTable));
+    grid.append(heat, detailWrap);
+    root.append(header, grid, flow, findings);
+    this.parts = { header, heatTable, samples, detail, flowTable, findings, spectrumTable };
+    this.heatmap = new Heatmap(heatCanvas.canvas, (i) => this.select(i));
+    this.flow = new FlowChart(flowCanvas.canvas, (i) => this.select(i));
+    this.spectrum = new SpectrumChart(spectrumCanvas.canvas);
+    root.addEventListener('keydown', (e) => this.onKey(e));
+  }
+
+  show(report: AnalysisReport, stale: boolean): void {
+    this.report = report;
+    this.stale = stale;
+    this.whatIf = undefined;
+    if (this.state.selected >= report.layers.length) this.state.selected = 0;
+    this.renderHeader();
+    this.renderHeat();
+    this.renderFlow();
+    this.renderFindings();
+    this.renderDetail();
+  }
+
+  /** Overlays a what-if preview's "after" gradient flow. */
+  showWhatIf(result: WhatIfResult): void {
+    this.whatIf = result;
+    this.renderFlow();
+    this.renderDetail();
+  }
+
+  /** Selects a layer (heatmap, flow chart, table row, finding). */
+  select(layer: number): void {
+    if (!this.report || layer < 0 || layer >= this.report.layers.length) return;
+    this.setState({ selected: layer });
+    const row = this.parts.heatTable.querySelector<HTMLElement>(`tr[data-layer="${layer}"]`);
+    if (row && this.root.contains(document.activeElement) && document.activeElement?.tagName === 'TR') row.focus();
+  }
+
+  private setState(patch: Partial<ViewState>): void {
+    this.state = { ...this.state, ...patch };
+    this.saveState(this.state);
+    if (!this.report) return;
+    if ('view' in patch || 'sampleMetric' in patch) this.renderHeat();
+    if ('selected' in patch) {
+      this.heatmap.update(this.report, this.state.selected);
+      this.markSelectedRow();
+      this.renderFlow();
+      this.renderDetail();
+    }
+    if ('filter' in patch) this.renderFindings();
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const target = e.target as HTMLElement;
+    if (target.tagName !== 'TR' || !target.dataset.layer) return;
+    const i = Number(target.dataset.layer);
+    const next = e.key === 'ArrowDown' ? i + 1 : e.key === 'ArrowUp' ? i - 1 : e.key === 'Home' ? 0 : e.key === 'End' ? (this.report?.layers.length ?? 1) - 1 : undefined;
+    if (next !== undefined) {
+      e.preventDefault();
+      this.select(next);
+      this.parts.heatTable.querySelector<HTMLElement>(`tr[data-layer="${this.state.selected}"]`)?.focus();
+    } else if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      this.select(i);
+    }
+  }
+
+  private renderHeader(): void {
+    const r = this.report!;
+    const h = this.parts.header;
+    h.replaceChildren(el('h1', r.model.path.split(/[\\/]/).pop() ?? r.model.path));
+    if (this.stale) h.append(el('p', 'The model changed on disk since this analysis: re-analyse it.', 'stale'));
+    const v = r.verdict;
+    if (v) {
+      const banner = el('section', undefined, `verdict ${v.status}`);
+      banner.setAttribute('role', 'status');
+      banner.append(el('strong', LABEL[v.status]), el('span', ` · ${v.counts.error} error${v.counts.error === 1 ? '' : 's'}, ${v.counts.warning} warning${v.counts.warning === 1 ? '' : 's'}, ${v.counts.info} info`, 'counts'));
+      banner.append(el('p', v.headline.replace(/^[^:]+: /, '')));
+      h.append(banner);
+    }
+    if (this.actions) {
+      const bar = el('div', undefined, 'actions');
+      bar.append(button('Re-analyze', () => this.actions!.analyze()), button('Open model as text', () => this.actions!.openOutline(), true));
+      h.append(bar);
+    }
+    const run = r.run;
+    const facts = el('dl', undefined, 'facts');
+    const fact = (k: string, val: string) => facts.append(el('dt', k), el('dd', val));
+    fact('Execution provider', `${run.executionProvider.toUpperCase()}${run.executionProviderNote ? ` (CUDA not used: ${run.executionProviderNote})` : ''}`);
+    fact('Samples', `${run.samples} ${run.sampleSource}, seed ${run.seed}`);
+    fact('Loss', `${run.loss}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''}`);
+    fact('End to end', `σmax ${fmt(r.endToEnd.sigmaMax)} · σmin ${fmt(r.endToEnd.sigmaMin)} · rms gain ${fmt(r.endToEnd.rmsGain)} · Lyapunov exponent ${fmt(r.endToEnd.lyapunovExponent)}`);
+    fact('Curvature', r.curvature.hessianMaxEigenvalue !== null ? `λmax(H) ${fmt(r.curvature.hessianMaxEigenvalue)} → stable learning rate < ${fmt(r.curvature.maxStableLearningRate)} (SGD), < ${fmt(r.curvature.maxStableLearningRateMomentum)} (momentum ${r.curvature.momentum})` : `not computed: ${r.curvature.reason ?? ''}`);
+    fact('Time', `${(run.durationMs / 1000).toFixed(1)} s, ${run.derivativeRuns} derivative runs (onnxruntime ${run.ortVersion}), gradient-doctor ${r.tool.version}`);
+    h.append(facts);
+  }
+
+  private renderHeat(): void {
+    const r = this.report!;
+    const perSample = this.state.view === 'samples';
+    (this.root.querySelector('#heatmap-canvas')!.parentElement as HTMLElement).hidden = perSample;
+    this.parts.samples.hidden = !perSample;
+    if (perSample) this.renderSamples();
+    else this.heatmap.update(r, this.state.selected);
+    // the accessible table: one row per layer, one column per metric, flagged cells marked
+    const cells = heatmapCells(r);
+    const t = el('table', undefined, 'heat-table');
+    t.append(el('caption', 'Layers by metric (rows: layers in depth order; ⚑ marks a cell a finding flags)'));
+    const head = el('tr');
+    head.append(el('th', '#'), el('th', 'layer'), ...METRICS.map((m) => {
+      const th = el('th', m.label);
+      th.title = m.description;
+      return th;
+    }));
+    t.createTHead().append(head);
+    const body = el('tbody');
+    r.layers.forEach((l, li) => {
+      const tr = el('tr');
+      tr.dataset.layer = String(li);
+      tr.tabIndex = li === this.state.selected ? 0 : -1;
+      tr.addEventListener('click', () => this.select(li));
+      tr.append(el('td', String(li + 1)), el('th', l.name));
+      for (let mi = 0; mi < METRICS.length; mi++) {
+        const c = cells[mi * r.layers.length + li];
+        const td = el('td', `${fmt(c.value)}${c.flagged.length ? ' ⚑' : ''}`);
+        if (c.flagged.length) {
+          td.dataset.flagged = c.flagged.map((f) => f.rule).join(' ');
+          td.classList.add('flagged');
+        }
+        td.title = cellLabel(r, c).join('\n');
+        tr.append(td);
+      }
+      body.append(tr);
+    });
+    t.append(body);
+    this.parts.heatTable.replaceChildren(t);
+    this.markSelectedRow();
+  }
+
+  private renderSamples(): void {
+    const r = this.report!;
+    const key = this.state.sampleMetric;
+    const box = this.parts.samples;
+    const select = document.createElement('vscode-single-select');
+    select.setAttribute('aria-label', 'per-sample figure');
+    for (const [value, text] of [['sigmaMax', 'σmax'], ['sigmaMin', 'σmin'], ['rmsGain', 'rms gain']]) {
+      const o = document.createElement('vscode-option');
+      o.setAttribute('value', value);
+      o.textContent = text;
+      select.append(o);
+    }
+    (select as unknown as { value: string }).value = key;
+    select.addEventListener('change', () => this.setState({ sampleMetric: (select as unknown as { value: string }).value as ViewState['sampleMetric'] }));
+    const t = el('table', undefined, 'samples-table');
+    t.append(el('caption', `Layers by sample: ${key} at each sample (a pathology that depends on the input shows as a row that changes colour)`));
+    const n = r.run.samples;
+    const head = el('tr');
+    head.append(el('th', 'layer'), ...Array.from({ length: n }, (_, i) => el('th', `sample ${i + 1}`)));
+    t.createTHead().append(head);
+    const body = el('tbody');
+    const dark = isDark();
+    for (const l of r.layers) {
+      const tr = el('tr');
+      tr.append(el('th', l.name));
+      const per = l.jacobian.spread?.[key].perSample ?? [l.jacobian[key]];
+      for (let i = 0; i < n; i++) {
+        const v = per[i] ?? null;
+        const pos = scalePosition('gain', v, null);
+        const td = el('td', fmt(v), 'swatch');
+        td.style.background = cellColor(pos, dark);
+        td.style.color = inkFor(pos, dark);
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+    t.append(body);
+    box.replaceChildren(select, t);
+  }
+
+  private markSelectedRow(): void {
+    for (const tr of this.parts.heatTable.querySelectorAll<HTMLElement>('tr[data-layer]')) {
+      const on = Number(tr.dataset.layer) === this.state.selected;
+      tr.classList.toggle('selected', on);
+      tr.setAttribute('aria-selected', String(on));
+      tr.tabIndex = on ? 0 : -1;
+    }
+  }
+
+  private renderFlow(): void {
+    const r = this.report!;
+    this.flow.update(r, this.state.selected, this.whatIf?.layers.map((l) => l.gradientInput[1]));
+    const s = flowSeries(r);
+    const rows = s.map((x, i) => [String(i + 1), x.layer, fmt(x.gradient), fmt(x.gain), fmt(x.lyapunov), ...(this.whatIf ? [fmt(this.whatIf.layers[i]?.gradientInput[1] ?? null)] : [])]);
+    this.parts.flowTable.replaceChildren(table(['#', 'layer', '‖∂L/∂input‖', 'rms gain', 'Σ log gain', ...(this.whatIf ? ['‖∂L/∂input‖ after the fix'] : [])], rows, 'Gradient flow in depth order'));
+  }
+
+  private renderDetail(): void {
+    const r = this.report!;
+    const l = r.layers[this.state.selected];
+    const d = this.parts.detail;
+    d.replaceChildren();
+    if (!l) return;
+    d.append(el('h2', `${l.index + 1}. ${l.name}`), el('p', `${l.opTypes.join(' + ')} · in ${l.inputTensors.join(', ')} → out ${l.outputTensors.join(', ')}`, 'muted'));
+    const j = l.jacobian;
+    d.append(table(['figure', 'value', 'error bar'], [
+      ['σmax', fmt(j.sigmaMax), j.errors ? `± ${fmt(j.errors.sigmaMax)}` : ''],
+      ['σmin', fmt(j.sigmaMin), j.errors ? `± ${fmt(j.errors.sigmaMin)}` : ''],
+      ['rms gain', fmt(j.rmsGain), j.errors ? `± ${fmt(j.errors.rmsGain)}` : ''],
+      ['condition κ', fmt(j.conditionNumber), ''],
+      ['‖∂L/∂input‖', fmt(l.gradient.inputNorm), ''],
+      ['‖∂L/∂output‖', fmt(l.gradient.outputNorm), ''],
+      ['method', j.method, j.note ?? j.reason ?? ''],
+    ], 'Figures (median over samples)'));
+    const spectrum = this.spectrum.update(r, this.state.selected);
+    this.parts.spectrumTable.replaceChildren(spectrum
+      ? table(['from', 'to', 'mass', '± std. error'], spectrum.bins.map((b) => [fmt(b.from), fmt(b.to), fmt(b.mass), fmt(b.stderr)]), spectrum.kind === 'exact' ? 'Singular values (exact), per log-spaced bin' : 'Spectral density (stochastic Lanczos quadrature estimate), per log-spaced bin')
+      : el('p', 'No spectrum for this layer.', 'muted'));
+    const fs = findingsOf(r, l);
+    const box = el('div', undefined, 'layer-findings');
+    box.append(el('h3', fs.length ? `Findings (${fs.length})` : 'No findings on this layer'));
+    for (const f of fs) box.append(this.findingItem(f, false));
+    if (this.actions && l.nodes[0]) box.append(button('Go to node', () => this.actions!.revealNode(l.nodes[0]), true));
+    if (this.whatIf) {
+      const w = this.whatIf.layers[this.state.selected];
+      if (w) box.append(el('p', `What-if: ‖∂L/∂input‖ ${fmt(w.gradientInput[0])} → ${fmt(w.gradientInput[1])}, rms gain ${fmt(w.rmsGain[0])} → ${fmt(w.rmsGain[1])}, σmax ${fmt(w.sigmaMax[0])} → ${fmt(w.sigmaMax[1])}`, 'whatif'));
+    }
+    d.append(box);
+  }
+
+  private renderFindings(): void {
+    const r = this.report!;
+    const box = this.parts.findings;
+    const title = box.querySelector('h2')!;
+    box.replaceChildren(title);
+    const filter = document.createElement('vscode-textfield');
+    filter.setAttribute('placeholder', 'Filter findings (rule, layer, text)');
+    filter.setAttribute('aria-label', 'Filter findings');
+    (filter as unknown as { value: string }).value = this.state.filter;
+    filter.addEventListener('input', () => {
+      this.state = { ...this.state, filter: (filter as unknown as { value: string }).value };
+      this.saveState(this.state);
+      this.renderFindingGroups(groups);
+    });
+    const groups = el('div', undefined, 'groups');
+    box.append(filter, groups);
+    this.renderFindingGroups(groups);
+    title.textContent = `Findings (${r.findings.length})`;
+  }
+
+  private renderFindingGroups(groups: HTMLElement): void {
+    const r = this.report!;
+    const q = this.state.filter.trim().toLowerCase();
+    const shown = r.findings.filter((f) => !q || `${f.rule} ${f.layer ?? ''} ${f.message} ${f.fix ?? ''}`.toLowerCase().includes(q));
+    groups.replaceChildren();
+    if (r.findings.length === 0) groups.append(el('p', 'No findings at these samples.'));
+    for (const sev of SEVERITIES) {
+      const of = shown.filter((f) => f.severity === sev);
+      if (of.length === 0) continue;
+      const g = el('section', undefined, `group ${sev}`);
+      g.append(el('h3', `${sev === 'error' ? 'Errors' : sev === 'warning' ? 'Warnings' : 'Info'} (${of.length})`));
+      const list = el('ol');
+      for (const f of of) list.append(this.findingItem(f, true));
+      g.append(list);
+      groups.append(g);
+    }
+  }
+
+  private findingItem(f: Finding, selectable: boolean): HTMLElement {
+    const r = this.report!;
+    const item = el('li', undefined, `finding ${f.severity}`);
+    item.dataset.rule = f.rule;
+    const layerIndex = r.layers.findIndex((l: LayerReport) => l.name === f.layer || (f.node !== undefined && l.nodes.includes(f.node)));
+    const head = el(selectable && layerIndex >= 0 ? 'button' : 'span', undefined, 'finding-head');
+    head.append(el('span', f.severity, 'severity'), el('span', ` ${f.rule}`, 'rule'), ...(f.layer ? [el('span', ` · ${f.layer}`, 'muted')] : []));
+    if (selectable && layerIndex >= 0) {
+      head.setAttribute('aria-label', `${f.severity} ${f.rule} on ${f.layer}: select the layer`);
+      head.addEventListener('click', () => this.select(layerIndex));
+    }
+    item.append(head, el('p', f.message));
+    if (f.measured !== undefined && f.threshold !== undefined) item.append(el('p', `measured ${fmt(f.measured)} (${f.measuredName ?? ''}) against ${f.thresholdName ?? 'threshold'} ${fmt(f.threshold)}`, 'measure'));
+    item.append(el('p', `Why: ${f.why}`, 'why'));
+    if (f.fix) item.append(el('p', `Fix: ${f.fix}`, 'fix'));
+    if (this.actions && f.remedies?.length) item.append(button('Preview fix (what-if)', () => this.actions!.previewFix(f.id)));
+    return item;
+  }
+}
+
+function section(id: string, title: string): HTMLElement {
+  const s = el('section', undefined, id);
+  s.id = id;
+  s.append(el('h2', title));
+  return s;
+}
+
+function canvasBox(id: string, label: string): { box: HTMLElement; canvas: HTMLCanvasElement } {
+  const box = el('div', undefined, 'chart-box');
+  const canvas = el('canvas');
+  canvas.id = id;
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', label);
+  box.append(canvas);
+  return { box, canvas };
+}
+
+function details(summary: string, content: HTMLElement): HTMLElement {
+  const d = el('details');
+  d.append(el('summary', summary), content);
+  return d;
+}
+
+function button(text: string, onClick: () => void, secondary = false): HTMLElement {
+  const b = document.createElement('vscode-button');
+  b.textContent = text;
+  if (secondary) b.setAttribute('secondary', '');
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/** The colour legend of the heatmap. */
+function legend(): HTMLElement {
+  const dark = isDark();
+  const box = el('div', undefined, 'legend');
+  box.setAttribute('aria-hidden', 'true');
+  for (const [t, text] of [[-1, 'contracting / far below'], [-0.5, ''], [0, 'healthy (gain 1)'], [0.5, ''], [1, 'expanding / ill-conditioned']] as Array<[number, string]>) {
+    const sw = el('span', undefined, 'swatch-key');
+    sw.style.background = cellColor(t, dark);
+    box.append(sw);
+    if (text) box.append(el('span', text, 'legend-text'));
+  }
+  const flag = el('span', '⚑ flagged by a finding', 'legend-text flag');
+  box.append(flag);
+  return box;
+}
