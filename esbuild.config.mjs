@@ -17,6 +17,8 @@ const builds = [
   { ...node, entryPoints: { worker: 'src/runtime/worker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'src/cli/index.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   { ...common, platform: 'browser', format: 'iife', target: 'es2022', entryPoints: { webview: 'webview/src/main.ts' }, outdir: 'dist' },
+  // codicons with the font inlined as a data URL: one stylesheet for the webview and the HTML export
+  { ...common, sourcemap: false, entryPoints: { codicons: 'webview/codicons.css' }, outdir: 'dist', loader: { '.ttf': 'dataurl' } },
 ];
 
 if (watch) {

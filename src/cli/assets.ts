@@ -10,9 +10,14 @@ export function standaloneHtml(title: string, data: unknown): string {
     title,
     data,
     script: readFileSync(path.join(root, 'dist', 'webview.js'), 'utf8'),
-    css: readFileSync(path.join(root, 'media', 'report.css'), 'utf8'),
+    css: reportCss(root),
     nonce: randomBytes(16).toString('base64'),
   });
+}
+
+/** The report's stylesheet and the codicons (font inlined), as one CSS text. */
+export function reportCss(root: string): string {
+  return readFileSync(path.join(root, 'dist', 'codicons.css'), 'utf8') + '\n' + readFileSync(path.join(root, 'media', 'report.css'), 'utf8');
 }
 
 /** The folder holding package.json above `from` (dist/ when bundled, src/cli/ when run from source). */

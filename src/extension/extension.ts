@@ -137,7 +137,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
         title: `${path.basename(uri.fsPath)}: Gradient Doctor report`,
         data: report,
         script: await read('dist', 'webview.js'),
-        css: await read('media', 'report.css'),
+        css: `${await read('dist', 'codicons.css')}\n${await read('media', 'report.css')}`,
         nonce: randomBytes(16).toString('base64'),
       });
       await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(html));

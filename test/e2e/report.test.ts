@@ -139,12 +139,20 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, 'report-dark.png'), fullPage: true });
   });
 
-  it('stays responsive with 500 layers', async () => {
+  it('stays responsive with 500 layers and a report of tens of MB', async () => {
     const big = structuredClone(sigmoid.report);
-    big.layers = Array.from({ length: 500 }, (_, i) => ({ ...structuredClone(sigmoid.report.layers[i % 12]), index: i, name: `/block${i}/Gemm` }));
+    const values = Array.from({ length: 2048 }, (_, k) => 1 / (1 + k) + Math.random() * 1e-9);
+    big.layers = Array.from({ length: 500 }, (_, i) => {
+      const l = structuredClone(sigmoid.report.layers[i % 12]);
+      // a full 2048-value spectrum per layer, as a wide exact layer has
+      if (l.jacobian.spectrum) l.jacobian.spectrum = { ...l.jacobian.spectrum, values, weights: values.map(() => 1 / values.length) };
+      return { ...l, index: i, name: `/block${i}/Gemm` };
+    });
     big.findings = [];
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'gd-e2e-')), 'big.html');
-    writeFileSync(file, standaloneHtml('big', big));
+    const html = standaloneHtml('big', big);
+    assert.ok(html.length > 20e6, `${(html.length / 1e6).toFixed(0)} MB`);
+    writeFileSync(file, html);
     const { page, problems } = await openPage(browser, pathToFileURL(file).href);
     const t0 = Date.now();
     await page.waitForSelector('table.heat-table', { state: 'attached' });

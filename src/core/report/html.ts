@@ -3,7 +3,7 @@ export interface StandaloneHtmlParts {
   title: string;
   /** The webview bundle (dist/webview.js). */
   script: string;
-  /** The stylesheet (media/report.css). */
+  /** The stylesheets (media/report.css and the codicons with their font inlined). */
   css: string;
   /** The data the webview renders, embedded as JSON. */
   data: unknown;
@@ -17,7 +17,7 @@ export interface StandaloneHtmlParts {
  * that allows only those inlined parts (by nonce).
  */
 export function renderStandaloneHtml(p: StandaloneHtmlParts): string {
-  const csp = `default-src 'none'; img-src data: blob:; style-src 'nonce-${p.nonce}'; script-src 'nonce-${p.nonce}'`;
+  const csp = `default-src 'none'; img-src data: blob:; font-src data:; style-src 'nonce-${p.nonce}'; script-src 'nonce-${p.nonce}'`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

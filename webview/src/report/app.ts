@@ -156,7 +156,7 @@ export class ReportView {
     if (v) {
       const banner = el('section', undefined, `verdict ${v.status}`);
       banner.setAttribute('role', 'status');
-      banner.append(el('strong', LABEL[v.status]), el('span', ` · ${v.counts.error} error${v.counts.error === 1 ? '' : 's'}, ${v.counts.warning} warning${v.counts.warning === 1 ? '' : 's'}, ${v.counts.info} info`, 'counts'));
+      banner.append(icon(v.status === 'pathological' ? 'error' : v.status === 'at-risk' ? 'warning' : 'pass'), el('strong', LABEL[v.status]), el('span', ` · ${v.counts.error} error${v.counts.error === 1 ? '' : 's'}, ${v.counts.warning} warning${v.counts.warning === 1 ? '' : 's'}, ${v.counts.info} info`, 'counts'));
       banner.append(el('p', v.headline.replace(/^[^:]+: /, '')));
       h.append(banner);
     }
@@ -353,7 +353,7 @@ export class ReportView {
     item.dataset.rule = f.rule;
     const layerIndex = r.layers.findIndex((l: LayerReport) => l.name === f.layer || (f.node !== undefined && l.nodes.includes(f.node)));
     const head = el(selectable && layerIndex >= 0 ? 'button' : 'span', undefined, 'finding-head');
-    head.append(el('span', f.severity, 'severity'), el('span', ` ${f.rule}`, 'rule'), ...(f.layer ? [el('span', ` · ${f.layer}`, 'muted')] : []));
+    head.append(icon(f.severity), el('span', f.severity, 'severity'), el('span', ` ${f.rule}`, 'rule'), ...(f.layer ? [el('span', ` · ${f.layer}`, 'muted')] : []));
     if (selectable && layerIndex >= 0) {
       head.setAttribute('aria-label', `${f.severity} ${f.rule} on ${f.layer}: select the layer`);
       head.addEventListener('click', () => this.select(layerIndex));
@@ -365,6 +365,13 @@ export class ReportView {
     if (this.actions && f.remedies?.length) item.append(button('Preview fix (what-if)', () => this.actions!.previewFix(f.id)));
     return item;
   }
+}
+
+/** A codicon (decorative: the text beside it says the same). */
+function icon(name: 'error' | 'warning' | 'info' | 'pass'): HTMLElement {
+  const i = el('span', undefined, `codicon codicon-${name} icon-${name}`);
+  i.setAttribute('aria-hidden', 'true');
+  return i;
 }
 
 function section(id: string, title: string): HTMLElement {
