@@ -52,6 +52,10 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
       const size = await page.$eval(`#${id}`, (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
       assert.ok(size[0] > 100 && size[1] > 100, `${id} is drawn (${size})`);
     }
+    await page.evaluate(() => document.fonts.ready);
+    const codicon = await page.evaluate(() => [...(document.fonts as unknown as Iterable<FontFace>)].filter((f) => f.family.replace(/"/g, '') === 'codicon').map((f) => f.status));
+    assert.deepEqual(codicon, ['loaded'], 'the codicon font (inlined) is loaded');
+    assert.ok(await page.$('.verdict .codicon-error'));
     assert.deepEqual(problems, { consoleErrors: [], cspViolations: [], requests: [] });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'report-light.png'), fullPage: true });
   });
