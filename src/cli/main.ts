@@ -7,7 +7,10 @@ import { formatWhatIf } from '../core/diagnosis/whatIf';
 import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
 import { DoctorError, errorMessage, isDoctorError } from '../core/errors';
 import { fmt, formatReportTable } from '../core/report/table';
-import { analyzeFile, inspectFile, whatIfFile } from '../runtime/engine';
+import { analyzeFile, compareFiles, inspectFile, whatIfFile } from '../runtime/engine';
+import { fileAtRevision } from '../runtime/git';
+import { comparisonMarkdown, reportMarkdown } from '../core/report/markdown';
+import type { Comparison } from '../core/review/compare';
 import { readLabelsFile } from '../runtime/labels';
 import { formatInspect } from '../core/report/inspectText';
 import { standaloneHtml } from './assets';
@@ -79,8 +82,33 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
         if (flags.format === 'json') emit(JSON.stringify(report, null, 2), flags.out);
         else if (flags.format === 'table') emit(formatReportTable(report), flags.out);
         else if (flags.format === 'html') emit(standaloneHtml(`${path.basename(report.model.path)}: Gradient Doctor report`, report), flags.out);
-        else throw new DoctorError('bad-input', `--format ${flags.format} lands with the review issue; use table, json or html`);
+        else if (flags.format === 'md') emit(reportMarkdown(report), flags.out);
+        else throw new DoctorError('bad-input', `--format ${flags.format} is not available yet; use table, json, md or html`);
         if (flags.failOn !== 'none' && failsAt(report.findings, flags.failOn)) state.code = ExitCode.findings;
+      } finally {
+        progress.stop();
+      }
+    });
+
+  addAnalysisOptions(addRunOptions(program.command('compare <base> [candidate]').description('analyse two models with the same samples and compare them layer by layer (with --git-ref, one model against its version at a git revision)')))
+    .option('--git-ref <ref>', 'compare <base> (the working copy) against its version at this git revision')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
+    .option('--out <file>', 'write the comparison to a file instead of stdout')
+    .addOption(new Option('--fail-on <level>', 'exit with 1 when the candidate has a finding at this severity or above').choices(['error', 'warning', 'none']).default('none'))
+    .option('--fail-on-regression', 'exit with 1 when the candidate introduces a warning or error, or a layer figure crosses a threshold')
+    .action(async (first: string, second: string | undefined, flags: RunFlags & AnalyzeCliFlags & { gitRef?: string; failOnRegression?: boolean }) => {
+      if (!second && !flags.gitRef) throw new DoctorError('bad-input', 'compare needs two models, or one model and --git-ref');
+      if (second && flags.gitRef) throw new DoctorError('bad-input', 'give two models or one model with --git-ref, not both');
+      const [basePath, candidatePath] = flags.gitRef ? [fileAtRevision(first, flags.gitRef), first] : [first, second!];
+      const progress = createProgressReporter(flags.progress);
+      try {
+        const { comparison, base, candidate } = await compareFiles(basePath, candidatePath, analysisOptions(flags), { onProgress: progress.update });
+        progress.stop();
+        const text = flags.format === 'json' ? JSON.stringify({ comparison: stripReports(comparison), base, candidate }, null, 2)
+          : flags.format === 'md' ? comparisonMarkdown(comparison) : formatComparison(comparison);
+        emit(text, flags.out);
+        if (flags.failOn !== 'none' && failsAt(candidate.findings, flags.failOn)) state.code = ExitCode.findings;
+        if (flags.failOnRegression && comparison.regressions.length) state.code = ExitCode.findings;
       } finally {
         progress.stop();
       }
@@ -102,6 +130,31 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
       }
     });
   return program;
+}
+
+/** The comparison for JSON: layers by name (the full reports are beside it). */
+function stripReports(c: Comparison) {
+  return { ...c, layers: c.layers.map(({ base, candidate, ...rest }) => ({ ...rest, base: base?.name, candidate: candidate?.name })) };
+}
+
+/** The comparison as a table for a terminal. */
+function formatComparison(c: Comparison): string {
+  const lines = [`Base       ${c.base.path} (${c.base.verdict})`, `Candidate  ${c.candidate.path} (${c.candidate.verdict})`];
+  if (c.samplesNote) lines.push(`Note       ${c.samplesNote}`);
+  lines.push('');
+  const header = ['layer', 'status', 'rms gain', '', 'σmax', '', '‖∂L/∂in‖', '', 'change'];
+  const rows = c.layers.map((p) => [
+    p.candidate?.name ?? p.base!.name, p.status === 'matched' ? (p.match === 'name' ? 'matched' : `by ${p.match}`) : p.status,
+    fmt(p.base?.jacobian.rmsGain), fmt(p.candidate?.jacobian.rmsGain), fmt(p.base?.jacobian.sigmaMax), fmt(p.candidate?.jacobian.sigmaMax),
+    fmt(p.base?.gradient.inputNorm), fmt(p.candidate?.gradient.inputNorm), p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : '',
+  ]);
+  const widths = header.map((h, i) => Math.min(Math.max(h.length, ...rows.map((r) => r[i].length)), i === 0 ? 40 : 16));
+  const line = (cells: string[]) => cells.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
+  lines.push(line(header), line(['', '', 'base', 'candidate', 'base', 'candidate', 'base', 'candidate', '']), ...rows.map(line), '');
+  lines.push(`Regressions ${c.regressions.length}`, ...c.regressions.map((r) => `  ✗ ${r}`));
+  lines.push(`Introduced  ${c.introduced.length}`, ...c.introduced.map((f) => `  + [${f.severity} ${f.rule}] ${f.message}`));
+  lines.push(`Resolved    ${c.resolved.length}`, ...c.resolved.map((f) => `  ✓ [${f.severity} ${f.rule}] ${f.message}`));
+  return lines.join('\n');
 }
 
 /** Engine options and analysis flags from the command line, with the config file's values under the flags'. */

@@ -12,6 +12,8 @@ import { validateGraph } from '../core/onnx/validate';
 import { renderOnnxText, type OutlineLayer } from '../core/report/onnxText';
 import { nodeSourceFrames, type SourceFrame } from '../core/sourceMap';
 import type { OutlineResult } from '../protocol/worker';
+import { compareReports, type Comparison } from '../core/review/compare';
+import { resolveThresholds } from '../core/diagnosis/thresholds';
 import type { SampleFile } from '../core/inputs/load';
 import { DEFAULT_SAMPLE_OPTIONS } from '../core/inputs/prepare';
 import type { WorkContext } from '../core/progress';
@@ -139,4 +141,16 @@ export function outlineFile(file: string, layers: OutlineLayer[] = []): OutlineR
   } catch (e) {
     throw withFile(e, path.resolve(file));
   }
+}
+
+/** Two analyses with the same samples and seed, compared (Review issue). */
+export async function compareFiles(basePath: string, candidatePath: string, options: Partial<EngineOptions> & Partial<AnalysisFlags> = {}, ctx?: WorkContext): Promise<{ comparison: Comparison; base: AnalysisReport; candidate: AnalysisReport }> {
+  const half = (from: number, label: string): WorkContext => ({
+    ...ctx,
+    onProgress: (p) => ctx?.onProgress?.({ message: `${label}: ${p.message}`, fraction: from + (p.fraction ?? 0) / 2 }),
+  });
+  const base = await analyzeFile(basePath, options, half(0, 'Base'));
+  const candidate = await analyzeFile(candidatePath, options, half(0.5, 'Candidate'));
+  const t = resolveThresholds(options.thresholds);
+  return { comparison: compareReports(base, candidate, t), base, candidate };
 }

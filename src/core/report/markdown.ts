@@ -1,0 +1,96 @@
+import type { Comparison } from '../review/compare';
+import { fmt } from './table';
+import type { AnalysisReport, Finding } from './types';
+
+const LABEL: Record<string, string> = { healthy: 'Healthy', 'at-risk': 'At risk', pathological: 'Pathological', unknown: 'Unknown' };
+const ICON = { error: '🛑', warning: '⚠️', info: 'ℹ️' } as const;
+const BARS = '▁▂▃▄▅▆▇█';
+
+/** Markdown-safe table cell text. */
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function base(path: string): string {
+  return path.split(/[\\/]/).pop() ?? path;
+}
+
+/**
+ * The gradient flow as text: one line per layer with a bar on a log scale between the smallest and
+ * largest gradient norm, for a pull-request comment.
+ */
+export function textFlow(rows: Array<{ name: string; value: number | null }>): string {
+  const logs = rows.map((r) => (r.value && r.value > 0 ? Math.log10(r.value) : null));
+  const finite = logs.filter((x): x is number => x !== null);
+  const [lo, hi] = [Math.min(...finite), Math.max(...finite)];
+  const width = Math.max(...rows.map((r) => r.name.length), 5);
+  return rows.map((r, i) => {
+    const l = logs[i];
+    const level = l === null ? -1 : hi > lo ? Math.round(((l - lo) / (hi - lo)) * 15) : 15;
+    const bar = level < 0 ? '' : '█'.repeat(Math.floor(level / 2) + 1) + (level % 2 ? '▌' : '');
+    return `${r.name.padEnd(width)}  ${fmt(r.value).padStart(9)}  ${bar}`;
+  }).join('\n');
+}
+
+/** A sparkline of values on a log scale (over `scale`'s range when given, so two lines compare). */
+export function sparkline(values: Array<number | null>, scale: Array<number | null> = values): string {
+  const log = (v: number | null) => (v && v > 0 ? Math.log10(v) : null);
+  const logs = values.map(log);
+  const finite = scale.map(log).filter((x): x is number => x !== null);
+  const [lo, hi] = [Math.min(...finite), Math.max(...finite)];
+  return logs.map((l) => (l === null ? ' ' : BARS[hi > lo ? Math.round(((l - lo) / (hi - lo)) * 7) : 7])).join('');
+}
+
+function findingLine(f: Finding): string {
+  return `- ${ICON[f.severity]} **${f.rule}**${f.layer ? ` (\`${f.layer}\`)` : ''}: ${f.message}${f.fix ? `\n  *Fix:* ${f.fix}` : ''}`;
+}
+
+/** A report as Markdown for a pull-request comment: the verdict, the flagged layers with figures and fixes, the gradient flow. */
+export function reportMarkdown(r: AnalysisReport): string {
+  const v = r.verdict;
+  const lines = [`## Gradient Doctor: \`${base(r.model.path)}\` is ${LABEL[v?.status ?? 'unknown']}`, ''];
+  if (v) lines.push(`**${v.headline}**`, '', `${v.counts.error} errors, ${v.counts.warning} warnings, ${v.counts.info} info · ${r.layers.length} layers · ${r.run.executionProvider.toUpperCase()} · ${r.run.samples} sample${r.run.samples === 1 ? '' : 's'}, seed ${r.run.seed}, loss ${r.run.loss}`, '');
+  const flagged = r.layers.filter((l) => r.findings.some((f) => f.layer === l.name && f.severity !== 'info'));
+  if (flagged.length) {
+    lines.push('| layer | σmax | σmin | rms gain | κ | ‖∂L/∂in‖ | findings | fix |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const l of flagged) {
+      const fs = r.findings.filter((f) => f.layer === l.name && f.severity !== 'info');
+      const j = l.jacobian;
+      lines.push(`| \`${cell(l.name)}\` | ${fmt(j.sigmaMax)} | ${fmt(j.sigmaMin)} | ${fmt(j.rmsGain)} | ${fmt(j.conditionNumber)} | ${fmt(l.gradient.inputNorm)} | ${cell(fs.map((f) => `${ICON[f.severity]} ${f.rule}`).join(', '))} | ${cell(fs[0].fix ?? '')} |`);
+    }
+    lines.push('');
+  }
+  const global = r.findings.filter((f) => !f.layer || !flagged.some((l) => l.name === f.layer));
+  if (global.length) lines.push('### Other findings', '', ...global.map(findingLine), '');
+  lines.push('### Gradient flow (‖∂L/∂input‖ by layer, log scale)', '', '```', textFlow(r.layers.map((l) => ({ name: l.name, value: l.gradient.inputNorm }))), '```', '');
+  lines.push(`<sub>gradient-doctor ${r.tool.version} · onnxruntime ${r.run.ortVersion} · model sha256 ${r.model.sha256.slice(0, 12)}</sub>`, '');
+  return lines.join('\n');
+}
+
+/** A comparison as Markdown: the verdicts, per-layer changes, findings introduced and resolved, regressions. */
+export function comparisonMarkdown(c: Comparison): string {
+  const lines = [
+    `## Gradient Doctor: \`${base(c.candidate.path)}\` against \`${base(c.base.path)}\``,
+    '',
+    `**${LABEL[c.base.verdict]} → ${LABEL[c.candidate.verdict]}** · ${c.introduced.length} findings introduced, ${c.resolved.length} resolved · ${c.regressions.length ? `⚠️ ${c.regressions.length} regression${c.regressions.length > 1 ? 's' : ''}` : 'no regression'}`,
+    '',
+  ];
+  if (c.samplesNote) lines.push(`> Note: ${c.samplesNote}.`, '');
+  lines.push('| layer | status | rms gain | σmax | ‖∂L/∂in‖ | gradient change |', '| --- | --- | --- | --- | --- | --- |');
+  for (const p of c.layers) {
+    const name = p.candidate?.name ?? p.base!.name;
+    const both = (get: (l: NonNullable<typeof p.base>) => number | null) => `${p.base ? fmt(get(p.base)) : '—'} → ${p.candidate ? fmt(get(p.candidate)) : '—'}`;
+    const status = p.status === 'matched' ? (p.match === 'name' ? 'matched' : `matched by ${p.match}`) : p.status;
+    lines.push(`| \`${cell(name)}\` | ${status} | ${both((l) => l.jacobian.rmsGain)} | ${both((l) => l.jacobian.sigmaMax)} | ${both((l) => l.gradient.inputNorm)} | ${p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : ''} |`);
+  }
+  lines.push('');
+  if (c.regressions.length) lines.push('### Regressions', '', ...c.regressions.map((r) => `- ${r}`), '');
+  if (c.introduced.length) lines.push('### Introduced', '', ...c.introduced.map(findingLine), '');
+  if (c.resolved.length) lines.push('### Resolved', '', ...c.resolved.map(findingLine), '');
+  const baseFlow = c.layers.map((p) => p.base?.gradient.inputNorm ?? null);
+  const candFlow = c.layers.map((p) => p.candidate?.gradient.inputNorm ?? null);
+  lines.push('### Gradient flow (‖∂L/∂input‖ by layer, one log scale for both)', '', '```',
+    `base       ${sparkline(baseFlow, [...baseFlow, ...candFlow])}`,
+    `candidate  ${sparkline(candFlow, [...baseFlow, ...candFlow])}`, '```', '');
+  return lines.join('\n');
+}
