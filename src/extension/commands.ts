@@ -4,6 +4,7 @@ export const CommandId = {
   inspectModel: 'gradientDoctor.inspectModel',
   showOutline: 'gradientDoctor.showOutline',
   exportReport: 'gradientDoctor.exportReport',
+  compareModels: 'gradientDoctor.compareModels',
   previewFix: 'gradientDoctor.previewFix',
   /** Internal (CodeLens): shows a finding's fix with a button to preview it. */
   showFix: 'gradientDoctor.showFix',

@@ -6,7 +6,9 @@ import { errorMessage, isDoctorError } from '../core/errors';
 import type { InspectResult } from '../core/inspect';
 import { renderStandaloneHtml } from '../core/report/html';
 import { formatInspect } from '../core/report/inspectText';
+import { comparisonMarkdown } from '../core/report/markdown';
 import { fmt } from '../core/report/table';
+import type { Comparison } from '../core/review/compare';
 import type { AnalysisReport } from '../core/report/types';
 import { WorkerClient } from '../runtime/workerClient';
 import { AnalysisManager } from './analysisManager';
@@ -149,9 +151,38 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     }
   };
 
+  /** Compares two models (explorer: two selected files; otherwise asks for the second) and shows the comparison as Markdown. */
+  const compare = async (clicked?: vscode.Uri, selected?: vscode.Uri[]): Promise<Comparison | undefined> => {
+    const picked = selected && selected.length === 2 ? selected : undefined;
+    const first = picked?.[0] ?? clicked ?? (await pickModel('Base model'));
+    if (!first) return undefined;
+    const second = picked?.[1] ?? (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'ONNX models': ['onnx'] }, openLabel: 'Compare with', title: `Compare ${path.basename(first.fsPath)} with` }))?.[0];
+    if (!second) return undefined;
+    if (!(await trustedEnough(second)) || !(await trustedEnough(first))) return undefined;
+    try {
+      const { labelsFile, ...flags } = readAnalysisFlags(second);
+      const options = { ...readEngineOptions(second), ...flags, ...(labelsFile ? { labels: readLabelsFile(labelsFile) } : {}), compareWith: second.fsPath };
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Gradient Doctor: comparing ${path.basename(first.fsPath)} with ${path.basename(second.fsPath)}`, cancellable: true },
+        (progress, token) => {
+          const abort = new AbortController();
+          token.onCancellationRequested(() => abort.abort());
+          return worker.run('compare', first.fsPath, options, { signal: abort.signal, onProgress: (p) => progress.report({ message: p.message }) });
+        },
+      );
+      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: comparisonMarkdown(result.comparison) });
+      await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
+      return result.comparison;
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  };
+
   context.subscriptions.push(
     analyses,
     presenter,
+    vscode.commands.registerCommand(CommandId.compareModels, compare),
     vscode.commands.registerCommand(CommandId.exportReport, exportReport),
     vscode.window.registerCustomEditorProvider(REPORT_VIEW_TYPE, reports, { webviewOptions: { retainContextWhenHidden: false }, supportsMultipleEditorsPerDocument: true }),
     vscode.commands.registerCommand(CommandId.analyzeModel, analyze),

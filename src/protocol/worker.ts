@@ -5,6 +5,7 @@ import type { Progress } from '../core/progress';
 import type { WhatIfResult } from '../core/diagnosis/whatIf';
 import type { OutlineLayer } from '../core/report/onnxText';
 import type { SourceFrame } from '../core/sourceMap';
+import type { Comparison } from '../core/review/compare';
 import type { AnalysisFlags, EngineOptions, WhatIfOptions } from './engine';
 
 /** What each kind of work returns. */
@@ -13,6 +14,7 @@ export interface WorkerResults {
   analyze: AnalysisReport;
   whatIf: WhatIfResult;
   outline: OutlineResult;
+  compare: { comparison: Comparison; base: AnalysisReport; candidate: AnalysisReport };
 }
 
 /** The model as text (ONNX text syntax) with where each node is, and the Python frames nodes carry. */
@@ -38,7 +40,7 @@ export type WorkerRequest =
   | { type: 'worker/crash' };
 
 /** Options of every kind of work (each reads what it needs). */
-export type WorkOptions = Partial<EngineOptions> & Partial<AnalysisFlags> & { whatIf?: WhatIfOptions; outlineLayers?: OutlineLayer[] };
+export type WorkOptions = Partial<EngineOptions> & Partial<AnalysisFlags> & { whatIf?: WhatIfOptions; outlineLayers?: OutlineLayer[]; compareWith?: string };
 
 /** Worker -> host messages. */
 export type WorkerReply =

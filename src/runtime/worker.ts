@@ -6,7 +6,7 @@
 import { isDoctorError, errorMessage } from '../core/errors';
 import type { WorkerReply, WorkerRequest, WorkerResults, WorkKind } from '../protocol/worker';
 import type { WorkOptions } from '../protocol/worker';
-import { analyzeFile, inspectFile, outlineFile, whatIfFile } from './engine';
+import { analyzeFile, compareFiles, inspectFile, outlineFile, whatIfFile } from './engine';
 
 const running = new Map<number, AbortController>();
 
@@ -19,6 +19,10 @@ const handlers: { [K in WorkKind]: (path: string, options: WorkOptions, ctx: Par
   analyze: analyzeFile,
   whatIf: (path, options, ctx) => whatIfFile(path, { fixes: options.whatIf?.fixes ?? [] }, options, ctx),
   outline: async (path, options) => outlineFile(path, options.outlineLayers),
+  compare: (path, options, ctx) => {
+    if (!options.compareWith) throw new Error('compare needs the candidate model (compareWith)');
+    return compareFiles(path, options.compareWith, options, ctx);
+  },
 };
 
 async function start(msg: Extract<WorkerRequest, { type: 'work/start' }>): Promise<void> {

@@ -144,6 +144,17 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     assert.ok(left.some((d) => d.range.start.line === moduleList));
   });
 
+  it('Compare Models from the explorer (two files selected) shows the comparison', async () => {
+    const a = workspaceUri('models', 'mlp_sigmoid.onnx');
+    const b = workspaceUri('models', 'mlp_relu_he.onnx');
+    const c = await vscode.commands.executeCommand<import('../../../src/core/review/compare').Comparison>('gradientDoctor.compareModels', a, [a, b]);
+    assert.ok(c, 'a comparison');
+    assert.equal(c.layers.filter((p) => p.status === 'matched').length, 12);
+    assert.ok(c.resolved.some((f) => f.rule === 'vanishing-gradient'));
+    const md = await until('the comparison document', () => vscode.workspace.textDocuments.find((d) => d.languageId === 'markdown' && d.getText().includes('against `mlp_sigmoid.onnx`')));
+    assert.match(md.getText(), /\*\*Pathological → Healthy\*\*/);
+  });
+
   it('cancelling mid-analysis stops it, and the next analysis succeeds', async () => {
     const gd = await api();
     const model = workspaceUri('models', 'resnet_small.onnx');
