@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { WhatIfResult } from '../core/diagnosis/whatIf';
 import { errorMessage, isDoctorError } from '../core/errors';
+import { htmlPage } from '../core/report/html';
 import { parseWebviewMessage, type HostToWebview } from '../protocol/webview';
 import type { AnalysisManager } from './analysisManager';
 import { readEditorSettings } from './config';
@@ -107,20 +108,10 @@ export class ReportEditorProvider implements vscode.CustomReadonlyEditorProvider
     const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.js'));
     const css = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'report.css'));
     const codicons = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'codicons.css'));
-    const csp = `default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource}; script-src 'nonce-${nonce}'; font-src ${webview.cspSource} data:`;
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="${codicons.toString()}">
-<link rel="stylesheet" href="${css.toString()}">
-</head>
-<body>
-<main id="app"><p class="status busy">Loading…</p></main>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    return htmlPage({
+      csp: `default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource}; script-src 'nonce-${nonce}'; font-src ${webview.cspSource} data:`,
+      head: `<link rel="stylesheet" href="${codicons.toString()}">\n<link rel="stylesheet" href="${css.toString()}">`,
+      body: `<main id="app"><p class="status busy">Loading…</p></main>\n<script nonce="${nonce}" src="${script.toString()}"></script>`,
+    });
   }
 }

@@ -17,20 +17,27 @@ export interface StandaloneHtmlParts {
  * that allows only those inlined parts (by nonce).
  */
 export function renderStandaloneHtml(p: StandaloneHtmlParts): string {
-  const csp = `default-src 'none'; img-src data: blob:; font-src data:; style-src 'nonce-${p.nonce}'; script-src 'nonce-${p.nonce}'`;
+  return htmlPage({
+    csp: `default-src 'none'; img-src data: blob:; font-src data:; style-src 'nonce-${p.nonce}'; script-src 'nonce-${p.nonce}'`,
+    head: `<title>${escapeHtml(p.title)}</title>\n<style nonce="${p.nonce}">${p.css}</style>`,
+    body: `<main id="app"></main>
+<script type="application/json" id="gd-data">${escapeJsonForScript(JSON.stringify(p.data))}</script>
+<script nonce="${p.nonce}">${p.script.replace(/<\/script/gi, '<\\/script')}</script>`,
+  });
+}
+
+/** The page around the webview app, for a VS Code webview and for a standalone file alike. */
+export function htmlPage(p: { csp: string; head: string; body: string }): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta http-equiv="Content-Security-Policy" content="${p.csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(p.title)}</title>
-<style nonce="${p.nonce}">${p.css}</style>
+${p.head}
 </head>
 <body>
-<main id="app"></main>
-<script type="application/json" id="gd-data">${escapeJsonForScript(JSON.stringify(p.data))}</script>
-<script nonce="${p.nonce}">${p.script.replace(/<\/script/gi, '<\\/script')}</script>
+${p.body}
 </body>
 </html>
 `;
