@@ -41,9 +41,6 @@ export const ACTIVATIONS = new Set(['Relu', 'LeakyRelu', 'PRelu', 'Sigmoid', 'Ta
 export const NORMALIZATIONS = new Set(['BatchNormalization', 'LayerNormalization', 'InstanceNormalization', 'GroupNormalization', 'MeanVarianceNormalization', 'LpNormalization']);
 const RELU_LIKE = new Set(['Relu', 'LeakyRelu', 'PRelu', 'Elu', 'Gelu', 'HardSwish', 'Mish', 'Clip']);
 
-/** Largest slope of each elementwise activation (1 for the identity). */
-export const MAX_SLOPE: Record<string, number> = { Sigmoid: 0.25, HardSigmoid: 0.2, Tanh: 1, Relu: 1, LeakyRelu: 1, Clip: 1, Softsign: 1, Softplus: 1, Elu: 1, Selu: 1.0507 * 1.6733, Gelu: 1.13, HardSwish: 1.5, Mish: 1.09 };
-
 export function graphFacts(model: Model): GraphFacts {
   const nodes = model.graph.nodes;
   const producer = new Map<string, Node>();

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
 import type { AnalysisReport } from '../../../src/core/report/types';
+import type { Comparison } from '../../../src/core/review/compare';
 import { api, workspaceDir, workspaceUri } from './helpers';
 
 const OUTLINE = 'gradient-doctor-outline';
@@ -147,7 +148,7 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
   it('Compare Models from the explorer (two files selected) shows the comparison', async () => {
     const a = workspaceUri('models', 'mlp_sigmoid.onnx');
     const b = workspaceUri('models', 'mlp_relu_he.onnx');
-    const c = await vscode.commands.executeCommand<import('../../../src/core/review/compare').Comparison>('gradientDoctor.compareModels', a, [a, b]);
+    const c = await vscode.commands.executeCommand<Comparison>('gradientDoctor.compareModels', a, [a, b]);
     assert.ok(c, 'a comparison');
     assert.equal(c.layers.filter((p) => p.status === 'matched').length, 12);
     assert.ok(c.resolved.some((f) => f.rule === 'vanishing-gradient'));
