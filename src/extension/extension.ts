@@ -17,6 +17,7 @@ import { readAnalysisFlags, readEngineOptions } from './config';
 import { FindingsPresenter } from './findings';
 import { readLabelsFile } from '../runtime/labels';
 import { REPORT_VIEW_TYPE, ReportEditorProvider } from './reportEditor';
+import { ReviewComments, type ReviewThreadInfo } from './review';
 import { SummaryDocuments, SUMMARY_SCHEME } from './summaryDocument';
 
 /** What the extension exposes to its integration tests (the return value of activate). */
@@ -29,6 +30,8 @@ export interface GradientDoctorApi {
   readonly analyses: AnalysisManager;
   /** The report editors (which message each open report received last). */
   readonly reports: ReportEditorProvider;
+  /** The review threads the last comparison left on Python lines. */
+  reviewThreads(): ReviewThreadInfo[];
   /** Fires with the message of every error shown to the user. */
   readonly onDidReportError: vscode.Event<string>;
 }
@@ -151,6 +154,9 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     }
   };
 
+  const review = new ReviewComments(worker);
+  let lastReview: ReviewThreadInfo[] = [];
+
   /** Compares two models (explorer: two selected files; otherwise asks for the second) and shows the comparison as Markdown. */
   const compare = async (clicked?: vscode.Uri, selected?: vscode.Uri[]): Promise<Comparison | undefined> => {
     const picked = selected && selected.length === 2 ? selected : undefined;
@@ -172,6 +178,8 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
       );
       const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: comparisonMarkdown(result.comparison) });
       await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
+      lastReview = await review.annotate(result.comparison, second);
+      log(`comparison of ${first.fsPath} and ${second.fsPath}: ${lastReview.length} review threads`);
       return result.comparison;
     } catch (e) {
       fail(e);
@@ -182,6 +190,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
   context.subscriptions.push(
     analyses,
     presenter,
+    review,
     vscode.commands.registerCommand(CommandId.compareModels, compare),
     vscode.commands.registerCommand(CommandId.exportReport, exportReport),
     vscode.window.registerCustomEditorProvider(REPORT_VIEW_TYPE, reports, { webviewOptions: { retainContextWhenHidden: false }, supportsMultipleEditorsPerDocument: true }),
@@ -227,7 +236,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     vscode.commands.registerCommand(CommandId.inspectModel, inspect),
     vscode.commands.registerCommand(CommandId.showLog, () => output.show()),
   );
-  return { inspect, worker, analyses, reports, onDidReportError: errorReported.event };
+  return { inspect, worker, analyses, reports, reviewThreads: () => lastReview, onDidReportError: errorReported.event };
 }
 
 /** Nothing to tear down beyond the disposables. */

@@ -286,7 +286,7 @@ function lineLength(text: string, line: number): number {
 }
 
 /** Where in the Python sources a node's findings belong: its recorded frames, else its module's definition. */
-function sourceMatches(node: string, outline: OutlineResult, python: Array<{ path: string; text: string }>): SourceMatch[] {
+export function sourceMatches(node: string, outline: OutlineResult, python: Array<{ path: string; text: string }>): SourceMatch[] {
   const frames = outline.frames[node];
   const exact = frames ? matchFrames(frames, python.map((p) => p.path)) : undefined;
   if (exact) return [exact];
@@ -294,7 +294,7 @@ function sourceMatches(node: string, outline: OutlineResult, python: Array<{ pat
   return module ? findModuleDefinitions(module, python).slice(0, 3) : [];
 }
 
-async function pythonFiles(): Promise<Array<{ path: string; text: string }>> {
+export async function pythonFiles(): Promise<Array<{ path: string; text: string }>> {
   const uris = await vscode.workspace.findFiles('**/*.py', '{**/node_modules/**,**/.venv/**,**/venv/**,**/site-packages/**,**/.git/**}', MAX_PYTHON_FILES);
   const decoder = new TextDecoder();
   return Promise.all(uris.map(async (u) => ({ path: u.fsPath, text: decoder.decode(await vscode.workspace.fs.readFile(u)) })));

@@ -156,6 +156,20 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     assert.match(md.getText(), /\*\*Pathological → Healthy\*\*/);
   });
 
+  it('a comparison leaves its introduced findings as review comments on the Python lines of the changed modules', async () => {
+    const base = workspaceUri('models', 'mlp_relu_he.onnx');
+    const candidate = workspaceUri('models', 'mlp_sigmoid.onnx');
+    const c = await vscode.commands.executeCommand<Comparison>('gradientDoctor.compareModels', base, [base, candidate]);
+    assert.ok(c?.introduced.some((f) => f.rule === 'vanishing-gradient'));
+    const threads = (await api()).reviewThreads();
+    const script = workspaceUri('python', 'make_fixtures.py').fsPath;
+    const line = readFileSync(script, 'utf8').split('\n').findIndex((l) => /self\.layers = nn\.ModuleList/.test(l));
+    const t = threads.find((x) => x.file === script && x.line === line);
+    assert.ok(t, JSON.stringify(threads.map((x) => [x.file, x.line])));
+    assert.match(t.label, /^Gradient Doctor: \d+ introduced, 0 resolved$/);
+    assert.match(t.body, /\*\*Introduced error `vanishing-gradient`\*\*/);
+  });
+
   it('cancelling mid-analysis stops it, and the next analysis succeeds', async () => {
     const gd = await api();
     const model = workspaceUri('models', 'resnet_small.onnx');
