@@ -92,7 +92,7 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
 
   addAnalysisOptions(addRunOptions(program.command('compare <base> [candidate]').description('analyse two models with the same samples and compare them layer by layer (with --git-ref, one model against its version at a git revision)')))
     .option('--git-ref <ref>', 'compare <base> (the working copy) against its version at this git revision')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md', 'html']).default('table'))
     .option('--out <file>', 'write the comparison to a file instead of stdout')
     .addOption(new Option('--fail-on <level>', 'exit with 1 when the candidate has a finding at this severity or above').choices(['error', 'warning', 'none']).default('none'))
     .option('--fail-on-regression', 'exit with 1 when the candidate introduces a warning or error, or a layer figure crosses a threshold')
@@ -105,7 +105,9 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
         const { comparison, base, candidate } = await compareFiles(basePath, candidatePath, analysisOptions(flags), { onProgress: progress.update });
         progress.stop();
         const text = flags.format === 'json' ? JSON.stringify({ comparison: stripReports(comparison), base, candidate }, null, 2)
-          : flags.format === 'md' ? comparisonMarkdown(comparison) : formatComparison(comparison);
+          : flags.format === 'md' ? comparisonMarkdown(comparison)
+          : flags.format === 'html' ? standaloneHtml(`${path.basename(candidatePath)} against ${path.basename(basePath)}: Gradient Doctor`, { comparison })
+          : formatComparison(comparison);
         emit(text, flags.out);
         if (flags.failOn !== 'none' && failsAt(candidate.findings, flags.failOn)) state.code = ExitCode.findings;
         if (flags.failOnRegression && comparison.regressions.length) state.code = ExitCode.findings;

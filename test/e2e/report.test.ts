@@ -147,6 +147,22 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, 'report-dark.png'), fullPage: true });
   });
 
+  it('opens a comparison exported as HTML with no network and no console errors', async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'gd-e2e-')), 'compare.html');
+    const r = spawnSync(process.execPath, [cli, 'compare', model('mlp_sigmoid'), model('mlp_relu_he'), '--format', 'html', '--out', out, '--curvature-iterations', '0'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const { page, problems } = await openPage(browser, pathToFileURL(out).href, { width: 1280 });
+    await page.waitForSelector('table.compare-table', { state: 'attached' });
+    assert.equal(await page.textContent('h1'), 'mlp_relu_he.onnx against mlp_sigmoid.onnx');
+    assert.match((await page.textContent('.verdict strong')) ?? '', /^Pathological → Healthy$/);
+    assert.equal(await page.$$eval('table.compare-table tbody tr.matched', (rows) => rows.length), 12);
+    assert.match((await page.textContent('section.resolved')) ?? '', /vanishing-gradient/);
+    const size = await page.$eval('#compare-canvas', (c) => (c as HTMLCanvasElement).height);
+    assert.ok(size > 100);
+    assert.deepEqual(problems, { consoleErrors: [], cspViolations: [], requests: [] });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'compare-light.png'), fullPage: false });
+  });
+
   it('stays responsive with 500 layers and a report of tens of MB', async () => {
     const big = structuredClone(sigmoid.report);
     const values = Array.from({ length: 2048 }, (_, k) => 1 / (1 + k) + Math.random() * 1e-9);

@@ -7,7 +7,9 @@
 import type { InspectResult } from '../../src/core/inspect';
 import type { AnalysisReport } from '../../src/core/report/types';
 import type { HostToWebview, WebviewToHost } from '../../src/protocol/webview';
+import type { Comparison } from '../../src/core/review/compare';
 import { ReportView, type ReportActions, type ViewState } from './report/app';
+import { renderComparison } from './report/compare';
 import { renderStatus } from './status';
 import { renderSummary } from './summary';
 
@@ -27,8 +29,9 @@ function isReport(x: unknown): x is AnalysisReport {
 
 const embedded = document.getElementById('gd-data');
 if (embedded?.textContent) {
-  const data = JSON.parse(embedded.textContent) as InspectResult | AnalysisReport;
-  if (isReport(data)) new ReportView(root(), DEFAULT_STATE, () => undefined).show(data, false);
+  const data = JSON.parse(embedded.textContent) as InspectResult | AnalysisReport | { comparison: Comparison };
+  if ('comparison' in data) renderComparison(root(), data.comparison);
+  else if (isReport(data)) new ReportView(root(), DEFAULT_STATE, () => undefined).show(data, false);
   else renderSummary(root(), data);
 } else if (typeof acquireVsCodeApi === 'function') {
   const vscode = acquireVsCodeApi();

@@ -215,3 +215,42 @@ export class SpectrumChart {
     this.chart?.destroy();
   }
 }
+
+/** Two gradient flows overlaid (a comparison's base and candidate), by row of the comparison. */
+export class CompareFlowChart {
+  private chart: Chart | undefined;
+
+  constructor(private readonly canvas: HTMLCanvasElement) {}
+
+  update(labels: string[], base: Array<number | null>, candidate: Array<number | null>): void {
+    baseFont();
+    const blue = themeColor('--vscode-charts-blue', '#1f6feb');
+    const green = themeColor('--vscode-charts-green', '#2ea043');
+    const positive = (xs: Array<number | null>) => xs.map((x) => (x && x > 0 ? x : null));
+    const data = {
+      labels: labels.map((_, i) => String(i + 1)),
+      datasets: [
+        { label: 'base ‖∂L/∂input‖', data: positive(base), borderColor: blue, backgroundColor: blue, spanGaps: true, pointRadius: 3 },
+        { label: 'candidate ‖∂L/∂input‖', data: positive(candidate), borderColor: green, backgroundColor: green, spanGaps: true, pointRadius: 3 },
+      ],
+    };
+    if (this.chart) {
+      this.chart.data = data as never;
+      this.chart.update();
+      return;
+    }
+    this.chart = new Chart(this.canvas, {
+      type: 'line',
+      data: data as never,
+      options: {
+        maintainAspectRatio: false,
+        responsive: true,
+        plugins: { tooltip: { callbacks: { title: (items) => labels[items[0]?.dataIndex ?? 0] ?? '', label: (item) => `${item.dataset.label}: ${fmt(item.parsed.y)}` } } },
+        scales: {
+          x: { title: { display: true, text: 'layer (in the comparison\'s order)' } },
+          y: { type: 'logarithmic', title: { display: true, text: 'gradient norm (log)' }, ticks: { callback: (v) => fmt(Number(v)) } },
+        },
+      },
+    });
+  }
+}
