@@ -5,6 +5,7 @@ export const CommandId = {
   showOutline: 'gradientDoctor.showOutline',
   exportReport: 'gradientDoctor.exportReport',
   compareModels: 'gradientDoctor.compareModels',
+  compareWithRevision: 'gradientDoctor.compareWithRevision',
   previewFix: 'gradientDoctor.previewFix',
   /** Internal (CodeLens): shows a finding's fix with a button to preview it. */
   showFix: 'gradientDoctor.showFix',

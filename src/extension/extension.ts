@@ -15,6 +15,7 @@ import { AnalysisManager } from './analysisManager';
 import { CommandId } from './commands';
 import { readAnalysisFlags, readEngineOptions } from './config';
 import { FindingsPresenter } from './findings';
+import { fileAtRevision } from '../runtime/git';
 import { readLabelsFile } from '../runtime/labels';
 import { REPORT_VIEW_TYPE, ReportEditorProvider } from './reportEditor';
 import { ReviewComments, type ReviewThreadInfo } from './review';
@@ -164,6 +165,24 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     if (!first) return undefined;
     const second = picked?.[1] ?? (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'ONNX models': ['onnx'] }, openLabel: 'Compare with', title: `Compare ${path.basename(first.fsPath)} with` }))?.[0];
     if (!second) return undefined;
+    return compareUris(first, second);
+  };
+
+  /** Compares a model with its version at a git revision (asks for the revision; HEAD by default). */
+  const compareWithRevision = async (arg?: vscode.Uri, ref?: string): Promise<Comparison | undefined> => {
+    const uri = arg ?? (await pickModel('Compare'));
+    if (!uri) return undefined;
+    const revision = ref ?? (await vscode.window.showInputBox({ title: `Compare ${path.basename(uri.fsPath)} with its version at`, value: 'HEAD', prompt: 'A git revision: HEAD, a branch, a tag or a commit' }));
+    if (!revision) return undefined;
+    try {
+      return await compareUris(vscode.Uri.file(fileAtRevision(uri.fsPath, revision)), uri);
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  };
+
+  const compareUris = async (first: vscode.Uri, second: vscode.Uri): Promise<Comparison | undefined> => {
     if (!(await trustedEnough(second)) || !(await trustedEnough(first))) return undefined;
     try {
       const { labelsFile, ...flags } = readAnalysisFlags(second);
@@ -192,6 +211,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     presenter,
     review,
     vscode.commands.registerCommand(CommandId.compareModels, compare),
+    vscode.commands.registerCommand(CommandId.compareWithRevision, compareWithRevision),
     vscode.commands.registerCommand(CommandId.exportReport, exportReport),
     vscode.window.registerCustomEditorProvider(REPORT_VIEW_TYPE, reports, { webviewOptions: { retainContextWhenHidden: false }, supportsMultipleEditorsPerDocument: true }),
     vscode.commands.registerCommand(CommandId.analyzeModel, analyze),

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -168,6 +169,20 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     assert.ok(t, JSON.stringify(threads.map((x) => [x.file, x.line])));
     assert.match(t.label, /^Gradient Doctor: \d+ introduced, 0 resolved$/);
     assert.match(t.body, /\*\*Introduced error `vanishing-gradient`\*\*/);
+  });
+
+  it('Compare with Git Revision compares a model with its committed version', async () => {
+    const repo = path.join(workspaceDir(), 'gitrepo');
+    mkdirSync(repo);
+    const git = (...a: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.email=t@t', '-c', 'user.name=t', ...a], { encoding: 'utf8' });
+    git('init', '-q');
+    copyFileSync(workspaceUri('models', 'mlp_sigmoid.onnx').fsPath, path.join(repo, 'net.onnx'));
+    git('add', 'net.onnx');
+    git('commit', '-qm', 'sigmoid');
+    copyFileSync(workspaceUri('models', 'mlp_relu_he.onnx').fsPath, path.join(repo, 'net.onnx'));
+    const c = await vscode.commands.executeCommand<Comparison>('gradientDoctor.compareWithRevision', vscode.Uri.file(path.join(repo, 'net.onnx')), 'HEAD');
+    assert.equal(c?.base.verdict, 'pathological', 'the committed sigmoid stack');
+    assert.equal(c?.candidate.verdict, 'healthy', 'the working copy');
   });
 
   it('cancelling mid-analysis stops it, and the next analysis succeeds', async () => {
