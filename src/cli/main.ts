@@ -7,7 +7,8 @@ import { formatWhatIf } from '../core/diagnosis/whatIf';
 import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
 import { DoctorError, errorMessage, isDoctorError } from '../core/errors';
 import { fmt, formatReportTable } from '../core/report/table';
-import { analyzeFile, compareFiles, inspectFile, whatIfFile } from '../runtime/engine';
+import { analyzeFile, compareFiles, findingSources, inspectFile, whatIfFile } from '../runtime/engine';
+import { reportSarif } from '../core/report/sarif';
 import { fileAtRevision } from '../runtime/git';
 import { comparisonMarkdown, reportMarkdown } from '../core/report/markdown';
 import type { Comparison } from '../core/review/compare';
@@ -74,7 +75,8 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md', 'sarif', 'html']).default('table'))
     .option('--out <file>', 'write the report to a file instead of stdout')
     .addOption(new Option('--fail-on <level>', 'exit with 1 when a finding at this severity or above exists').choices(['error', 'warning', 'none']).default('none'))
-    .action(async (model: string, flags: RunFlags & AnalyzeCliFlags) => {
+    .option('--sources <dir>', 'with --format sarif: locate findings in the Python files under this folder (exporter stack traces, else module names)')
+    .action(async (model: string, flags: RunFlags & AnalyzeCliFlags & { sources?: string }) => {
       const progress = createProgressReporter(flags.progress);
       try {
         const report = await analyzeFile(model, analysisOptions(flags), { onProgress: progress.update });
@@ -83,7 +85,11 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
         else if (flags.format === 'table') emit(formatReportTable(report), flags.out);
         else if (flags.format === 'html') emit(standaloneHtml(`${path.basename(report.model.path)}: Gradient Doctor report`, report), flags.out);
         else if (flags.format === 'md') emit(reportMarkdown(report), flags.out);
-        else throw new DoctorError('bad-input', `--format ${flags.format} is not available yet; use table, json, md or html`);
+        else {
+          const sources = flags.sources ? findingSources(model, report, flags.sources) : undefined;
+          const modelUri = path.relative(process.cwd(), path.resolve(model)).split(path.sep).join('/');
+          emit(JSON.stringify(reportSarif(report, { modelUri, sources, toolVersion: report.tool.version }), null, 2), flags.out);
+        }
         if (flags.failOn !== 'none' && failsAt(report.findings, flags.failOn)) state.code = ExitCode.findings;
       } finally {
         progress.stop();

@@ -1,4 +1,5 @@
 import type { Node } from './onnx/types';
+import type { AnalysisReport, Finding } from './report/types';
 
 /** A Python frame an exporter recorded for a node. */
 export interface SourceFrame {
@@ -132,4 +133,20 @@ function sequentialItemLine(text: string, from: number, index: number): number |
     }
   }
   return undefined;
+}
+
+/** The node a finding is about: its node, its layer's first node, or the first reader of its parameter. */
+export function findingNode(report: AnalysisReport, f: Finding): string | undefined {
+  if (f.node) return f.node;
+  const layerName = f.layer ?? (f.parameter ? report.parameters.find((p) => p.name === f.parameter)?.layer : undefined);
+  return report.layers.find((l) => l.name === layerName)?.nodes[0];
+}
+
+/** Where in the Python sources a node belongs: its recorded frames, else its module's definitions (at most 3). */
+export function locateNode(node: string, frames: Record<string, SourceFrame[]>, files: Array<{ path: string; text: string }>): SourceMatch[] {
+  const recorded = frames[node];
+  const exact = recorded ? matchFrames(recorded, files.map((p) => p.path)) : undefined;
+  if (exact) return [exact];
+  const module = modulePathOf(node);
+  return module ? findModuleDefinitions(module, files).slice(0, 3) : [];
 }

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { fmt } from '../core/report/table';
 import type { AnalysisReport, Finding, LayerReport } from '../core/report/types';
-import { findModuleDefinitions, matchFrames, modulePathOf, type SourceMatch } from '../core/sourceMap';
+import { findingNode, locateNode, type SourceMatch } from '../core/sourceMap';
 import type { OutlineResult } from '../protocol/worker';
 import type { WorkerClient } from '../runtime/workerClient';
 import type { AnalysisManager, ModelAnalysis } from './analysisManager';
@@ -194,7 +194,7 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
     const placed = new Map<string, vscode.Diagnostic[]>();
     const python = report.findings.some((f) => f.severity !== 'info') ? await pythonFiles() : [];
     for (const f of report.findings) {
-      const node = nodeOfFinding(report, f);
+      const node = findingNode(report, f);
       const line = (node !== undefined ? view.outline.nodeLines[node] : undefined) ?? view.outline.signatureLine;
       onOutline.push(this.diagnostic(outlineUri, line, lineLength(view.outline.text, line), f, model, f.message));
       if (f.severity === 'info' || node === undefined) continue;
@@ -252,13 +252,6 @@ function originKey(uri: vscode.Uri, line: number, message: string): string {
   return `${uri.toString()}|${line}|${message}`;
 }
 
-/** The node a finding is about: its node, its layer's first node, or the first reader of its parameter. */
-function nodeOfFinding(report: AnalysisReport, f: Finding): string | undefined {
-  if (f.node) return f.node;
-  const layerName = f.layer ?? (f.parameter ? report.parameters.find((p) => p.name === f.parameter)?.layer : undefined);
-  return report.layers.find((l) => l.name === layerName)?.nodes[0];
-}
-
 function findingsOfLayer(report: AnalysisReport, layer: LayerReport): Finding[] {
   return report.findings.filter((f) => f.layer === layer.name || (f.node !== undefined && layer.nodes.includes(f.node)));
 }
@@ -285,13 +278,9 @@ function lineLength(text: string, line: number): number {
   return text.split('\n')[line]?.length ?? 0;
 }
 
-/** Where in the Python sources a node's findings belong: its recorded frames, else its module's definition. */
+/** Where in the Python sources a node's findings belong (see locateNode). */
 export function sourceMatches(node: string, outline: OutlineResult, python: Array<{ path: string; text: string }>): SourceMatch[] {
-  const frames = outline.frames[node];
-  const exact = frames ? matchFrames(frames, python.map((p) => p.path)) : undefined;
-  if (exact) return [exact];
-  const module = modulePathOf(node);
-  return module ? findModuleDefinitions(module, python).slice(0, 3) : [];
+  return locateNode(node, outline.frames, python);
 }
 
 export async function pythonFiles(): Promise<Array<{ path: string; text: string }>> {

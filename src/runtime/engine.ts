@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DoctorError, errorMessage, withFile } from '../core/errors';
 import { analyzeModel, DEFAULT_ANALYZE_OPTIONS, type AnalyzeOptions } from '../core/analysis/analyze';
@@ -10,7 +10,7 @@ import { encodeModel } from '../core/onnx/encode';
 import type { Model } from '../core/onnx/types';
 import { validateGraph } from '../core/onnx/validate';
 import { renderOnnxText, type OutlineLayer } from '../core/report/onnxText';
-import { nodeSourceFrames, type SourceFrame } from '../core/sourceMap';
+import { findingNode, locateNode, nodeSourceFrames, type SourceFrame, type SourceMatch } from '../core/sourceMap';
 import type { OutlineResult } from '../protocol/worker';
 import { compareReports, type Comparison } from '../core/review/compare';
 import { resolveThresholds } from '../core/diagnosis/thresholds';
@@ -153,4 +153,28 @@ export async function compareFiles(basePath: string, candidatePath: string, opti
   const candidate = await analyzeFile(candidatePath, options, half(0.5, 'Candidate'));
   const t = resolveThresholds(options.thresholds);
   return { comparison: compareReports(base, candidate, t), base, candidate };
+}
+
+/** Folders never scanned for Python sources. */
+const SKIP_DIRS = new Set(['node_modules', '.git', '.venv', 'venv', 'site-packages', '__pycache__', 'dist', 'out']);
+
+/** Where each finding of a report belongs in the Python files under `dir` (exporter stack traces, else module names). */
+export function findingSources(modelPath: string, report: AnalysisReport, dir: string, maxFiles = 2000): Map<string, SourceMatch> {
+  const files: Array<{ path: string; text: string }> = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (files.length >= maxFiles) return;
+      if (e.isDirectory() && !SKIP_DIRS.has(e.name)) walk(path.join(d, e.name));
+      else if (e.isFile() && e.name.endsWith('.py')) files.push({ path: path.join(d, e.name), text: readFileSync(path.join(d, e.name), 'utf8') });
+    }
+  };
+  walk(path.resolve(dir));
+  const { frames } = outlineFile(modelPath);
+  const out = new Map<string, SourceMatch>();
+  for (const f of report.findings) {
+    const node = findingNode(report, f);
+    const match = node ? locateNode(node, frames, files)[0] : undefined;
+    if (match) out.set(f.id, { ...match, file: path.relative(process.cwd(), match.file).split(path.sep).join('/') });
+  }
+  return out;
 }

@@ -1,0 +1,55 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import type * as Sarif from 'sarif';
+import { model, ROOT } from '../../helpers';
+
+const schema = JSON.parse(readFileSync(path.join(ROOT, 'test', 'vendor', 'sarif-2.1.0.json'), 'utf8'));
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+addFormats(ajv);
+const validate = ajv.compile(schema);
+const cli = path.join(ROOT, 'dist', 'cli.js');
+
+function sarif(name: string, cwd: string, extra: string[] = []): Sarif.Log {
+  const r = spawnSync(process.execPath, [cli, 'analyze', model(name), '--format', 'sarif', '--curvature-iterations', '0', ...extra], { encoding: 'utf8', cwd });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Sarif.Log;
+}
+
+describe('SARIF 2.1.0 output', () => {
+  it('validates against the SARIF 2.1.0 JSON schema (vendored), one result per finding, rules with help', () => {
+    const log = sarif('mlp_sigmoid', ROOT);
+    assert.ok(validate(log), JSON.stringify(validate.errors?.slice(0, 5), null, 1));
+    const broken = structuredClone(log);
+    (broken.runs[0].results![0] as { level: string }).level = 'severe';
+    assert.equal(validate(broken), false, 'the schema does reject a bad level');
+    const run = log.runs[0] as Required<Sarif.Run>;
+    const json = spawnSync(process.execPath, [cli, 'analyze', model('mlp_sigmoid'), '--format', 'json', '--curvature-iterations', '0'], { encoding: 'utf8' });
+    const findings = JSON.parse(json.stdout).findings as Array<{ id: string; severity: string }>;
+    assert.equal(run.results.length, findings.length);
+    assert.deepEqual(run.results.map((r) => r.partialFingerprints?.findingId), findings.map((f) => f.id));
+    assert.equal(run.results[0].level, 'error');
+    assert.equal(run.results[0].ruleId, 'vanishing-gradient');
+    assert.equal(run.tool.driver.rules?.[run.results[0].ruleIndex!].id, 'vanishing-gradient');
+    assert.equal(run.results[0].locations?.[0].physicalLocation?.artifactLocation?.uri, 'test/fixtures/models/mlp_sigmoid.onnx');
+  });
+
+  it('locates findings in the Python sources with --sources: the exporter\'s stack, else the module name', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gd-sarif-'));
+    cpSync(path.join(ROOT, 'test', 'fixtures', 'make_fixtures.py'), path.join(dir, 'src', 'make_fixtures.py'));
+    const lines = readFileSync(path.join(ROOT, 'test', 'fixtures', 'make_fixtures.py'), 'utf8').split('\n');
+    const traced = sarif('mlp_traced', dir, ['--sources', dir]);
+    assert.ok(validate(traced), JSON.stringify(validate.errors?.slice(0, 5), null, 1));
+    const layer = traced.runs[0].results?.find((r) => r.ruleId === 'exploding-layer');
+    assert.deepEqual(layer?.locations?.[0].physicalLocation, { artifactLocation: { uri: 'src/make_fixtures.py' }, region: { startLine: lines.findIndex((l) => /x = self\.act\(layer\(x\)\)/.test(l)) + 1 } });
+    const plain = sarif('mlp_sigmoid', dir, ['--sources', dir]);
+    const vanishing = plain.runs[0].results?.find((r) => r.ruleId === 'vanishing-gradient');
+    assert.equal(vanishing?.locations?.[0].physicalLocation?.region?.startLine, lines.findIndex((l) => /self\.layers = nn\.ModuleList/.test(l)) + 1);
+    assert.match(vanishing?.locations?.[0].message?.text ?? '', /best-effort match of module 'layers'/);
+  });
+});
