@@ -1,6 +1,6 @@
 import {
   BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement, LogarithmicScale, PointElement, Tooltip,
-  type ChartEvent, type TooltipItem,
+  type ChartConfiguration, type ChartEvent, type ChartType, type TooltipItem,
 } from 'chart.js';
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 import type { AnalysisReport } from '../../../src/core/report/types';
@@ -13,6 +13,20 @@ Chart.register(MatrixController, MatrixElement, CategoryScale, LinearScale, Loga
 Chart.defaults.animation = false;
 
 interface MatrixPoint { x: string; y: string; cell: Cell }
+
+/**
+ * Updates a chart in place (data and options, whose callbacks close over the current report) or
+ * creates it on first use: charts are never rebuilt.
+ */
+function render<T extends ChartType>(existing: Chart<T> | undefined, canvas: HTMLCanvasElement, config: ChartConfiguration<T>): Chart<T> {
+  if (existing) {
+    existing.data = config.data;
+    if (config.options) existing.options = config.options as never;
+    existing.update();
+    return existing;
+  }
+  return new Chart(canvas, config);
+}
 
 function baseFont(): void {
   Chart.defaults.color = themeColor('--vscode-foreground', isDark() ? '#e6edf3' : '#1f2328');
@@ -28,7 +42,7 @@ export function heatmapHeight(layers: number): number {
 
 /** The layers-by-metrics heatmap; clicking a cell selects its layer. */
 export class Heatmap {
-  private chart: Chart<'matrix', MatrixPoint[]> | undefined;
+  private chart: Chart<'matrix'> | undefined;
   private selected = -1;
 
   constructor(private readonly canvas: HTMLCanvasElement, private readonly onSelect: (layer: number) => void) {}
@@ -57,13 +71,7 @@ export class Heatmap {
       width: ({ chart }: { chart: Chart }) => (chart.chartArea?.width ?? 0) / METRICS.length - 2,
       height: ({ chart }: { chart: Chart }) => (chart.chartArea?.height ?? 0) / Math.max(layers.length, 1) - (layers.length > 120 ? 0 : 2),
     };
-    if (this.chart) {
-      this.chart.data.datasets[0] = dataset as never;
-      (this.chart.options.scales!.y as { labels: string[] }).labels = layers;
-      this.chart.update();
-      return;
-    }
-    this.chart = new Chart(this.canvas, {
+    this.chart = render(this.chart, this.canvas, {
       type: 'matrix',
       data: { datasets: [dataset as never] },
       options: {
@@ -111,7 +119,7 @@ export function cellLabel(r: AnalysisReport, cell: Cell): string[] {
 
 /** The gradient norm against depth (log scale) with the running Lyapunov sum, the healthy band shaded. */
 export class FlowChart {
-  private chart: Chart | undefined;
+  private chart: Chart<'line'> | undefined;
 
   constructor(private readonly canvas: HTMLCanvasElement, private readonly onSelect: (layer: number) => void) {}
 
@@ -138,12 +146,7 @@ export class FlowChart {
         ] : []),
       ],
     };
-    if (this.chart) {
-      this.chart.data = data as never;
-      this.chart.update();
-      return;
-    }
-    this.chart = new Chart(this.canvas, {
+    this.chart = render(this.chart, this.canvas, {
       type: 'line',
       data: data as never,
       options: {
@@ -172,7 +175,7 @@ export class FlowChart {
 
 /** A layer's singular value spectrum: the exact values (histogram) or the SLQ density, with the isometry ideal (1) marked. */
 export class SpectrumChart {
-  private chart: Chart | undefined;
+  private chart: Chart<'bar'> | undefined;
 
   constructor(private readonly canvas: HTMLCanvasElement) {}
 
@@ -193,21 +196,16 @@ export class SpectrumChart {
       labels: bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`),
       datasets: [{ label: spec.kind === 'exact' ? 'singular values (exact)' : `spectral density (SLQ estimate, ${d.probes} probes)`, data: bins.map((b) => b.mass), backgroundColor: bins.map((_, i) => (i === ideal ? mark : bar)) }],
     };
-    if (this.chart) {
-      this.chart.data = data as never;
-      this.chart.update();
-    } else {
-      this.chart = new Chart(this.canvas, {
-        type: 'bar',
-        data: data as never,
-        options: {
-          maintainAspectRatio: false,
-          responsive: true,
-          plugins: { tooltip: { callbacks: { label: (item) => `mass ${fmt(item.parsed.y)} ± ${fmt(bins[item.dataIndex].stderr)}` } } },
-          scales: { x: { title: { display: true, text: 'singular value (log bins; green: contains 1, the isometry ideal)' } }, y: { title: { display: true, text: 'fraction of the spectrum' }, min: 0 } },
-        },
-      });
-    }
+    this.chart = render(this.chart, this.canvas, {
+      type: 'bar',
+      data: data as never,
+      options: {
+        maintainAspectRatio: false,
+        responsive: true,
+        plugins: { tooltip: { callbacks: { label: (item) => `mass ${fmt(item.parsed.y)} ± ${fmt(bins[item.dataIndex].stderr)}` } } },
+        scales: { x: { title: { display: true, text: 'singular value (log bins; green: contains 1, the isometry ideal)' } }, y: { title: { display: true, text: 'fraction of the spectrum' }, min: 0 } },
+      },
+    });
     return { kind: spec.kind, bins };
   }
 
@@ -218,7 +216,7 @@ export class SpectrumChart {
 
 /** Two gradient flows overlaid (a comparison's base and candidate), by row of the comparison. */
 export class CompareFlowChart {
-  private chart: Chart | undefined;
+  private chart: Chart<'line'> | undefined;
 
   constructor(private readonly canvas: HTMLCanvasElement) {}
 
@@ -234,12 +232,7 @@ export class CompareFlowChart {
         { label: 'candidate ‖∂L/∂input‖', data: positive(candidate), borderColor: green, backgroundColor: green, spanGaps: true, pointRadius: 3 },
       ],
     };
-    if (this.chart) {
-      this.chart.data = data as never;
-      this.chart.update();
-      return;
-    }
-    this.chart = new Chart(this.canvas, {
+    this.chart = render(this.chart, this.canvas, {
       type: 'line',
       data: data as never,
       options: {
