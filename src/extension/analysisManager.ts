@@ -4,9 +4,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DoctorError, isDoctorError } from '../core/errors';
 import type { AnalysisReport } from '../core/report/types';
-import { readLabelsFile } from '../runtime/labels';
 import type { WorkerClient } from '../runtime/workerClient';
-import { readAnalysisFlags, readEditorSettings, readEngineOptions } from './config';
+import { readEditorSettings, readRunOptions } from './config';
 
 /** One model's analysis as the editor knows it. */
 export interface ModelAnalysis {
@@ -116,8 +115,7 @@ export class AnalysisManager implements vscode.Disposable {
   }
 
   private options(uri: vscode.Uri) {
-    const { labelsFile, ...flags } = readAnalysisFlags(uri);
-    return { ...readEngineOptions(uri), ...flags, ...(labelsFile ? { labels: readLabelsFile(labelsFile) } : {}) };
+    return readRunOptions(uri);
   }
 
   private remember(uri: vscode.Uri, report: AnalysisReport): void {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import picomatch from 'picomatch';
 import * as vscode from 'vscode';
 import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
+import { readLabelsFile } from '../runtime/labels';
 
 /** The extension's settings, read in one place with their types and defaults. */
 export function readEngineOptions(scope?: vscode.Uri): EngineOptions {
@@ -21,16 +22,20 @@ export function readEngineOptions(scope?: vscode.Uri): EngineOptions {
   };
 }
 
-/** The analysis settings of a model: loss, labels, granularity, curvature and the diagnosis settings. */
-export function readAnalysisFlags(model: vscode.Uri): Partial<AnalysisFlags> & { labelsFile?: string } {
+/**
+ * Everything a run of a model needs from the settings: engine options, loss, labels (read from
+ * their file), granularity, curvature and the diagnosis settings.
+ */
+export function readRunOptions(model: vscode.Uri): EngineOptions & Partial<AnalysisFlags> {
   const c = vscode.workspace.getConfiguration('gradientDoctor', model);
   const labels = matchModel(model, c.get<Record<string, string>>('labels', {}));
   return {
+    ...readEngineOptions(model),
     loss: c.get<'sum' | 'mse' | 'ce'>('loss', 'sum'),
     granularity: c.get<'op' | 'layer' | 'module'>('granularity', 'layer'),
     momentum: c.get<number>('momentum', 0.9),
     curvatureIterations: c.get<number>('curvatureIterations', 20),
-    ...(labels ? { labelsFile: resolveAgainstWorkspace(model, labels) } : {}),
+    ...(labels ? { labels: readLabelsFile(resolveAgainstWorkspace(model, labels)) } : {}),
     ...readDiagnosisSettings(model),
   };
 }

@@ -13,10 +13,9 @@ import type { AnalysisReport } from '../core/report/types';
 import { WorkerClient } from '../runtime/workerClient';
 import { AnalysisManager } from './analysisManager';
 import { CommandId } from './commands';
-import { readAnalysisFlags, readEngineOptions } from './config';
+import { readEngineOptions, readRunOptions } from './config';
 import { FindingsPresenter } from './findings';
 import { fileAtRevision } from '../runtime/git';
-import { readLabelsFile } from '../runtime/labels';
 import { REPORT_VIEW_TYPE, ReportEditorProvider } from './reportEditor';
 import { ReviewComments, type ReviewThreadInfo } from './review';
 import { SummaryDocuments, SUMMARY_SCHEME } from './summaryDocument';
@@ -65,8 +64,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     if (!model || !findingId) return undefined;
     if (!(await trustedEnough(model))) return undefined;
     try {
-      const { labelsFile, ...flags } = readAnalysisFlags(model);
-      const options = { ...readEngineOptions(model), ...flags, ...(labelsFile ? { labels: readLabelsFile(labelsFile) } : {}), whatIf: { fixes: [findingId] } };
+      const options = { ...readRunOptions(model), whatIf: { fixes: [findingId] } };
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Gradient Doctor: previewing the fix for ${findingId}`, cancellable: true },
         (progress, token) => {
@@ -185,8 +183,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
   const compareUris = async (first: vscode.Uri, second: vscode.Uri): Promise<Comparison | undefined> => {
     if (!(await trustedEnough(second)) || !(await trustedEnough(first))) return undefined;
     try {
-      const { labelsFile, ...flags } = readAnalysisFlags(second);
-      const options = { ...readEngineOptions(second), ...flags, ...(labelsFile ? { labels: readLabelsFile(labelsFile) } : {}), compareWith: second.fsPath };
+      const options = { ...readRunOptions(second), compareWith: second.fsPath };
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Gradient Doctor: comparing ${path.basename(first.fsPath)} with ${path.basename(second.fsPath)}`, cancellable: true },
         (progress, token) => {
