@@ -67,7 +67,8 @@ describe('WorkerClient (real worker process, dist/worker.js)', () => {
   });
 
   it('kills a worker that does not stop after a cancel, and re-runs the requests that shared it on a fresh one', async () => {
-    const impatient = new WorkerClient({ workerPath, cancelGraceMs: 1 });
+    const lines: string[] = [];
+    const impatient = new WorkerClient({ workerPath, cancelGraceMs: 1, log: (l) => lines.push(l) });
     try {
       const abort = new AbortController();
       let started!: () => void;
@@ -81,6 +82,7 @@ describe('WorkerClient (real worker process, dist/worker.js)', () => {
       const r = await next;
       assert.equal(r.summary.nodeCount, 24, 'the innocent request completed');
       assert.notEqual(impatient.pid, first, 'on a fresh worker');
+      assert.ok(lines.some((l) => /re-running request \d+ \(inspect /.test(l)), lines.join('\n'));
     } finally {
       impatient.dispose();
     }
