@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { failsAt } from '../core/diagnosis/diagnose';
@@ -8,13 +8,14 @@ import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
 import { DoctorError, errorMessage, isDoctorError } from '../core/errors';
 import { fmt, formatReportTable } from '../core/report/table';
 import { analyzeFile, compareFiles, findingSources, inspectFile, whatIfFile } from '../runtime/engine';
+import { reportNetron } from '../core/report/netron';
 import { reportSarif } from '../core/report/sarif';
 import { fileAtRevision } from '../runtime/git';
 import { comparisonMarkdown, reportMarkdown } from '../core/report/markdown';
-import type { Comparison } from '../core/review/compare';
+import { comparisonJson, type Comparison } from '../core/review/compare';
 import { readLabelsFile } from '../runtime/labels';
 import { formatInspect } from '../core/report/inspectText';
-import { standaloneHtml } from './assets';
+import { standaloneHtml } from '../runtime/assets';
 import { engineOptions, ExitCode, parseDim, parseInteger, parsePositive, type RunFlags } from './options';
 import { createProgressReporter } from './progressBar';
 
@@ -57,6 +58,7 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'html']).default('table'))
     .option('--out <file>', 'write the output to a file instead of stdout')
     .action(async (model: string, flags: RunFlags & { format: 'table' | 'json' | 'html'; out?: string; progress: boolean }) => {
+      refuseOverwrite(flags.out, [model, ...(flags.inputs ?? [])]);
       const progress = createProgressReporter(flags.progress);
       try {
         const result = await inspectFile(model, engineOptions(flags), { onProgress: progress.update });
@@ -72,12 +74,13 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
     });
 
   addAnalysisOptions(addRunOptions(program.command('analyze <model>').description('probe every layer\'s Jacobian and the gradient flow, and report findings')))
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md', 'sarif', 'html']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (netron: the per-node figures as a Netron attachment)').choices(['table', 'json', 'md', 'sarif', 'html', 'netron']).default('table'))
     .option('--out <file>', 'write the report to a file instead of stdout')
     .addOption(new Option('--fail-on <level>', 'exit with 1 when a finding at this severity or above exists').choices(['error', 'warning', 'none']).default('none'))
     .option('--sources <dir>', 'with --format sarif: locate findings in the Python files under this folder (exporter stack traces, else module names)')
     .action(async (model: string, flags: RunFlags & AnalyzeCliFlags & { sources?: string }) => {
       const progress = createProgressReporter(flags.progress);
+      refuseOverwrite(flags.out, [model, ...(flags.inputs ?? []), ...(flags.labels ? [flags.labels] : [])]);
       try {
         const report = await analyzeFile(model, analysisOptions(flags), { onProgress: progress.update });
         progress.stop();
@@ -85,6 +88,7 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
         else if (flags.format === 'table') emit(formatReportTable(report), flags.out);
         else if (flags.format === 'html') emit(standaloneHtml(`${path.basename(report.model.path)}: Gradient Doctor report`, report), flags.out);
         else if (flags.format === 'md') emit(reportMarkdown(report), flags.out);
+        else if (flags.format === 'netron') emit(JSON.stringify(reportNetron(report), null, 1), flags.out);
         else {
           const sources = flags.sources ? findingSources(model, report, flags.sources) : undefined;
           const modelUri = path.relative(process.cwd(), path.resolve(model)).split(path.sep).join('/');
@@ -107,10 +111,12 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
       if (second && flags.gitRef) throw new DoctorError('bad-input', 'give two models or one model with --git-ref, not both');
       const [basePath, candidatePath] = flags.gitRef ? [fileAtRevision(first, flags.gitRef), first] : [first, second!];
       const progress = createProgressReporter(flags.progress);
+      refuseOverwrite(flags.out, [basePath, candidatePath, ...(flags.inputs ?? []), ...(flags.labels ? [flags.labels] : [])]);
       try {
-        const { comparison, base, candidate } = await compareFiles(basePath, candidatePath, analysisOptions(flags), { onProgress: progress.update });
+        const result = await compareFiles(basePath, candidatePath, analysisOptions(flags), { onProgress: progress.update });
+        const { comparison, candidate } = result;
         progress.stop();
-        const text = flags.format === 'json' ? JSON.stringify({ comparison: stripReports(comparison), base, candidate }, null, 2)
+        const text = flags.format === 'json' ? comparisonJson(result)
           : flags.format === 'md' ? comparisonMarkdown(comparison)
           : flags.format === 'html' ? standaloneHtml(`${path.basename(candidatePath)} against ${path.basename(basePath)}: Gradient Doctor`, { comparison })
           : formatComparison(comparison);
@@ -129,6 +135,7 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
     .option('--out <file>', 'write the comparison to a file instead of stdout')
     .action(async (model: string, flags: RunFlags & AnalyzeCliFlags & { fix?: string[]; write?: boolean | string }) => {
       const progress = createProgressReporter(flags.progress);
+      refuseOverwrite(flags.out, [model, ...(flags.inputs ?? []), ...(flags.labels ? [flags.labels] : [])]);
       try {
         const result = await whatIfFile(model, { fixes: flags.fix ?? [], write: flags.write }, analysisOptions(flags), { onProgress: progress.update });
         progress.stop();
@@ -138,11 +145,6 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
       }
     });
   return program;
-}
-
-/** The comparison for JSON: layers by name (the full reports are beside it). */
-function stripReports(c: Comparison) {
-  return { ...c, layers: c.layers.map(({ base, candidate, ...rest }) => ({ ...rest, base: base?.name, candidate: candidate?.name })) };
 }
 
 /** The comparison as a table for a terminal. */
@@ -182,7 +184,7 @@ function analysisOptions(flags: RunFlags & AnalyzeCliFlags): Partial<EngineOptio
 }
 
 interface AnalyzeCliFlags {
-  format: 'table' | 'json' | 'md' | 'sarif' | 'html';
+  format: 'table' | 'json' | 'md' | 'sarif' | 'html' | 'netron';
   out?: string;
   progress: boolean;
   loss: 'sum' | 'mse' | 'ce';
@@ -238,6 +240,19 @@ function readConfig(file: string | undefined): ConfigFile {
 }
 
 const DEFAULT_CONFIG = '.gradient-doctor.json';
+
+/** Refuses, before any work, an --out that names a model or another file the command reads. */
+function refuseOverwrite(out: string | undefined, reads: string[]): void {
+  if (!out) return;
+  const same = (a: string, b: string) => {
+    try {
+      return realpathSync(a) === realpathSync(b);
+    } catch {
+      return path.resolve(a) === path.resolve(b);
+    }
+  };
+  if (/\.onnx$/i.test(out) || reads.some((r) => same(out, r))) throw new DoctorError('bad-input', '--out names a model or a file this command reads; refusing to overwrite it', out);
+}
 
 function emit(text: string, out: string | undefined): void {
   if (out) writeFileSync(out, text.endsWith('\n') ? text : text + '\n');

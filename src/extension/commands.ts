@@ -6,6 +6,7 @@ export const CommandId = {
   exportReport: 'gradientDoctor.exportReport',
   compareModels: 'gradientDoctor.compareModels',
   compareWithRevision: 'gradientDoctor.compareWithRevision',
+  exportComparison: 'gradientDoctor.exportComparison',
   previewFix: 'gradientDoctor.previewFix',
   /** Internal (CodeLens): shows a finding's fix with a button to preview it. */
   showFix: 'gradientDoctor.showFix',

@@ -1,19 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatWhatIf, type WhatIfResult } from '../core/diagnosis/whatIf';
 import { errorMessage, isDoctorError } from '../core/errors';
 import type { InspectResult } from '../core/inspect';
-import { renderStandaloneHtml } from '../core/report/html';
 import { formatInspect } from '../core/report/inspectText';
-import { comparisonMarkdown } from '../core/report/markdown';
 import { fmt } from '../core/report/table';
-import type { Comparison } from '../core/review/compare';
+import type { Comparison, ComparisonResult } from '../core/review/compare';
 import type { AnalysisReport } from '../core/report/types';
 import { WorkerClient } from '../runtime/workerClient';
 import { AnalysisManager } from './analysisManager';
+import { ComparisonPanels } from './comparisonPanel';
 import { CommandId } from './commands';
 import { readEngineOptions, readRunOptions } from './config';
+import { comparisonExport, exportTarget, reportExport, writeText, type ExportFormat } from './exporter';
 import { FindingsPresenter } from './findings';
 import { fileAtRevision } from '../runtime/git';
 import { REPORT_VIEW_TYPE, ReportEditorProvider } from './reportEditor';
@@ -30,6 +29,8 @@ export interface GradientDoctorApi {
   readonly analyses: AnalysisManager;
   /** The report editors (which message each open report received last). */
   readonly reports: ReportEditorProvider;
+  /** The comparison panels (which comparison each open panel received). */
+  readonly comparisons: ComparisonPanels;
   /** The review threads the last comparison left on Python lines. */
   reviewThreads(): ReviewThreadInfo[];
   /** Fires with the message of every error shown to the user. */
@@ -93,7 +94,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     }
   };
 
-  const reports = new ReportEditorProvider(context.extensionUri, analyses, { mayRun: trustedEnough, openOutline, revealNode: (model, node) => presenter.reveal(model, node), previewFix, reportError: fail });
+  const reports = new ReportEditorProvider(context.extensionUri, analyses, { mayRun: trustedEnough, openOutline, revealNode: (model, node) => presenter.reveal(model, node), previewFix, exportReport: (model) => exportReport(model), reportError: fail });
 
   /** Analyses a model in the worker; the report editor, outline and Problems panel follow. */
   const analyze = async (arg?: vscode.Uri): Promise<AnalysisReport | undefined> => {
@@ -126,32 +127,44 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     if (choice === preview) await previewFix(model, findingId);
   };
 
-  /** Writes the report as one self-contained HTML file (opens in any browser, no network, no extension). */
-  const exportReport = async (arg?: vscode.Uri, target?: vscode.Uri): Promise<vscode.Uri | undefined> => {
+  /**
+   * Exports a model's report (analysing it first when needed) as HTML, Markdown, SARIF, JSON or a
+   * Netron attachment: the format is the one given, else the target's ending, else picked.
+   */
+  const exportReport = async (arg?: vscode.Uri, target?: vscode.Uri, format?: ExportFormat): Promise<vscode.Uri | undefined> => {
     const uri = arg ?? (await pickModel('Export'));
     if (!uri) return undefined;
     try {
       const report = analyses.get(uri)?.report ?? (await analyze(uri));
       if (!report) return undefined;
-      const dest = target ?? (await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(uri.fsPath.replace(/\.onnx$/i, '.report.html')), filters: { 'HTML report': ['html'] } }));
-      if (!dest) return undefined;
-      if (dest.fsPath === uri.fsPath) throw new Error('refusing to overwrite the model with its report');
-      const read = async (...p: string[]) => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(context.extensionUri, ...p)));
-      const html = renderStandaloneHtml({
-        title: `${path.basename(uri.fsPath)}: Gradient Doctor report`,
-        data: report,
-        script: await read('dist', 'webview.js'),
-        css: `${await read('dist', 'codicons.css')}\n${await read('media', 'report.css')}`,
-        nonce: randomBytes(16).toString('base64'),
-      });
-      await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(html));
-      log(`exported the report of ${uri.fsPath} to ${dest.fsPath}`);
-      return dest;
+      const chosen = await exportTarget(['html', 'md', 'sarif', 'json', 'netron'], { target, format }, (_, suffix) => uri.fsPath.replace(/\.onnx$/i, '') + suffix, `Export the report of ${path.basename(uri.fsPath)}`);
+      if (!chosen) return undefined;
+      const sources = chosen.format === 'sarif' ? await presenter.sources(uri, report) : undefined;
+      await writeText(chosen.dest, reportExport(chosen.format, report, uri, sources));
+      log(`exported the report of ${uri.fsPath} as ${chosen.format} to ${chosen.dest.fsPath}`);
+      return chosen.dest;
     } catch (e) {
       fail(e);
       return undefined;
     }
   };
+
+  /** Exports a comparison as HTML, Markdown or JSON (beside the candidate model by default). */
+  const exportComparison = async (result: ComparisonResult, target?: vscode.Uri, format?: ExportFormat): Promise<vscode.Uri | undefined> => {
+    try {
+      const c = result.comparison;
+      const stem = `${c.candidate.path.replace(/\.onnx$/i, '')}-vs-${path.basename(c.base.path).replace(/\.onnx$/i, '')}`;
+      const chosen = await exportTarget(['html', 'md', 'json'], { target, format }, (f) => `${stem}.${f}`, `Export the comparison of ${path.basename(c.candidate.path)} with ${path.basename(c.base.path)}`);
+      if (!chosen) return undefined;
+      await writeText(chosen.dest, comparisonExport(chosen.format, result));
+      log(`exported the comparison as ${chosen.format} to ${chosen.dest.fsPath}`);
+      return chosen.dest;
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  };
+  const comparisons = new ComparisonPanels(context.extensionUri, (r) => exportComparison(r));
 
   const review = new ReviewComments(worker);
   let lastReview: ReviewThreadInfo[] = [];
@@ -192,8 +205,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
           return worker.run('compare', first.fsPath, options, { signal: abort.signal, onProgress: (p) => progress.report({ message: p.message }) });
         },
       );
-      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: comparisonMarkdown(result.comparison) });
-      await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
+      comparisons.show(result);
       lastReview = await review.annotate(result.comparison, second);
       log(`comparison of ${first.fsPath} and ${second.fsPath}: ${lastReview.length} review threads`);
       return result.comparison;
@@ -207,6 +219,13 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     analyses,
     presenter,
     review,
+    comparisons,
+    vscode.commands.registerCommand(CommandId.exportComparison, (target?: vscode.Uri, format?: ExportFormat) => {
+      const shown = comparisons.current();
+      if (shown) return exportComparison(shown, target, format);
+      void vscode.window.showInformationMessage('Gradient Doctor: no comparison is open. Run Compare Models first.');
+      return undefined;
+    }),
     vscode.commands.registerCommand(CommandId.compareModels, compare),
     vscode.commands.registerCommand(CommandId.compareWithRevision, compareWithRevision),
     vscode.commands.registerCommand(CommandId.exportReport, exportReport),
@@ -253,7 +272,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     vscode.commands.registerCommand(CommandId.inspectModel, inspect),
     vscode.commands.registerCommand(CommandId.showLog, () => output.show()),
   );
-  return { inspect, worker, analyses, reports, reviewThreads: () => lastReview, onDidReportError: errorReported.event };
+  return { inspect, worker, analyses, reports, comparisons, reviewThreads: () => lastReview, onDidReportError: errorReported.event };
 }
 
 /** Nothing to tear down beyond the disposables. */

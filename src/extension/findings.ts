@@ -154,6 +154,19 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
     return actions;
   }
 
+  /** Where each finding of a report is in the workspace's Python files (for SARIF): by finding id, the first match. */
+  async sources(model: vscode.Uri, report: AnalysisReport): Promise<Map<string, SourceMatch>> {
+    const view = this.views.get(model.toString()) ?? (await this.build(model, this.manager.get(model)));
+    const python = await pythonFiles();
+    const out = new Map<string, SourceMatch>();
+    for (const f of report.findings) {
+      const node = findingNode(report, f);
+      const match = node !== undefined ? sourceMatches(node, view.outline, python)[0] : undefined;
+      if (match) out.set(f.id, match);
+    }
+    return out;
+  }
+
   /** The finding with this id in a model's latest analysis. */
   finding(model: vscode.Uri, id: string): Finding | undefined {
     return this.manager.get(model)?.report.findings.find((f) => f.id === id);

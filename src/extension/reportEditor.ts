@@ -16,6 +16,7 @@ export interface ReportEditorHost {
   openOutline(model: vscode.Uri): Promise<unknown>;
   revealNode(model: vscode.Uri, node: string): Promise<unknown>;
   previewFix(model: vscode.Uri, findingId: string): Promise<WhatIfResult | undefined>;
+  exportReport(model: vscode.Uri): Promise<unknown>;
   reportError(e: unknown): void;
 }
 
@@ -43,7 +44,7 @@ export class ReportEditorProvider implements vscode.CustomReadonlyEditorProvider
     const uri = document.uri;
     const webview = panel.webview;
     webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist'), vscode.Uri.joinPath(this.extensionUri, 'media')] };
-    webview.html = this.html(webview);
+    webview.html = webviewHtml(webview, this.extensionUri);
     const post = (msg: HostToWebview) => {
       this.posted.set(uri.toString(), msg.type);
       void webview.postMessage(msg);
@@ -94,6 +95,9 @@ export class ReportEditorProvider implements vscode.CustomReadonlyEditorProvider
           case 'revealNode':
             void this.host.revealNode(uri, msg.node).catch((e) => this.host.reportError(e));
             break;
+          case 'export':
+            void this.host.exportReport(uri).catch((e) => this.host.reportError(e));
+            break;
         }
       }),
     ];
@@ -102,16 +106,17 @@ export class ReportEditorProvider implements vscode.CustomReadonlyEditorProvider
       for (const s of subscriptions) s.dispose();
     });
   }
+}
 
-  private html(webview: vscode.Webview): string {
-    const nonce = randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.js'));
-    const css = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'report.css'));
-    const codicons = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'codicons.css'));
-    return htmlPage({
-      csp: `default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource}; script-src 'nonce-${nonce}'; font-src ${webview.cspSource} data:`,
-      head: `<link rel="stylesheet" href="${codicons.toString()}">\n<link rel="stylesheet" href="${css.toString()}">`,
-      body: `<main id="app"><p class="status busy">Loading…</p></main>\n<script nonce="${nonce}" src="${script.toString()}"></script>`,
-    });
-  }
+/** The webview app's page: its bundle and stylesheets from the extension, a nonce-only script policy. */
+export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
+  const nonce = randomBytes(16).toString('base64');
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
+  const css = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'report.css'));
+  const codicons = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'codicons.css'));
+  return htmlPage({
+    csp: `default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource}; script-src 'nonce-${nonce}'; font-src ${webview.cspSource} data:`,
+    head: `<link rel="stylesheet" href="${codicons.toString()}">\n<link rel="stylesheet" href="${css.toString()}">`,
+    body: `<main id="app"><p class="status busy">Loading…</p></main>\n<script nonce="${nonce}" src="${script.toString()}"></script>`,
+  });
 }

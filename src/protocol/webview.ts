@@ -1,6 +1,7 @@
 import type { InspectResult } from '../core/inspect';
 import type { WhatIfResult } from '../core/diagnosis/whatIf';
 import type { AnalysisReport } from '../core/report/types';
+import type { Comparison } from '../core/review/compare';
 
 /** Webview -> host messages. The host validates each one before acting on it. */
 export type WebviewToHost =
@@ -13,7 +14,9 @@ export type WebviewToHost =
   /** Preview the fix of a finding (what-if). */
   | { type: 'previewFix'; findingId: string }
   /** Reveal a node in the model's text outline (or its Python source). */
-  | { type: 'revealNode'; node: string };
+  | { type: 'revealNode'; node: string }
+  /** Export what this view shows (the host asks for the format and the file). */
+  | { type: 'export' };
 
 /** Host -> webview messages. */
 export type HostToWebview =
@@ -26,7 +29,9 @@ export type HostToWebview =
   /** The analysis failed. */
   | { type: 'error'; message: string }
   /** A what-if preview of this model finished: overlay its "after" figures. */
-  | { type: 'whatIf'; result: WhatIfResult };
+  | { type: 'whatIf'; result: WhatIfResult }
+  /** A comparison of two models to show. */
+  | { type: 'comparison'; comparison: Comparison };
 
 /** Checks a message from the webview; undefined when it is not one the host accepts. */
 export function parseWebviewMessage(msg: unknown): WebviewToHost | undefined {
@@ -36,6 +41,7 @@ export function parseWebviewMessage(msg: unknown): WebviewToHost | undefined {
     case 'ready':
     case 'analyze':
     case 'openOutline':
+    case 'export':
       return { type: m.type };
     case 'previewFix':
       return typeof m.findingId === 'string' && m.findingId.length < 2000 ? { type: 'previewFix', findingId: m.findingId } : undefined;

@@ -12,7 +12,7 @@ import { validateGraph } from '../core/onnx/validate';
 import { renderOnnxText, type OutlineLayer } from '../core/report/onnxText';
 import { findingNode, locateNode, nodeSourceFrames, type SourceFrame, type SourceMatch } from '../core/sourceMap';
 import type { OutlineResult } from '../protocol/worker';
-import { compareReports, type Comparison } from '../core/review/compare';
+import { compareReports, type ComparisonResult } from '../core/review/compare';
 import { resolveThresholds } from '../core/diagnosis/thresholds';
 import type { SampleFile } from '../core/inputs/load';
 import { DEFAULT_SAMPLE_OPTIONS } from '../core/inputs/prepare';
@@ -144,7 +144,7 @@ export function outlineFile(file: string, layers: OutlineLayer[] = []): OutlineR
 }
 
 /** Two analyses with the same samples and seed, compared (Review issue). */
-export async function compareFiles(basePath: string, candidatePath: string, options: Partial<EngineOptions> & Partial<AnalysisFlags> = {}, ctx?: WorkContext): Promise<{ comparison: Comparison; base: AnalysisReport; candidate: AnalysisReport }> {
+export async function compareFiles(basePath: string, candidatePath: string, options: Partial<EngineOptions> & Partial<AnalysisFlags> = {}, ctx?: WorkContext): Promise<ComparisonResult> {
   const half = (from: number, label: string): WorkContext => ({
     ...ctx,
     onProgress: (p) => ctx?.onProgress?.({ message: `${label}: ${p.message}`, fraction: from + (p.fraction ?? 0) / 2 }),

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { AnalysisReport } from '../../src/core/report/types';
-import { standaloneHtml } from '../../src/cli/assets';
+import { standaloneHtml } from '../../src/runtime/assets';
 import { model, ROOT } from '../helpers';
 import { launch, openPage } from './browser';
 

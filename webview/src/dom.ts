@@ -1,3 +1,5 @@
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+
 /** Builds an element; text is set with textContent, so model data is never parsed as HTML. */
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -22,4 +24,13 @@ export function table(headers: string[], rows: string[][], caption: string): HTM
   }
   t.append(body);
   return t;
+}
+
+/** A vscode-elements button. */
+export function button(text: string, onClick: () => void, secondary = false): HTMLElement {
+  const b = document.createElement('vscode-button');
+  b.textContent = text;
+  if (secondary) b.setAttribute('secondary', '');
+  b.addEventListener('click', onClick);
+  return b;
 }

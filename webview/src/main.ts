@@ -40,6 +40,7 @@ if (embedded?.textContent) {
     openOutline: () => vscode.postMessage({ type: 'openOutline' }),
     previewFix: (findingId) => vscode.postMessage({ type: 'previewFix', findingId }),
     revealNode: (node) => vscode.postMessage({ type: 'revealNode', node }),
+    export: () => vscode.postMessage({ type: 'export' }),
   };
   const saved = vscode.getState() as Partial<ViewState> | undefined;
   let view: ReportView | undefined;
@@ -56,6 +57,10 @@ if (embedded?.textContent) {
         break;
       case 'whatIf':
         view?.showWhatIf(msg.result);
+        break;
+      case 'comparison':
+        view = undefined;
+        renderComparison(root(), msg.comparison, actions);
         break;
       case 'status':
         view = undefined;

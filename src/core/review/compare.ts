@@ -26,6 +26,20 @@ export interface Comparison {
   regressions: string[];
 }
 
+/** A comparison with the two analyses it was made from. */
+export interface ComparisonResult {
+  comparison: Comparison;
+  base: AnalysisReport;
+  candidate: AnalysisReport;
+}
+
+/** The comparison as JSON: layers by name (the two full reports are beside it, not repeated per layer). */
+export function comparisonJson(r: ComparisonResult): string {
+  const c = r.comparison;
+  const layers = c.layers.map(({ base, candidate, ...rest }) => ({ ...rest, base: base?.name, candidate: candidate?.name }));
+  return JSON.stringify({ comparison: { ...c, layers }, base: r.base, candidate: r.candidate }, null, 2);
+}
+
 /** Thresholds a layer figure may cross for a comparison to call it a regression. */
 export interface RegressionThresholds {
   contractingLayerRmsGain: number;

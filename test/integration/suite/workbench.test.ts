@@ -47,13 +47,30 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     assert.deepEqual(readdirSync(path.join(workspaceDir(), 'models')).sort(), before, 'nothing written beside the model');
   });
 
-  it('exports the report as one self-contained HTML file', async () => {
-    const dest = vscode.Uri.file(path.join(os.tmpdir(), `gd-export-${Date.now()}.html`));
-    const written = await vscode.commands.executeCommand<vscode.Uri>('gradientDoctor.exportReport', workspaceUri('models', 'mlp_sigmoid.onnx'), dest);
-    assert.equal(written?.fsPath, dest.fsPath);
-    const html = readFileSync(dest.fsPath, 'utf8');
+  it('exports the report as self-contained HTML, Markdown, SARIF (on the Python lines), JSON and a Netron attachment', async () => {
+    const model = workspaceUri('models', 'mlp_sigmoid.onnx');
+    const exported = async (name: string) => {
+      const dest = vscode.Uri.file(path.join(os.tmpdir(), `gd-export-${Date.now()}-${name}`));
+      const written = await vscode.commands.executeCommand<vscode.Uri>('gradientDoctor.exportReport', model, dest);
+      assert.equal(written?.fsPath, dest.fsPath, name);
+      return readFileSync(dest.fsPath, 'utf8');
+    };
+    const html = await exported('report.html');
     assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
     assert.match(html, /<script type="application\/json" id="gd-data">\{"schemaVersion":1/);
+    assert.match(await exported('report.md'), /^## Gradient Doctor: `mlp_sigmoid\.onnx` is Pathological/);
+    const report = JSON.parse(await exported('report.json')) as AnalysisReport;
+    assert.equal(report.findings[0].rule, 'vanishing-gradient');
+    const netron = JSON.parse(await exported('model.netron.json')) as { signature: string; metrics: Array<{ kind: string; target: string; name: string; value: number }> };
+    assert.equal(netron.signature, 'netron:attachment');
+    assert.ok(netron.metrics.some((m) => m.kind === 'node' && m.target === report.layers[0].nodes[0] && m.name === 'sigma_max' && m.value === Number(report.layers[0].jacobian.sigmaMax!.toPrecision(4))));
+    const sarif = JSON.parse(await exported('findings.sarif')) as { version: string; runs: Array<{ results: Array<{ ruleId: string; locations: Array<{ physicalLocation: { artifactLocation: { uri: string }; region?: { startLine: number } } }> }> }> };
+    assert.equal(sarif.version, '2.1.0');
+    const vanishing = sarif.runs[0].results.find((r) => r.ruleId === 'vanishing-gradient');
+    const line = readFileSync(workspaceUri('python', 'make_fixtures.py').fsPath, 'utf8').split('\n').findIndex((l) => /self\.layers = nn\.ModuleList/.test(l));
+    assert.deepEqual(vanishing?.locations[0].physicalLocation, { artifactLocation: { uri: 'python/make_fixtures.py' }, region: { startLine: line + 1 } });
+    const refused = await vscode.commands.executeCommand<vscode.Uri | undefined>('gradientDoctor.exportReport', model, model);
+    assert.equal(refused, undefined, 'never over the model');
   });
 
   it('two concurrent requests for one model share one run', async () => {
@@ -153,8 +170,22 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     assert.ok(c, 'a comparison');
     assert.equal(c.layers.filter((p) => p.status === 'matched').length, 12);
     assert.ok(c.resolved.some((f) => f.rule === 'vanishing-gradient'));
-    const md = await until('the comparison document', () => vscode.workspace.textDocuments.find((d) => d.languageId === 'markdown' && d.getText().includes('against `mlp_sigmoid.onnx`')));
-    assert.match(md.getText(), /\*\*Pathological → Healthy\*\*/);
+    const gd = await api();
+    const shown = await until('the comparison panel to receive the comparison', () => gd.comparisons.posted.get('mlp_relu_he.onnx ↔ mlp_sigmoid.onnx'));
+    assert.equal(shown.comparison, c);
+    const tab = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    assert.ok(tab instanceof vscode.TabInputWebview && tab.viewType.endsWith('gradientDoctor.comparison'), 'the comparison panel is the active tab');
+    const dir = path.join(os.tmpdir(), `gd-compare-${Date.now()}`);
+    mkdirSync(dir);
+    for (const ext of ['md', 'html', 'json']) {
+      const dest = vscode.Uri.file(path.join(dir, `compare.${ext}`));
+      assert.equal((await vscode.commands.executeCommand<vscode.Uri>('gradientDoctor.exportComparison', dest))?.fsPath, dest.fsPath);
+    }
+    assert.match(readFileSync(path.join(dir, 'compare.md'), 'utf8'), /\*\*Pathological → Healthy\*\*/);
+    assert.match(readFileSync(path.join(dir, 'compare.html'), 'utf8'), /<script type="application\/json" id="gd-data">\{"comparison":/);
+    const json = JSON.parse(readFileSync(path.join(dir, 'compare.json'), 'utf8')) as { comparison: { resolved: Array<{ rule: string }> }; base: AnalysisReport; candidate: AnalysisReport };
+    assert.ok(json.comparison.resolved.some((f) => f.rule === 'vanishing-gradient'));
+    assert.equal(json.candidate.verdict?.status, 'healthy');
   });
 
   it('a comparison leaves its introduced findings as review comments on the Python lines of the changed modules', async () => {
@@ -269,5 +300,12 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     await vscode.commands.executeCommand('notifications.clearAll');
     await sleep(1500);
     await shot('vscode-python-diagnostics');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const base = workspaceUri('models', 'mlp_sigmoid.onnx');
+    await vscode.commands.executeCommand('gradientDoctor.compareModels', base, [base, workspaceUri('models', 'mlp_relu_he.onnx')]);
+    await vscode.commands.executeCommand('workbench.action.closePanel');
+    await vscode.commands.executeCommand('notifications.clearAll');
+    await sleep(2500);
+    await shot('vscode-compare');
   });
 });

@@ -1,11 +1,10 @@
-import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
 import { fmt } from '../../../src/core/report/table';
 import type { AnalysisReport, Finding, LayerReport } from '../../../src/core/report/types';
-import { el, table } from '../dom';
+import { button, el, table } from '../dom';
 import { cellLabel, FlowChart, Heatmap, SpectrumChart } from './charts';
 import { findingsOf, flowSeries, heatmapCells, METRICS, scalePosition } from './metrics';
 import { cellColor, inkFor, isDark } from './palette';
@@ -16,6 +15,8 @@ export interface ReportActions {
   openOutline(): void;
   previewFix(findingId: string): void;
   revealNode(node: string): void;
+  /** Export the report (the host asks for the format: HTML, Markdown, SARIF, JSON, Netron). */
+  export(): void;
 }
 
 /** The view state kept across hide and show (VS Code's getState/setState). */
@@ -162,7 +163,7 @@ export class ReportView {
     }
     if (this.actions) {
       const bar = el('div', undefined, 'actions');
-      bar.append(button('Re-analyze', () => this.actions!.analyze()), button('Open model as text', () => this.actions!.openOutline(), true));
+      bar.append(button('Re-analyze', () => this.actions!.analyze()), button('Open model as text', () => this.actions!.openOutline(), true), button('Export…', () => this.actions!.export(), true));
       h.append(bar);
     }
     const run = r.run;
@@ -395,14 +396,6 @@ function details(summary: string, content: HTMLElement): HTMLElement {
   const d = el('details');
   d.append(el('summary', summary), content);
   return d;
-}
-
-function button(text: string, onClick: () => void, secondary = false): HTMLElement {
-  const b = document.createElement('vscode-button');
-  b.textContent = text;
-  if (secondary) b.setAttribute('secondary', '');
-  b.addEventListener('click', onClick);
-  return b;
 }
 
 /** The colour legend of the heatmap. */

@@ -1,7 +1,7 @@
 import type { Finding } from '../../../src/core/report/types';
 import { fmt } from '../../../src/core/report/table';
 import type { Comparison } from '../../../src/core/review/compare';
-import { el, table } from '../dom';
+import { button, el, table } from '../dom';
 import { CompareFlowChart } from './charts';
 import { scalePosition } from './metrics';
 import { cellColor, inkFor, isDark } from './palette';
@@ -14,10 +14,15 @@ const name = (p: string) => p.split(/[\\/]/).pop() ?? p;
  * side with the gradient's change coloured (orange: more gradient reaches the layer, blue: less),
  * and the regressions, findings introduced and findings resolved.
  */
-export function renderComparison(root: HTMLElement, c: Comparison): void {
+export function renderComparison(root: HTMLElement, c: Comparison, actions?: { export(): void }): void {
   root.replaceChildren();
   root.classList.add('report', 'comparison');
   root.append(el('h1', `${name(c.candidate.path)} against ${name(c.base.path)}`));
+  if (actions) {
+    const bar = el('div', undefined, 'actions');
+    bar.append(button('Export…', () => actions.export(), true));
+    root.append(bar);
+  }
   const banner = el('section', undefined, `verdict ${c.regressions.length ? 'pathological' : c.candidate.verdict}`);
   banner.setAttribute('role', 'status');
   banner.append(
