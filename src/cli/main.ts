@@ -152,15 +152,15 @@ function formatComparison(c: Comparison): string {
   const lines = [`Base       ${c.base.path} (${c.base.verdict})`, `Candidate  ${c.candidate.path} (${c.candidate.verdict})`];
   if (c.samplesNote) lines.push(`Note       ${c.samplesNote}`);
   lines.push('');
-  const header = ['layer', 'status', 'rms gain', '', 'σmax', '', '‖∂L/∂in‖', '', 'change'];
+  const header = ['layer', 'status', 'rms gain', '', 'σmax', '', 'σmin', '', '‖∂L/∂in‖', '', 'change'];
   const rows = c.layers.map((p) => [
     p.candidate?.name ?? p.base!.name, p.status === 'matched' ? (p.match === 'name' ? 'matched' : `by ${p.match}`) : p.status,
     fmt(p.base?.jacobian.rmsGain), fmt(p.candidate?.jacobian.rmsGain), fmt(p.base?.jacobian.sigmaMax), fmt(p.candidate?.jacobian.sigmaMax),
-    fmt(p.base?.gradient.inputNorm), fmt(p.candidate?.gradient.inputNorm), p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : '',
+    fmt(p.base?.jacobian.sigmaMin), fmt(p.candidate?.jacobian.sigmaMin), fmt(p.base?.gradient.inputNorm), fmt(p.candidate?.gradient.inputNorm), p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : '',
   ]);
   const widths = header.map((h, i) => Math.min(Math.max(h.length, ...rows.map((r) => r[i].length)), i === 0 ? 40 : 16));
   const line = (cells: string[]) => cells.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
-  lines.push(line(header), line(['', '', 'base', 'candidate', 'base', 'candidate', 'base', 'candidate', '']), ...rows.map(line), '');
+  lines.push(line(header), line(['', '', 'base', 'candidate', 'base', 'candidate', 'base', 'candidate', 'base', 'candidate', '']), ...rows.map(line), '');
   lines.push(`Regressions ${c.regressions.length}`, ...c.regressions.map((r) => `  ✗ ${r}`));
   lines.push(`Introduced  ${c.introduced.length}`, ...c.introduced.map((f) => `  + [${f.severity} ${f.rule}] ${f.message}`));
   lines.push(`Resolved    ${c.resolved.length}`, ...c.resolved.map((f) => `  ✓ [${f.severity} ${f.rule}] ${f.message}`));

@@ -156,6 +156,11 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     assert.equal(await page.textContent('h1'), 'mlp_relu_he.onnx against mlp_sigmoid.onnx');
     assert.match((await page.textContent('.verdict strong')) ?? '', /^Pathological → Healthy$/);
     assert.equal(await page.$$eval('table.compare-table tbody tr.matched', (rows) => rows.length), 12);
+    const headers = await page.$$eval('table.compare-table thead th', (ths) => ths.map((th) => th.textContent));
+    assert.deepEqual(headers.slice(2, 5), ['rms gain (base)', 'rms gain (candidate)', 'rms gain change']);
+    assert.ok(headers.includes('σmin change') && headers.includes('‖∂L/∂in‖ change'), headers.join(', '));
+    const firstChange = await page.$eval('table.compare-table tbody tr td:nth-child(14)', (td) => td.textContent);
+    assert.match(firstChange ?? '', /^×\d\.\d\de\+10$/, 'the first layer gets ~1e10 times more gradient');
     assert.match((await page.textContent('section.resolved')) ?? '', /vanishing-gradient/);
     const size = await page.$eval('#compare-canvas', (c) => (c as HTMLCanvasElement).height);
     assert.ok(size > 100);

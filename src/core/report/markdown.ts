@@ -76,12 +76,12 @@ export function comparisonMarkdown(c: Comparison): string {
     '',
   ];
   if (c.samplesNote) lines.push(`> Note: ${c.samplesNote}.`, '');
-  lines.push('| layer | status | rms gain | σmax | ‖∂L/∂in‖ | gradient change |', '| --- | --- | --- | --- | --- | --- |');
+  lines.push('| layer | status | rms gain | σmax | σmin | ‖∂L/∂in‖ | gradient change |', '| --- | --- | --- | --- | --- | --- | --- |');
   for (const p of c.layers) {
     const name = p.candidate?.name ?? p.base!.name;
     const both = (get: (l: NonNullable<typeof p.base>) => number | null) => `${p.base ? fmt(get(p.base)) : '—'} → ${p.candidate ? fmt(get(p.candidate)) : '—'}`;
     const status = p.status === 'matched' ? (p.match === 'name' ? 'matched' : `matched by ${p.match}`) : p.status;
-    lines.push(`| \`${cell(name)}\` | ${status} | ${both((l) => l.jacobian.rmsGain)} | ${both((l) => l.jacobian.sigmaMax)} | ${both((l) => l.gradient.inputNorm)} | ${p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : ''} |`);
+    lines.push(`| \`${cell(name)}\` | ${status} | ${both((l) => l.jacobian.rmsGain)} | ${both((l) => l.jacobian.sigmaMax)} | ${both((l) => l.jacobian.sigmaMin)} | ${both((l) => l.gradient.inputNorm)} | ${p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : ''} |`);
   }
   lines.push('');
   if (c.regressions.length) lines.push('### Regressions', '', ...c.regressions.map((r) => `- ${r}`), '');

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { marked } from 'marked';
 import { comparisonMarkdown, reportMarkdown } from '../../../src/core/report/markdown';
+import { fmt } from '../../../src/core/report/table';
 import { compareFiles } from '../../../src/runtime/engine';
 import { model, ROOT } from '../../helpers';
 
@@ -52,8 +53,11 @@ describe('comparing two models', () => {
     assert.deepEqual(table?.header.map((h) => h.text), ['layer', 'σmax', 'σmin', 'rms gain', 'κ', '‖∂L/∂in‖', 'findings', 'fix']);
     assert.equal(table?.rows.length, 12);
     assert.match(marked.parse(reportMarkdown(base)) as string, /<h2>Gradient Doctor: <code>mlp_sigmoid\.onnx<\/code> is Pathological<\/h2>/);
-    const cmp = marked.lexer(comparisonMarkdown(comparison)).find((t) => t.type === 'table') as { rows: unknown[][] } | undefined;
+    const cmp = marked.lexer(comparisonMarkdown(comparison)).find((t) => t.type === 'table') as { header: Array<{ text: string }>; rows: Array<Array<{ text: string }>> } | undefined;
     assert.equal(cmp?.rows.length, 12);
+    assert.deepEqual(cmp?.header.map((h) => h.text), ['layer', 'status', 'rms gain', 'σmax', 'σmin', '‖∂L/∂in‖', 'gradient change']);
+    const first = comparison.layers[0];
+    assert.equal(cmp?.rows[0][4].text, `${fmt(first.base!.jacobian.sigmaMin)} → ${fmt(first.candidate!.jacobian.sigmaMin)}`);
     assert.match(comparisonMarkdown(comparison), /\*\*Pathological → Healthy\*\*/);
   });
 

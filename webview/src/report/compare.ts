@@ -1,6 +1,6 @@
-import type { Finding } from '../../../src/core/report/types';
+import type { Finding, LayerReport } from '../../../src/core/report/types';
 import { fmt } from '../../../src/core/report/table';
-import type { Comparison } from '../../../src/core/review/compare';
+import type { Comparison, LayerPair } from '../../../src/core/review/compare';
 import { button, el, table } from '../dom';
 import { CompareFlowChart } from './charts';
 import { scalePosition } from './metrics';
@@ -50,22 +50,35 @@ export function renderComparison(root: HTMLElement, c: Comparison, actions?: { e
   const labels = c.layers.map((p) => p.candidate?.name ?? p.base?.name ?? '');
   new CompareFlowChart(canvas).update(labels, c.layers.map((p) => p.base?.gradient.inputNorm ?? null), c.layers.map((p) => p.candidate?.gradient.inputNorm ?? null));
 
-  const t = table(['layer', 'status', 'rms gain (base)', 'rms gain (candidate)', 'σmax (base)', 'σmax (candidate)', '‖∂L/∂in‖ (base)', '‖∂L/∂in‖ (candidate)', 'gradient change'], c.layers.map((p) => [
-    p.candidate?.name ?? p.base?.name ?? '', p.status === 'matched' ? (p.match === 'name' ? 'matched' : `matched by ${p.match}`) : p.status,
-    fmt(p.base?.jacobian.rmsGain), fmt(p.candidate?.jacobian.rmsGain), fmt(p.base?.jacobian.sigmaMax), fmt(p.candidate?.jacobian.sigmaMax),
-    fmt(p.base?.gradient.inputNorm), fmt(p.candidate?.gradient.inputNorm), p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : '',
-  ]), 'Layers side by side (in the candidate\'s depth order; removed base layers after their predecessor)');
+  // each figure: base, candidate and their ratio (the ratio cell coloured: orange up, blue down)
+  const figures: Array<[string, (l: LayerReport) => number | null, keyof LayerPair['change']]> = [
+    ['rms gain', (l) => l.jacobian.rmsGain, 'rmsGain'],
+    ['σmax', (l) => l.jacobian.sigmaMax, 'sigmaMax'],
+    ['σmin', (l) => l.jacobian.sigmaMin, 'sigmaMin'],
+    ['‖∂L/∂in‖', (l) => l.gradient.inputNorm, 'gradient'],
+  ];
+  const ratio = (x: number | null) => (x !== null ? `×${fmt(x)}` : '');
+  const t = table(
+    ['layer', 'status', ...figures.flatMap(([n]) => [`${n} (base)`, `${n} (candidate)`, `${n} change`])],
+    c.layers.map((p) => [
+      p.candidate?.name ?? p.base?.name ?? '', p.status === 'matched' ? (p.match === 'name' ? 'matched' : `matched by ${p.match}`) : p.status,
+      ...figures.flatMap(([, get, key]) => [fmt(p.base ? get(p.base) : null), fmt(p.candidate ? get(p.candidate) : null), ratio(p.change[key])]),
+    ]),
+    'Layers side by side (in the candidate\'s depth order; removed base layers after their predecessor); change = candidate / base',
+  );
   t.classList.add('compare-table');
   const dark = isDark();
   t.querySelectorAll('tbody tr').forEach((tr, i) => {
     const p = c.layers[i];
     tr.classList.add(p.status);
-    const cell = tr.lastElementChild as HTMLElement;
-    const pos = scalePosition('relative', p.change.gradient, 1);
-    if (p.change.gradient !== null) {
+    figures.forEach(([, , key], k) => {
+      const x = p.change[key];
+      if (x === null) return;
+      const cell = tr.children[2 + 3 * k + 2] as HTMLElement;
+      const pos = scalePosition('relative', x, 1);
       cell.style.background = cellColor(pos, dark);
       cell.style.color = inkFor(pos, dark);
-    }
+    });
   });
   const layers = el('section');
   layers.append(el('h2', 'Layers'), el('div', undefined, 'table-box'));
