@@ -39,6 +39,18 @@ export function formatOfFile(file: string): ExportFormat | undefined {
 }
 
 /**
+ * A command's optional target file and format, from its arguments. Menus pass other things in
+ * those places (the explorer the selected files, the editor title bar the editor group): those
+ * are not a target, and the user is asked instead.
+ */
+export function exportArgs(target: unknown, format: unknown): { target?: vscode.Uri; format?: ExportFormat } {
+  return {
+    target: target instanceof vscode.Uri ? target : undefined,
+    format: typeof format === 'string' && format in FORMATS ? (format as ExportFormat) : undefined,
+  };
+}
+
+/**
  * The format (given, else from the target's name, else picked by the user) and the file to write
  * (given, else chosen in a save dialog, by default `defaultFile(format)`). Never a .onnx file.
  */

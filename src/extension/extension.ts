@@ -12,7 +12,7 @@ import { AnalysisManager } from './analysisManager';
 import { ComparisonPanels } from './comparisonPanel';
 import { CommandId } from './commands';
 import { readEngineOptions, readRunOptions } from './config';
-import { comparisonExport, exportTarget, reportExport, writeText, type ExportFormat } from './exporter';
+import { comparisonExport, exportArgs, exportTarget, reportExport, writeText } from './exporter';
 import { FindingsPresenter } from './findings';
 import { fileAtRevision } from '../runtime/git';
 import { REPORT_VIEW_TYPE, ReportEditorProvider } from './reportEditor';
@@ -131,13 +131,13 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
    * Exports a model's report (analysing it first when needed) as HTML, Markdown, SARIF, JSON or a
    * Netron attachment: the format is the one given, else the target's ending, else picked.
    */
-  const exportReport = async (arg?: vscode.Uri, target?: vscode.Uri, format?: ExportFormat): Promise<vscode.Uri | undefined> => {
-    const uri = arg ?? (await pickModel('Export'));
+  const exportReport = async (arg?: vscode.Uri, target?: unknown, format?: unknown): Promise<vscode.Uri | undefined> => {
+    const uri = (arg instanceof vscode.Uri ? arg : undefined) ?? (await pickModel('Export'));
     if (!uri) return undefined;
     try {
       const report = analyses.get(uri)?.report ?? (await analyze(uri));
       if (!report) return undefined;
-      const chosen = await exportTarget(['html', 'md', 'sarif', 'json', 'netron'], { target, format }, (_, suffix) => uri.fsPath.replace(/\.onnx$/i, '') + suffix, `Export the report of ${path.basename(uri.fsPath)}`);
+      const chosen = await exportTarget(['html', 'md', 'sarif', 'json', 'netron'], exportArgs(target, format), (_, suffix) => uri.fsPath.replace(/\.onnx$/i, '') + suffix, `Export the report of ${path.basename(uri.fsPath)}`);
       if (!chosen) return undefined;
       const sources = chosen.format === 'sarif' ? await presenter.sources(uri, report) : undefined;
       await writeText(chosen.dest, reportExport(chosen.format, report, uri, sources));
@@ -150,11 +150,11 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
   };
 
   /** Exports a comparison as HTML, Markdown or JSON (beside the candidate model by default). */
-  const exportComparison = async (result: ComparisonResult, target?: vscode.Uri, format?: ExportFormat): Promise<vscode.Uri | undefined> => {
+  const exportComparison = async (result: ComparisonResult, target?: unknown, format?: unknown): Promise<vscode.Uri | undefined> => {
     try {
       const c = result.comparison;
       const stem = `${c.candidate.path.replace(/\.onnx$/i, '')}-vs-${path.basename(c.base.path).replace(/\.onnx$/i, '')}`;
-      const chosen = await exportTarget(['html', 'md', 'json'], { target, format }, (f) => `${stem}.${f}`, `Export the comparison of ${path.basename(c.candidate.path)} with ${path.basename(c.base.path)}`);
+      const chosen = await exportTarget(['html', 'md', 'json'], exportArgs(target, format), (f) => `${stem}.${f}`, `Export the comparison of ${path.basename(c.candidate.path)} with ${path.basename(c.base.path)}`);
       if (!chosen) return undefined;
       await writeText(chosen.dest, comparisonExport(chosen.format, result));
       log(`exported the comparison as ${chosen.format} to ${chosen.dest.fsPath}`);
@@ -180,10 +180,11 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
   };
 
   /** Compares a model with its version at a git revision (asks for the revision; HEAD by default). */
-  const compareWithRevision = async (arg?: vscode.Uri, ref?: string): Promise<Comparison | undefined> => {
-    const uri = arg ?? (await pickModel('Compare'));
+  const compareWithRevision = async (arg?: vscode.Uri, ref?: unknown): Promise<Comparison | undefined> => {
+    const uri = (arg instanceof vscode.Uri ? arg : undefined) ?? (await pickModel('Compare'));
     if (!uri) return undefined;
-    const revision = ref ?? (await vscode.window.showInputBox({ title: `Compare ${path.basename(uri.fsPath)} with its version at`, value: 'HEAD', prompt: 'A git revision: HEAD, a branch, a tag or a commit' }));
+    // from the explorer the second argument is the selection, not a revision
+    const revision = (typeof ref === 'string' ? ref : undefined) ?? (await vscode.window.showInputBox({ title: `Compare ${path.basename(uri.fsPath)} with its version at`, value: 'HEAD', prompt: 'A git revision: HEAD, a branch, a tag or a commit' }));
     if (!revision) return undefined;
     try {
       return await compareUris(vscode.Uri.file(fileAtRevision(uri.fsPath, revision)), uri);
@@ -220,7 +221,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
     presenter,
     review,
     comparisons,
-    vscode.commands.registerCommand(CommandId.exportComparison, (target?: vscode.Uri, format?: ExportFormat) => {
+    vscode.commands.registerCommand(CommandId.exportComparison, (target?: unknown, format?: unknown) => {
       const shown = comparisons.current();
       if (shown) return exportComparison(shown, target, format);
       void vscode.window.showInformationMessage('Gradient Doctor: no comparison is open. Run Compare Models first.');

@@ -73,6 +73,19 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     assert.equal(refused, undefined, 'never over the model');
   });
 
+  it('Export Report from the explorer (which passes the selection as the second argument) asks for the format', async () => {
+    const gd = await api();
+    const errors: string[] = [];
+    const sub = gd.onDidReportError((m) => errors.push(m));
+    const model = workspaceUri('models', 'mlp_sigmoid.onnx');
+    const pending = vscode.commands.executeCommand<vscode.Uri | undefined>('gradientDoctor.exportReport', model, [model]);
+    await sleep(1500);
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    assert.equal(await pending, undefined, 'dismissing the format picker exports nothing');
+    sub.dispose();
+    assert.deepEqual(errors, []);
+  });
+
   it('two concurrent requests for one model share one run', async () => {
     const gd = await api();
     const model = workspaceUri('models', 'mlp_opset7.onnx');
