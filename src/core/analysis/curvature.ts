@@ -13,6 +13,7 @@ import { checkpoint, type WorkContext } from '../progress';
 import type { AnalysisReport } from '../report/types';
 import type { AnalyzeOptions } from './analyze';
 import { jacobiEigen } from '../linalg/jacobiEigen';
+import { dot, reorthogonalize } from '../linalg/lanczos';
 import { lossGradient, norm } from './gradientFlow';
 
 /**
@@ -179,19 +180,14 @@ async function lanczosTop(
     ctx?.onProgress?.({ message: `Curvature: Lanczos step ${it + 1}/${steps}`, fraction: 0.97 + (0.03 * it) / steps });
     Q.push(q);
     const w = await hvp(q);
-    const a = w.reduce((s, x, i) => s + x * q[i], 0);
-    alpha.push(a);
-    for (let pass = 0; pass < 2; pass++) {
-      for (const b of Q) {
-        const d = w.reduce((s, x, i) => s + x * b[i], 0);
-        for (let i = 0; i < total; i++) w[i] -= d * b[i];
-      }
-    }
+    alpha.push(dot(w, q));
+    reorthogonalize(w, Q);
     const bNext = norm(w);
     best = topRitz(alpha, beta, bNext);
     if (bNext === 0 || best.residual <= 1e-3 * Math.abs(best.lambda)) break;
     beta.push(bNext);
-    q = Float64Array.from(w, (x) => x / bNext);
+    for (let i = 0; i < total; i++) w[i] /= bNext;
+    q = w;
   }
   const lambda = best.lambda;
   const y = new Float64Array(total);

@@ -30,12 +30,18 @@ function normalize(x: Float64Array): number {
   return n;
 }
 
+/** The dot product x . y (plain loops: these vectors can hold millions of parameters). */
+export function dot(x: Float64Array, y: Float64Array): number {
+  let d = 0;
+  for (let i = 0; i < x.length; i++) d += x[i] * y[i];
+  return d;
+}
+
 /** Removes from x its components along every vector of `basis` (twice, for full reorthogonalisation). */
-function reorthogonalize(x: Float64Array, basis: Float64Array[]): void {
+export function reorthogonalize(x: Float64Array, basis: Float64Array[]): void {
   for (let pass = 0; pass < 2; pass++) {
     for (const b of basis) {
-      let d = 0;
-      for (let i = 0; i < x.length; i++) d += x[i] * b[i];
+      const d = dot(x, b);
       for (let i = 0; i < x.length; i++) x[i] -= d * b[i];
     }
   }
