@@ -172,7 +172,7 @@ async function lanczosTop(
   const Q: Float64Array[] = [];
   const alpha: number[] = [];
   const beta: number[] = [];
-  let q = Float64Array.from({ length: total }, () => rng.normal());
+  let q: Float64Array = Float64Array.from({ length: total }, () => rng.normal());
   scale(q, 1 / norm(q));
   let best: { lambda: number; residual: number; vector: number[] } = { lambda: 0, residual: Infinity, vector: [] };
   for (let it = 0; it < steps; it++) {
