@@ -72,6 +72,9 @@ export function reportNetron(r: AnalysisReport): NetronAttachment {
   add(metrics, 'model', '', 'lyapunov_exp', e2e.lyapunovExponent);
   add(metrics, 'model', '', 'hessian_lambda', r.curvature.hessianMaxEigenvalue);
   add(metrics, 'model', '', 'max_stable_lr', r.curvature.maxStableLearningRate);
+  add(metadata, 'model', '', 'end_to_end', e2e.sigmaMax !== null ? `${e2e.method}${e2e.method === 'exact' ? '' : ' estimate'}` : `not computed: ${e2e.reason ?? e2e.method}`);
+  const cv = r.curvature;
+  add(metadata, 'model', '', 'curvature', cv.hessianMaxEigenvalue !== null ? `hessian_lambda${cv.error !== undefined ? ` ± ${figure(cv.error)}` : ''}: ${cv.method ?? ''}` : `not computed: ${cv.reason ?? ''}`);
 
   for (const l of r.layers) {
     const j = l.jacobian;

@@ -73,6 +73,8 @@ describe('Netron attachment (analyze --format netron)', () => {
     assert.match(String(first.get('finding 1')), /^error \[vanishing-gradient\]/);
     assert.equal(lookup(a, 'metadata', 'model', '').get('verdict'), report.verdict!.headline);
     assert.equal(lookup(a, 'metrics', 'model', '').get('lyapunov_exp'), sig4(report.endToEnd.lyapunovExponent!));
+    assert.equal(lookup(a, 'metrics', 'model', '').get('hessian_lambda'), sig4(report.curvature.hessianMaxEigenvalue!));
+    assert.equal(lookup(a, 'metadata', 'model', '').get('curvature'), `hessian_lambda ± ${sig4(report.curvature.error!)}: ${report.curvature.method}`);
   });
 
   it('says when figures are Lanczos estimates and gives their error bars (residual network)', () => {
