@@ -14,6 +14,7 @@ import { CommandId } from './commands';
 import { readEngineOptions, readRunOptions } from './config';
 import { comparisonExport, exportArgs, exportTarget, reportExport, writeText } from './exporter';
 import { FindingsPresenter } from './findings';
+import { PythonFiles } from './pythonFiles';
 import { fileAtRevision } from '../runtime/git';
 import { REPORT_VIEW_TYPE, ReportEditorProvider } from './reportEditor';
 import { ReviewComments, type ReviewThreadInfo } from './review';
@@ -56,7 +57,9 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
 
   const log = (line: string) => output.info(line);
   const analyses = new AnalysisManager(worker, log);
-  const presenter = new FindingsPresenter(worker, analyses, log);
+  const python = new PythonFiles();
+  context.subscriptions.push(python);
+  const presenter = new FindingsPresenter(worker, analyses, log, python);
   const fail = (e: unknown) => reportError(output, e, errorReported);
 
   /** Shows a what-if preview: the fix applied to an in-memory copy, before and after. */
@@ -166,7 +169,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
   };
   const comparisons = new ComparisonPanels(context.extensionUri, (r) => exportComparison(r));
 
-  const review = new ReviewComments(worker);
+  const review = new ReviewComments(worker, python);
   let lastReview: ReviewThreadInfo[] = [];
 
   /** Compares two models (explorer: two selected files; otherwise asks for the second) and shows the comparison as Markdown. */

@@ -6,13 +6,12 @@ import type { OutlineResult } from '../protocol/worker';
 import type { WorkerClient } from '../runtime/workerClient';
 import type { AnalysisManager, ModelAnalysis } from './analysisManager';
 import { CommandId } from './commands';
+import type { PythonFiles } from './pythonFiles';
 
 export const OUTLINE_SCHEME = 'gradient-doctor-outline';
 
 const SEVERITY = { error: vscode.DiagnosticSeverity.Error, warning: vscode.DiagnosticSeverity.Warning, info: vscode.DiagnosticSeverity.Information } as const;
 const MARK = { error: '$(error)', warning: '$(warning)', info: '$(info)' } as const;
-/** Python files scanned for module definitions, at most. */
-const MAX_PYTHON_FILES = 2000;
 
 /** What the editor knows of one model: its outline and, once analysed, the findings placed on it. */
 interface ModelView {
@@ -51,6 +50,7 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
     private readonly worker: WorkerClient,
     private readonly manager: AnalysisManager,
     private readonly log: (line: string) => void,
+    private readonly python: PythonFiles,
   ) {
     const selector = [{ scheme: OUTLINE_SCHEME }];
     this.subscriptions.push(
@@ -157,7 +157,7 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
   /** Where each finding of a report is in the workspace's Python files (for SARIF): by finding id, the first match. */
   async sources(model: vscode.Uri, report: AnalysisReport): Promise<Map<string, SourceMatch>> {
     const view = this.views.get(model.toString()) ?? (await this.build(model, this.manager.get(model)));
-    const python = await pythonFiles();
+    const python = await this.python.all();
     const out = new Map<string, SourceMatch>();
     for (const f of report.findings) {
       const node = findingNode(report, f);
@@ -205,7 +205,7 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
     const outlineUri = FindingsPresenter.outlineUri(model);
     const onOutline: vscode.Diagnostic[] = [];
     const placed = new Map<string, vscode.Diagnostic[]>();
-    const python = report.findings.some((f) => f.severity !== 'info') ? await pythonFiles() : [];
+    const python = report.findings.some((f) => f.severity !== 'info') ? await this.python.all() : [];
     for (const f of report.findings) {
       const node = findingNode(report, f);
       const line = (node !== undefined ? view.outline.nodeLines[node] : undefined) ?? view.outline.signatureLine;
@@ -294,10 +294,4 @@ function lineLength(text: string, line: number): number {
 /** Where in the Python sources a node's findings belong (see locateNode). */
 export function sourceMatches(node: string, outline: OutlineResult, python: Array<{ path: string; text: string }>): SourceMatch[] {
   return locateNode(node, outline.frames, python);
-}
-
-export async function pythonFiles(): Promise<Array<{ path: string; text: string }>> {
-  const uris = await vscode.workspace.findFiles('**/*.py', '{**/node_modules/**,**/.venv/**,**/venv/**,**/site-packages/**,**/.git/**}', MAX_PYTHON_FILES);
-  const decoder = new TextDecoder();
-  return Promise.all(uris.map(async (u) => ({ path: u.fsPath, text: decoder.decode(await vscode.workspace.fs.readFile(u)) })));
 }

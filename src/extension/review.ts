@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import type { Finding } from '../core/report/types';
 import type { Comparison } from '../core/review/compare';
 import type { WorkerClient } from '../runtime/workerClient';
-import { pythonFiles, sourceMatches } from './findings';
+import { sourceMatches } from './findings';
+import type { PythonFiles } from './pythonFiles';
 
 /** A review thread as tests and the log see it. */
 export interface ReviewThreadInfo {
@@ -23,7 +24,10 @@ export class ReviewComments implements vscode.Disposable {
   private threads: vscode.CommentThread[] = [];
   private readonly subscriptions: vscode.Disposable[] = [];
 
-  constructor(private readonly worker: WorkerClient) {
+  constructor(
+    private readonly worker: WorkerClient,
+    private readonly python: PythonFiles,
+  ) {
     this.controller.options = { prompt: 'Reply to Gradient Doctor…', placeHolder: 'Discuss this finding' };
     this.subscriptions.push(
       this.controller,
@@ -34,7 +38,7 @@ export class ReviewComments implements vscode.Disposable {
   /** Replaces the review threads with those of this comparison; returns where they went. */
   async annotate(comparison: Comparison, candidate: vscode.Uri): Promise<ReviewThreadInfo[]> {
     this.clear();
-    const python = await pythonFiles();
+    const python = await this.python.all();
     if (python.length === 0) return [];
     const outline = await this.worker.run('outline', candidate.fsPath, {});
     const byLine = new Map<string, { uri: vscode.Uri; line: number; items: Array<{ f: Finding; kind: 'introduced' | 'resolved' }> }>();

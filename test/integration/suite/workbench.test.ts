@@ -176,6 +176,28 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     assert.ok(left.some((d) => d.range.start.line === moduleList));
   });
 
+  it('Python files created after the first analysis are seen by the next one (the file watcher keeps the index current)', async () => {
+    await analyze('models/mlp_sigmoid.onnx'); // the index is read by now
+    const later = workspaceUri('python', 'later_net.py');
+    const text = 'import torch.nn as nn\n\n\nclass Later(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.layers = nn.ModuleList([nn.Linear(32, 32) for _ in range(12)])\n';
+    await vscode.workspace.fs.writeFile(later, new TextEncoder().encode(text));
+    try {
+      await sleep(1500);
+      await analyze('models/mlp_sigmoid.onnx');
+      const diags = await until('diagnostics on the new file', () => {
+        const d = vscode.languages.getDiagnostics(later);
+        return d.length > 0 && d;
+      });
+      assert.ok(diags.every((d) => d.range.start.line === 6), 'on its self.layers line');
+      assert.ok(diags.some((d) => d.code === 'vanishing-gradient'));
+    } finally {
+      await vscode.workspace.fs.delete(later);
+    }
+    await sleep(1500);
+    await analyze('models/mlp_sigmoid.onnx');
+    await until('no diagnostics on the deleted file', () => vscode.languages.getDiagnostics(later).length === 0);
+  });
+
   it('Compare Models from the explorer (two files selected) shows the comparison', async () => {
     const a = workspaceUri('models', 'mlp_sigmoid.onnx');
     const b = workspaceUri('models', 'mlp_relu_he.onnx');
