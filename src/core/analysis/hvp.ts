@@ -88,9 +88,10 @@ export async function createExactHvp(
   const span = { sources: params, targets: dm.derivativeOutputs };
   return {
     async hvp(v) {
+      // views, not copies: the runner only reads them (into its float32 feeds)
       let off = 0;
       const parts = sizes.map((n) => {
-        const part = Float64Array.from(v.subarray(off, off + n));
+        const part = v.subarray(off, off + n);
         off += n;
         return [part];
       });

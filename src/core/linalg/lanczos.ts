@@ -30,20 +30,44 @@ function normalize(x: Float64Array): number {
   return n;
 }
 
-/** The dot product x . y (plain loops: these vectors can hold millions of parameters). */
+/** The dot product x . y (plain loops, four partial sums: these vectors can hold millions of parameters). */
 export function dot(x: Float64Array, y: Float64Array): number {
+  const n = x.length;
+  let a = 0;
+  let b = 0;
+  let c = 0;
   let d = 0;
-  for (let i = 0; i < x.length; i++) d += x[i] * y[i];
-  return d;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    a += x[i] * y[i];
+    b += x[i + 1] * y[i + 1];
+    c += x[i + 2] * y[i + 2];
+    d += x[i + 3] * y[i + 3];
+  }
+  for (; i < n; i++) a += x[i] * y[i];
+  return a + b + (c + d);
 }
 
-/** Removes from x its components along every vector of `basis` (twice, for full reorthogonalisation). */
+/** Kahan-Parlett/DGKS: a Gram-Schmidt pass that keeps more than this fraction of the norm left x orthogonal to working precision. */
+const KEEP = Math.SQRT1_2;
+
+/**
+ * Removes from x its components along every vector of the orthonormal `basis` (full
+ * reorthogonalisation): a modified Gram-Schmidt pass, repeated once when it removed much of x
+ * (the DGKS criterion; "twice is enough"), so the second sweep runs only when orthogonality was
+ * being lost, as it is near converged Ritz vectors.
+ */
 export function reorthogonalize(x: Float64Array, basis: Float64Array[]): void {
+  if (basis.length === 0) return;
+  let before = Math.sqrt(dot(x, x));
   for (let pass = 0; pass < 2; pass++) {
     for (const b of basis) {
       const d = dot(x, b);
       for (let i = 0; i < x.length; i++) x[i] -= d * b[i];
     }
+    const after = Math.sqrt(dot(x, x));
+    if (after > KEEP * before) return;
+    before = after;
   }
 }
 
