@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Rng } from '../../../src/core/inputs/rng';
 import { jacobiEigen } from '../../../src/core/linalg/jacobiEigen';
-import { golubKahanLanczos, type LinearOperator } from '../../../src/core/linalg/lanczos';
+import { dot, golubKahanLanczos, reorthogonalize, type LinearOperator } from '../../../src/core/linalg/lanczos';
 import { singularValues } from '../../../src/core/linalg/svd';
 import { expectClose } from '../../helpers';
 import { withSingularValues } from './testMatrices';
@@ -15,6 +15,45 @@ function dense(a: Float64Array, m: number, n: number): LinearOperator {
     rmatvec: async (u) => Float64Array.from({ length: n }, (_, j) => u.reduce((s, x, i) => s + a[i * n + j] * x, 0)),
   };
 }
+
+describe('reorthogonalize', () => {
+  /** k orthonormal vectors of length n (Gram-Schmidt of random vectors). */
+  const orthonormal = (rng: Rng, n: number, k: number): Float64Array[] => {
+    const basis: Float64Array[] = [];
+    for (let j = 0; j < k; j++) {
+      const b = Float64Array.from({ length: n }, () => rng.normal());
+      for (let pass = 0; pass < 2; pass++) for (const q of basis) { const d = dot(b, q); for (let i = 0; i < n; i++) b[i] -= d * q[i]; }
+      const norm = Math.sqrt(dot(b, b));
+      basis.push(b.map((x) => x / norm));
+    }
+    return basis;
+  };
+  const worst = (x: Float64Array, basis: Float64Array[]) => Math.max(...basis.map((b) => Math.abs(dot(x, b)))) / Math.sqrt(dot(x, x));
+
+  it('leaves x orthogonal to the basis to working precision, also when x lies almost in its span (the second sweep)', () => {
+    const rng = new Rng(3);
+    const n = 1001;
+    const basis = orthonormal(rng, n, 30);
+    for (const tiny of [1, 1e-4, 1e-8, 1e-12]) {
+      // x = (a combination of the basis) + tiny * (a direction outside it): one sweep leaves O(eps / tiny) behind
+      const outside = Float64Array.from({ length: n }, () => rng.normal());
+      reorthogonalize(outside, basis);
+      const x = Float64Array.from(outside, (v) => v * tiny);
+      for (const b of basis) { const c = rng.normal(); for (let i = 0; i < n; i++) x[i] += c * b[i]; }
+      reorthogonalize(x, basis);
+      assert.ok(worst(x, basis) < 1e-13, `tiny ${tiny}: |x . b| / |x| = ${worst(x, basis)}`);
+      const kept = dot(x, outside) / Math.sqrt(dot(x, x) * dot(outside, outside));
+      assert.ok(Math.abs(kept - 1) < 1e-6, `tiny ${tiny}: what is left is the outside direction (cosine ${kept})`);
+    }
+  });
+
+  it('dot sums every element (lengths not a multiple of 4)', () => {
+    for (const n of [0, 1, 3, 4, 5, 7, 8, 9]) {
+      const x = Float64Array.from({ length: n }, (_, i) => i + 1);
+      assert.equal(dot(x, x), (n * (n + 1) * (2 * n + 1)) / 6, `n = ${n}`);
+    }
+  });
+});
 
 describe('jacobiEigen', () => {
   it('diagonalises a symmetric matrix: A q = lambda q', () => {
