@@ -23,9 +23,7 @@ export interface LanczosResult {
 }
 
 function normalize(x: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
-  const n = Math.sqrt(s);
+  const n = Math.sqrt(dot(x, x));
   if (n > 0) for (let i = 0; i < x.length; i++) x[i] /= n;
   return n;
 }
