@@ -158,9 +158,10 @@ function formatComparison(c: Comparison): string {
     fmt(p.base?.jacobian.rmsGain), fmt(p.candidate?.jacobian.rmsGain), fmt(p.base?.jacobian.sigmaMax), fmt(p.candidate?.jacobian.sigmaMax),
     fmt(p.base?.jacobian.sigmaMin), fmt(p.candidate?.jacobian.sigmaMin), fmt(p.base?.gradient.inputNorm), fmt(p.candidate?.gradient.inputNorm), p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : '',
   ]);
-  const widths = header.map((h, i) => Math.min(Math.max(h.length, ...rows.map((r) => r[i].length)), i === 0 ? 40 : 16));
+  const sub = ['', '', 'base', 'candidate', 'base', 'candidate', 'base', 'candidate', 'base', 'candidate', ''];
+  const widths = header.map((_, i) => Math.min(Math.max(...[header, sub, ...rows].map((r) => r[i].length)), i === 0 ? 40 : 16));
   const line = (cells: string[]) => cells.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
-  lines.push(line(header), line(['', '', 'base', 'candidate', 'base', 'candidate', 'base', 'candidate', 'base', 'candidate', '']), ...rows.map(line), '');
+  lines.push(line(header), line(sub), ...rows.map(line), '');
   lines.push(`Regressions ${c.regressions.length}`, ...c.regressions.map((r) => `  ✗ ${r}`));
   lines.push(`Introduced  ${c.introduced.length}`, ...c.introduced.map((f) => `  + [${f.severity} ${f.rule}] ${f.message}`));
   lines.push(`Resolved    ${c.resolved.length}`, ...c.resolved.map((f) => `  ✓ [${f.severity} ${f.rule}] ${f.message}`));

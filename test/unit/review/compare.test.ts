@@ -62,7 +62,12 @@ describe('comparing two models', () => {
   });
 
   it('the CLI compares, gates on regressions, and compares a file with its version at a git revision', () => {
-    assert.equal(run('compare', model('mlp_sigmoid'), model('mlp_relu_he'), '--fail-on-regression').status, 0);
+    const table = run('compare', model('mlp_sigmoid'), model('mlp_relu_he'), '--fail-on-regression');
+    assert.equal(table.status, 0);
+    // the terminal table's columns line up: each value starts under its "base" / "candidate" heading
+    const [sub, first] = table.stdout.split('\n').filter((l) => /^\s+base|^\/layers\.0\//.test(l));
+    const starts = (l: string) => [...l.matchAll(/\S+/g)].map((m) => m.index);
+    assert.deepEqual(starts(sub), starts(first).slice(2, 10));
     const worse = run('compare', model('mlp_relu_he'), model('mlp_sigmoid'), '--fail-on-regression', '--format', 'md');
     assert.equal(worse.status, 1);
     assert.match(worse.stdout, /### Regressions/);
