@@ -1,4 +1,5 @@
 import { DoctorError } from './errors';
+import type { RunnerFactory, TensorRunner } from './ports';
 
 /** One step of long work, for a progress bar: what is happening and how far along it is. */
 export interface Progress {
@@ -28,4 +29,28 @@ export async function checkpoint(ctx: WorkContext | undefined): Promise<void> {
 /** Throws a 'cancelled' {@link DoctorError} when the work was cancelled. */
 export function throwIfCancelled(ctx: WorkContext | undefined): void {
   if (ctx?.signal?.aborted) throw new DoctorError('cancelled', 'the analysis was cancelled');
+}
+
+/**
+ * Wraps a runner factory so that, once the work is cancelled, no session is created and no run
+ * starts: a cancel is then observed at the next onnxruntime run however deep in the analysis it is
+ * (a Lanczos loop, a curvature iteration), not only between layers. A run already in flight
+ * finishes; its caller sees the cancel at its next run or checkpoint.
+ */
+export function cancellableRunners(createRunner: RunnerFactory, ctx: WorkContext | undefined): RunnerFactory {
+  if (!ctx?.signal) return createRunner;
+  return async (model, options) => {
+    throwIfCancelled(ctx);
+    const runner = await createRunner(model, options);
+    return {
+      get executionProvider() { return runner.executionProvider; },
+      get inputNames() { return runner.inputNames; },
+      get outputNames() { return runner.outputNames; },
+      run: (feeds, fetches) => {
+        throwIfCancelled(ctx);
+        return runner.run(feeds, fetches);
+      },
+      dispose: () => runner.dispose(),
+    } satisfies TensorRunner;
+  };
 }

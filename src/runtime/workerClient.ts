@@ -63,6 +63,11 @@ export class WorkerClient {
     return this.pending.size;
   }
 
+  /** Cancelled requests whose stop the worker has not yet acknowledged. */
+  get unacknowledgedCancels(): number {
+    return this.cancelling.size;
+  }
+
   /** Runs work `kind` on the model at `path` in the worker. Rejects with a {@link DoctorError}. */
   run<K extends WorkKind>(kind: K, path: string, options: WorkOptions, hooks: RunHooks = {}): Promise<WorkerResults[K]> {
     if (hooks.signal?.aborted) return Promise.reject(new DoctorError('cancelled', 'the analysis was cancelled'));

@@ -9,7 +9,7 @@ import { circularConvSingularValues, circularSpectrumFlops, CIRCULAR_SPECTRUM_MA
 import { tensorToFloat64 } from '../onnx/tensorData';
 import { DataType, defaultOpset, getAttribute, type Model } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory } from '../ports';
-import { checkpoint, type WorkContext } from '../progress';
+import { cancellableRunners, checkpoint, type WorkContext } from '../progress';
 import { hasRecurrent, unrollRecurrent, type UnrolledSteps } from '../autodiff/unroll';
 import { validateGraph } from '../onnx/validate';
 import { REPORT_SCHEMA_VERSION, type AnalysisReport, type LayerReport, type ParameterReport } from '../report/types';
@@ -68,11 +68,12 @@ interface SampleResult {
 export async function analyzeModel(
   source: AnalysisSource,
   options: AnalyzeOptions,
-  createRunner: RunnerFactory,
+  createRunnerOf: RunnerFactory,
   versions: { ort: string; tool: string },
   ctx?: WorkContext,
 ): Promise<AnalysisReport> {
   const t0 = performance.now();
+  const createRunner = cancellableRunners(createRunnerOf, ctx);
   const model = source.model;
   const graph = model.graph;
   const opset = defaultOpset(model);

@@ -95,9 +95,10 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
 
   it('a second request for the same model and settings is served from the cache', async () => {
     const gd = await api();
-    const t0 = Date.now();
-    const again = await gd.analyses.analyze(workspaceUri('models', 'mlp_sigmoid.onnx'));
-    assert.ok(again && Date.now() - t0 < 2000, 'instant');
+    const first = await gd.analyses.analyze(workspaceUri('models', 'mlp_sigmoid.onnx'));
+    const pending = gd.analyses.analyze(workspaceUri('models', 'mlp_sigmoid.onnx'));
+    assert.equal(gd.worker.pendingCount, 0, 'no request reached the worker');
+    assert.ok(first && (await pending) === first, 'the cached report itself');
   });
 
   it('the outline has the findings as diagnostics on their nodes\' lines, with the right severities', async () => {
@@ -257,10 +258,9 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     const pending = gd.analyses.analyze(model, { force: true });
     await until('the analysis to start', () => gd.analyses.isBusy(model) && gd.worker.pendingCount > 0);
     await sleep(500);
-    const t0 = Date.now();
     await vscode.commands.executeCommand('gradientDoctor.cancelAnalysis', model);
     assert.equal(await pending, undefined, 'a cancelled analysis resolves undefined');
-    assert.ok(Date.now() - t0 < 1500, `stopped within a second (${Date.now() - t0} ms)`);
+    assert.equal(gd.analyses.isBusy(model), false, 'no longer busy');
     const ok = await gd.analyses.analyze(workspaceUri('models', 'lstm.onnx'), { force: true });
     assert.ok(ok?.findings.some((f) => f.rule === 'recurrent-spectral-radius'));
   });

@@ -52,18 +52,28 @@ describe('WorkerClient (real worker process, dist/worker.js)', () => {
     assert.notEqual(client.pid, first);
   });
 
-  it('cancels within a second', async () => {
-    const abort = new AbortController();
-    const t0 = Date.now();
-    const pending = client.run('inspect', model('transformer'), {}, { signal: abort.signal });
-    abort.abort();
-    await assert.rejects(pending, (e: unknown) => e instanceof DoctorError && e.kind === 'cancelled');
-    assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
-    const pid = client.pid;
-    await new Promise((r) => setTimeout(r, 1200));
-    assert.equal(client.pid, pid, 'the worker stopped the work itself within the grace period; it was not killed');
-    const r = await client.run('inspect', model('mlp_sigmoid'), {});
-    assert.equal(r.summary.nodeCount, 24);
+  it('rejects a cancelled request at once, and the worker stops the work itself at its next checkpoint', async () => {
+    // the mechanism, not wall time: the request settles in the same turn as the abort, and the
+    // worker acknowledges the cancel (a generous grace period, so a busy machine cannot turn it into a kill)
+    const patient = new WorkerClient({ workerPath, cancelGraceMs: 120_000 });
+    try {
+      await patient.run('inspect', model('mlp_sigmoid'), {});
+      const pid = patient.pid;
+      const abort = new AbortController();
+      let settled = false;
+      const pending = patient.run('inspect', model('transformer'), {}, { signal: abort.signal }).finally(() => (settled = true));
+      abort.abort();
+      await Promise.resolve();
+      await Promise.resolve();
+      assert.ok(settled, 'settled by the abort itself, not by the worker');
+      await assert.rejects(pending, (e: unknown) => e instanceof DoctorError && e.kind === 'cancelled');
+      while (patient.unacknowledgedCancels > 0) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(patient.pid, pid, 'the worker stopped the work itself; it was not killed');
+      const r = await patient.run('inspect', model('mlp_sigmoid'), {});
+      assert.equal(r.summary.nodeCount, 24);
+    } finally {
+      patient.dispose();
+    }
   });
 
   it('kills a worker that does not stop after a cancel, and re-runs the requests that shared it on a fresh one', async () => {
