@@ -12,7 +12,7 @@ import type { RunnerFactory } from '../ports';
 import { checkpoint, type WorkContext } from '../progress';
 import type { AnalysisReport } from '../report/types';
 import type { AnalyzeOptions } from './analyze';
-import { jacobiEigen } from '../linalg/jacobiEigen';
+import { tridiagonalEigen, type TridiagonalEigen } from '../linalg/tridiagonalEigen';
 import { dot, reorthogonalize } from '../linalg/lanczos';
 import { lossGradient, norm } from './gradientFlow';
 
@@ -134,17 +134,23 @@ export async function estimateCurvature(
     const g = await derivatives.vjp({ sources: params, targets: [outName] }, [[loss.gradient]]);
     return concat(g.map((x) => x[0]), total);
   };
+  const along = (v: Float64Array, step: number) => {
+    const x = Float64Array.from(flatTheta);
+    axpy(x, step, v);
+    return x;
+  };
   const fdHvp = async (v: Float64Array) => {
-    const plus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x + h * v[i]));
-    const minus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x - h * v[i]));
-    return Float64Array.from(plus, (x, i) => (x - minus[i]) / (2 * h));
+    const plus = await gradientAt(along(v, h));
+    const minus = await gradientAt(along(v, -h));
+    for (let i = 0; i < plus.length; i++) plus[i] = (plus[i] - minus[i]) / (2 * h);
+    return plus;
   };
   // Richardson: the Rayleigh quotient at the Ritz vector y with steps h and 2h differ by about 3x the step-h error
   const truncation = async (y: Float64Array) => {
     const quotient = async (step: number) => {
-      const plus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x + step * y[i]));
-      const minus = await gradientAt(Float64Array.from(flatTheta, (x, i) => x - step * y[i]));
-      return plus.reduce((s, p, i) => s + ((p - minus[i]) / (2 * step)) * y[i], 0);
+      const plus = await gradientAt(along(y, step));
+      const minus = await gradientAt(along(y, -step));
+      return (dot(plus, y) - dot(minus, y)) / (2 * step);
     };
     return Math.abs((await quotient(h)) - (await quotient(2 * h))) / 3;
   };
@@ -165,36 +171,46 @@ async function lanczosTop(
   ctx: WorkContext | undefined,
   how: string,
 ): Promise<AnalysisReport['curvature']> {
-  // Symmetric Lanczos with full reorthogonalisation on v -> H v: the largest Ritz value of the
-  // tridiagonal T converges to lambda_max(H) far faster than power iteration, from the top.
+  // Symmetric Lanczos on v -> H v: the largest Ritz value of the tridiagonal T converges to
+  // lambda_max(H) far faster than power iteration, from the top. Only the top end is wanted, so
+  // the three-term recurrence with local reorthogonalisation (against the last two vectors) does:
+  // lost global orthogonality only adds copies of converged Ritz values (Paige), never moves the
+  // top one, and its residual bound still holds. Memory is two vectors of the parameters' size;
+  // the basis is kept only when the Ritz vector is needed (the finite-difference error estimate).
   const rng = new Rng(options.samples.seed + 17);
   const steps = Math.min(options.curvatureIterations, total);
-  const Q: Float64Array[] = [];
+  const basis: Float64Array[] | undefined = truncation ? [] : undefined;
   const alpha: number[] = [];
   const beta: number[] = [];
   let q: Float64Array = Float64Array.from({ length: total }, () => rng.normal());
   scale(q, 1 / norm(q));
-  let best: { lambda: number; residual: number; vector: number[] } = { lambda: 0, residual: Infinity, vector: [] };
+  let previous: Float64Array | undefined;
+  let best: { lambda: number; residual: number; vector: Float64Array } = { lambda: 0, residual: Infinity, vector: new Float64Array(0) };
   for (let it = 0; it < steps; it++) {
     await checkpoint(ctx);
     ctx?.onProgress?.({ message: `Curvature: Lanczos step ${it + 1}/${steps}`, fraction: 0.97 + (0.03 * it) / steps });
-    Q.push(q);
+    basis?.push(q);
     const w = await hvp(q);
-    alpha.push(dot(w, q));
-    reorthogonalize(w, Q);
+    const a = dot(w, q);
+    alpha.push(a);
+    axpy(w, -a, q);
+    if (previous) axpy(w, -beta[it - 1], previous);
+    reorthogonalize(w, previous ? [previous, q] : [q]);
     const bNext = norm(w);
     best = topRitz(alpha, beta, bNext);
     if (bNext === 0 || best.residual <= 1e-3 * Math.abs(best.lambda)) break;
     beta.push(bNext);
-    for (let i = 0; i < total; i++) w[i] /= bNext;
+    scale(w, 1 / bNext);
+    previous = q;
     q = w;
   }
   const lambda = best.lambda;
-  const y = new Float64Array(total);
-  best.vector.forEach((c, i) => {
-    for (let j = 0; j < total; j++) y[j] += c * Q[i][j];
-  });
-  const truncationError = truncation && best.vector.length ? await truncation(y) : 0;
+  let truncationError = 0;
+  if (truncation && basis) {
+    const y = new Float64Array(total);
+    best.vector.forEach((c, i) => axpy(y, c, basis[i]));
+    truncationError = await truncation(y);
+  }
   if (!Number.isFinite(lambda) || !Number.isFinite(best.residual)) {
     throw new DoctorError('runtime', 'the Hessian-vector products are not finite (NaN or Inf in the weights or activations)');
   }
@@ -210,19 +226,11 @@ async function lanczosTop(
   };
 }
 
-/** The largest eigenvalue of the Lanczos tridiagonal and its residual bound beta_k |last eigenvector component|. */
-function topRitz(alpha: number[], beta: number[], betaNext: number): { lambda: number; residual: number; vector: number[] } {
+/** The largest eigenvalue of the Lanczos tridiagonal, its residual bound beta_k |last eigenvector component|, and its eigenvector. */
+function topRitz(alpha: number[], beta: number[], betaNext: number): { lambda: number; residual: number; vector: Float64Array } {
   const k = alpha.length;
-  const t = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) {
-    t[i * k + i] = alpha[i];
-    if (i + 1 < k) {
-      t[i * k + i + 1] = beta[i];
-      t[(i + 1) * k + i] = beta[i];
-    }
-  }
-  const { values, vectors } = jacobiEigen(t, k);
-  return { lambda: values[0], residual: Math.abs(betaNext * vectors[(k - 1) * k]), vector: Array.from({ length: k }, (_, i) => vectors[i * k]) };
+  const { values, vectors } = tridiagonalEigen(alpha, beta) as Required<TridiagonalEigen>;
+  return { lambda: values[0], residual: Math.abs(betaNext * vectors[(k - 1) * k]), vector: Float64Array.from({ length: k }, (_, i) => vectors[i * k]) };
 }
 
 function concat(parts: Float64Array[], total: number): Float64Array {
@@ -237,4 +245,9 @@ function concat(parts: Float64Array[], total: number): Float64Array {
 
 function scale(v: Float64Array, s: number): void {
   for (let i = 0; i < v.length; i++) v[i] *= s;
+}
+
+/** y += a x */
+function axpy(y: Float64Array, a: number, x: Float64Array): void {
+  for (let i = 0; i < y.length; i++) y[i] += a * x[i];
 }

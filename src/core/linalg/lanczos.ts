@@ -1,5 +1,5 @@
 import type { Rng } from '../inputs/rng';
-import { jacobiEigen } from './jacobiEigen';
+import { tridiagonalEigen, type TridiagonalEigen } from './tridiagonalEigen';
 
 /** A linear operator A: R^n -> R^m known only through products (a Jacobian). */
 export interface LinearOperator {
@@ -121,14 +121,9 @@ export async function golubKahanLanczos(op: LinearOperator, rng: Rng, maxSteps =
 function ritz(alpha: number[], beta: number[]): LanczosResult {
   const k = alpha.length;
   const n = 2 * k;
-  const t = new Float64Array(n * n);
-  for (let i = 0; i < n - 1; i++) {
-    const j = i >> 1;
-    const x = i % 2 === 0 ? alpha[j] : beta[j];
-    t[i * n + i + 1] = x;
-    t[(i + 1) * n + i] = x;
-  }
-  const { values, vectors } = jacobiEigen(t, n);
+  const off = new Float64Array(n - 1);
+  for (let i = 0; i < n - 1; i++) off[i] = i % 2 === 0 ? alpha[i >> 1] : beta[i >> 1];
+  const { values, vectors } = tridiagonalEigen(new Float64Array(n), off) as Required<TridiagonalEigen>;
   const theta = new Float64Array(k);
   const residual = new Float64Array(k);
   const weights = new Float64Array(k);

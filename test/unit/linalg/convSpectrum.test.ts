@@ -21,13 +21,14 @@ function denseCircularConv(k: Float64Array, [o, c, kh, kw]: number[], n1: number
 }
 
 describe('circularConvSingularValues', () => {
-  for (const [o, c] of [[3, 2], [2, 4]]) {
-    it(`equals the SVD of the dense circular convolution matrix (${o} out, ${c} in channels, 3x3 kernel, 5x4 input)`, () => {
+  // odd and even sizes: frequencies that are their own conjugate (u = 0, u = n / 2) and pairs
+  for (const [o, c, n1, n2] of [[3, 2, 5, 4], [2, 4, 5, 4], [3, 3, 4, 6], [2, 3, 3, 3]]) {
+    it(`equals the SVD of the dense circular convolution matrix (${o} out, ${c} in channels, 3x3 kernel, ${n1}x${n2} input)`, () => {
       const dims = [o, c, 3, 3];
       const rng = new Rng(o * 10 + c);
       const k = Float64Array.from({ length: o * c * 9 }, () => rng.normal());
-      const got = circularConvSingularValues(k, dims, 5, 4);
-      const want = singularValues(denseCircularConv(k, dims, 5, 4), o * 20, c * 20);
+      const got = circularConvSingularValues(k, dims, n1, n2);
+      const want = singularValues(denseCircularConv(k, dims, n1, n2), o * n1 * n2, c * n1 * n2);
       assert.equal(got.length, want.length);
       expectClose(got, want, 1e-9, 1e-12, 'singular values');
     });

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Rng } from '../../../src/core/inputs/rng';
-import { jacobiEigen } from '../../../src/core/linalg/jacobiEigen';
+import { tridiagonalEigen } from '../../../src/core/linalg/tridiagonalEigen';
 import { dot, golubKahanLanczos, reorthogonalize, type LinearOperator } from '../../../src/core/linalg/lanczos';
 import { singularValues } from '../../../src/core/linalg/svd';
 import { expectClose } from '../../helpers';
@@ -55,17 +55,47 @@ describe('reorthogonalize', () => {
   });
 });
 
-describe('jacobiEigen', () => {
-  it('diagonalises a symmetric matrix: A q = lambda q', () => {
-    const a = Float64Array.from([4, 1, 2, 1, 3, 0, 2, 0, 5]);
-    const { values, vectors } = jacobiEigen(a, 3);
-    for (let c = 0; c < 3; c++) {
-      for (let r = 0; r < 3; r++) {
-        const aq = a[r * 3] * vectors[c] + a[r * 3 + 1] * vectors[3 + c] + a[r * 3 + 2] * vectors[6 + c];
-        assert.ok(Math.abs(aq - values[c] * vectors[r * 3 + c]) < 1e-12);
+describe('tridiagonalEigen', () => {
+  /** T q = lambda q for every column, and the columns orthonormal. */
+  const checkPairs = (d: number[], e: number[], values: Float64Array, vectors: Float64Array, tol: number) => {
+    const n = d.length;
+    for (let c = 0; c < n; c++) {
+      for (let r = 0; r < n; r++) {
+        const tq = d[r] * vectors[r * n + c] + (r > 0 ? e[r - 1] * vectors[(r - 1) * n + c] : 0) + (r + 1 < n ? e[r] * vectors[(r + 1) * n + c] : 0);
+        assert.ok(Math.abs(tq - values[c] * vectors[r * n + c]) <= tol, `pair ${c}, row ${r}`);
       }
+      let sq = 0;
+      for (let r = 0; r < n; r++) sq += vectors[r * n + c] ** 2;
+      assert.ok(Math.abs(sq - 1) < 1e-12);
     }
-    assert.ok(values[0] >= values[1] && values[1] >= values[2]);
+  };
+
+  it('diagonalises a symmetric tridiagonal matrix: T q = lambda q, values descending', () => {
+    const d = [4, 3, 5, -1, 2];
+    const e = [1, 2, 0.5, 3];
+    const { values, vectors } = tridiagonalEigen(d, e);
+    checkPairs(d, e, values, vectors as Float64Array, 1e-12);
+    for (let i = 1; i < values.length; i++) assert.ok(values[i - 1] >= values[i]);
+    // trace and Frobenius norm are kept
+    expectClose([values.reduce((a, b) => a + b, 0)], [13], 1e-13, 0, 'trace');
+  });
+
+  it('converges relative to the scale: the same matrix times 1e-16 gives the same values times 1e-16', () => {
+    // an absolute stopping threshold would call this matrix diagonal (and its largest value 0)
+    const d = [0, 0, 0, 0];
+    const e = [3, 1, 2];
+    const one = tridiagonalEigen(d, e, false).values;
+    const tiny = tridiagonalEigen(d, e.map((x) => x * 1e-16), false).values;
+    expectClose(tiny.map((x) => x * 1e16), one, 1e-12, 0, 'scaled');
+    assert.ok(one[0] > 3);
+  });
+
+  it('gives the Golub-Kahan matrix of a bidiagonal its +- singular values', () => {
+    // B = [[2, 1], [0, 1]]: singular values sqrt(3 +- sqrt(5))
+    const { values } = tridiagonalEigen([0, 0, 0, 0], [2, 1, 1], false);
+    const s1 = Math.sqrt(3 + Math.sqrt(5));
+    const s2 = Math.sqrt(3 - Math.sqrt(5));
+    expectClose(values, [s1, s2, -s2, -s1], 1e-13, 0, 'values');
   });
 });
 
