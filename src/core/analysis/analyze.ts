@@ -147,7 +147,11 @@ export async function analyzeModel(
       const endToEnd = floatInputs.length > 0
         ? await probe(runner, { sources: floatInputs, targets: [outName] }, shapeOf, rng, gram.gram)
         : new Error('the model has no float inputs (its inputs are integer ids), so there is no input-to-output Jacobian');
-      if (s === 0) await convOperatorNorms(runner, model, parameters, shapeOf, rng);
+      if (s === 0) {
+        await checkpoint(ctx);
+        progress('Weights: operator norms of the convolutions', step / steps);
+        await convOperatorNorms(runner, model, parameters, shapeOf, rng);
+      }
       results.push({ jacobians, gradients, endToEnd, lossValue: loss?.value ?? null });
       for (const op of runner.estimated) estimatedOps.add(op);
     } finally {

@@ -191,10 +191,9 @@ async function lanczosTop(
     ctx?.onProgress?.({ message: `Curvature: Lanczos step ${it + 1}/${steps}`, fraction: 0.97 + (0.03 * it) / steps });
     basis?.push(q);
     const w = await hvp(q);
-    const a = dot(w, q);
-    alpha.push(a);
-    axpy(w, -a, q);
-    if (previous) axpy(w, -beta[it - 1], previous);
+    alpha.push(dot(w, q));
+    // the three-term recurrence w -= beta q_prev + alpha q, as Gram-Schmidt against the two (the
+    // same coefficients in exact arithmetic), repeated when it cancelled much ("twice is enough")
     reorthogonalize(w, previous ? [previous, q] : [q]);
     const bNext = norm(w);
     best = topRitz(alpha, beta, bNext);
