@@ -150,7 +150,12 @@ export async function analyzeModel(
       if (s === 0) {
         await checkpoint(ctx);
         progress('Weights: operator norms of the convolutions', step / steps);
-        await convOperatorNorms(runner, model, parameters, shapeOf, rng);
+        const probed = new Map<string, JacobianFigures>();
+        layers.forEach((l, i) => {
+          const j = jacobians[i];
+          if (!(j instanceof Error) && l.inputTensors.length === 1 && l.outputTensors.length === 1 && (j.method === 'exact' || j.method === 'lanczos')) probed.set(`${l.inputTensors[0]} -> ${l.outputTensors[0]}`, j);
+        });
+        await convOperatorNorms(runner, model, parameters, shapeOf, rng, probed);
       }
       results.push({ jacobians, gradients, endToEnd, lossValue: loss?.value ?? null });
       for (const op of runner.estimated) estimatedOps.add(op);
@@ -338,12 +343,22 @@ async function convOperatorNorms(
   parameters: ParameterReport[],
   shapeOf: (t: string) => number[],
   rng: Rng,
+  probed: Map<string, JacobianFigures>,
 ): Promise<void> {
   for (const node of model.graph.nodes) {
     if (node.opType !== 'Conv') continue;
     const p = parameters.find((q) => q.name === node.inputs[1]);
     if (!p) continue;
     circularSpectrum(model, node, p, shapeOf(node.inputs[0]));
+    // a layer that is the convolution alone has measured this already (bias aside, which does not change the Jacobian)
+    const layer = probed.get(`${node.inputs[0]} -> ${node.outputs[0]}`);
+    if (layer) {
+      p.spectralNorm = layer.sigmaMax;
+      p.spectralNormMethod = layer.method === 'exact'
+        ? `exact operator norm of the convolution (zero padding) at input ${JSON.stringify(shapeOf(node.inputs[0]))}, from its layer's assembled Jacobian`
+        : `Lanczos operator norm of the convolution (zero padding) at input ${JSON.stringify(shapeOf(node.inputs[0]))}, from its layer's probe, ± ${layer.errors.sigmaMax.toExponential(1)}`;
+      continue;
+    }
     try {
       const r = await probeSigmaMax(runner, { sources: [node.inputs[0]], targets: [node.outputs[0]] }, shapeOf, rng);
       p.spectralNorm = r.sigmaMax;

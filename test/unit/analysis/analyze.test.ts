@@ -80,7 +80,14 @@ describe('analyzeModel', () => {
     // weight-only conv figures: the Lanczos operator norm, and the exact circular spectrum for stride-1 convs (3 x 16 x 16 inputs)
     const conv1 = mod.parameters.find((p) => p.name === 'conv1.weight');
     assert.equal(conv1?.circularSpectrum?.count, 3 * 16 * 16); // min(8 out, 3 in) channels x 16 x 16 frequencies
-    assert.match(conv1?.spectralNormMethod ?? '', /Lanczos operator norm/);
+    // conv1 is a module of its own: its operator norm is its layer's sigma_max, measured once
+    assert.match(conv1?.spectralNormMethod ?? '', /^exact operator norm of the convolution .* from its layer's assembled Jacobian/);
+    assert.equal(conv1?.spectralNorm, mod.layers.find((l) => l.name === '/conv1')?.jacobian.sigmaMax);
+    // a convolution inside a larger layer gets its own Lanczos probe
+    const layerGranularity = await analyzeFile(model('resnet_small'), { ...quick, curvatureIterations: 0 });
+    const inner = layerGranularity.parameters.find((p) => p.name === 'conv1.weight');
+    assert.match(inner?.spectralNormMethod ?? '', /^Lanczos operator norm/);
+    assert.ok(Math.abs((inner?.spectralNorm ?? NaN) - (conv1?.spectralNorm ?? NaN)) <= 1e-3 * (conv1?.spectralNorm ?? 0), `${inner?.spectralNorm} vs ${conv1?.spectralNorm}`);
     assert.equal(mod.parameters.find((p) => p.name === 'layer2.0.downsample.0.weight')?.circularSpectrum, undefined, 'stride 2: not covered');
   });
 
