@@ -96,9 +96,9 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
   it('a second request for the same model and settings is served from the cache', async () => {
     const gd = await api();
     const first = await gd.analyses.analyze(workspaceUri('models', 'mlp_sigmoid.onnx'));
-    const pending = gd.analyses.analyze(workspaceUri('models', 'mlp_sigmoid.onnx'));
-    assert.equal(gd.worker.pendingCount, 0, 'no request reached the worker');
-    assert.ok(first && (await pending) === first, 'the cached report itself');
+    const again = await gd.analyses.analyze(workspaceUri('models', 'mlp_sigmoid.onnx'));
+    // a run in the worker would come back as a new object (a structured clone from another process)
+    assert.ok(first && again === first, 'the cached report itself');
   });
 
   it('the outline has the findings as diagnostics on their nodes\' lines, with the right severities', async () => {
