@@ -6,7 +6,7 @@
  */
 import { analyzeModel, DEFAULT_ANALYZE_OPTIONS } from '../src/core/analysis/analyze';
 import { DEFAULT_SAMPLE_OPTIONS } from '../src/core/inputs/prepare';
-import type { RunnerFactory } from '../src/core/ports';
+import { withRunHooks } from '../src/core/ports';
 import { readFileSync } from 'node:fs';
 import { loadModelFile } from '../src/runtime/modelFile';
 import { createOrtRunner, ORT_VERSION } from '../src/runtime/ort';
@@ -15,18 +15,7 @@ async function main(): Promise<void> {
   const [file, input] = process.argv.slice(2);
   let sessions = 0;
   let runs = 0;
-  const counting: RunnerFactory = async (model, options) => {
-    sessions++;
-    const r = await createOrtRunner(model, options);
-    return {
-      executionProvider: r.executionProvider, inputNames: r.inputNames, outputNames: r.outputNames,
-      run: (feeds, fetches) => {
-        runs++;
-        return r.run(feeds, fetches);
-      },
-      dispose: () => r.dispose(),
-    };
-  };
+  const counting = withRunHooks(createOrtRunner, { beforeSession: () => sessions++, beforeRun: () => runs++ });
   const t0 = performance.now();
   const samples = { ...DEFAULT_SAMPLE_OPTIONS, files: input ? [{ name: input, bytes: readFileSync(input) }] : undefined };
   const r = await analyzeModel(loadModelFile(file), { ...DEFAULT_ANALYZE_OPTIONS, executionProvider: 'auto', samples }, counting, { ort: ORT_VERSION, tool: 'bench' });

@@ -32,3 +32,33 @@ export interface RunnerOptions {
 
 /** The port through which the core compiles models; injected by the runtime. */
 export type RunnerFactory = (model: Model, options: RunnerOptions) => Promise<TensorRunner>;
+
+/** Hooks around the sessions and runs of a {@link RunnerFactory}. */
+export interface RunHooks {
+  /** Before a session is created (may throw to refuse it). */
+  beforeSession?: () => void;
+  /** Before a run starts (may throw to refuse it). */
+  beforeRun?: () => void;
+  /** After a run returned. */
+  afterRun?: () => void;
+}
+
+/** The same factory, with `hooks` called around every session it creates and every run of those sessions. */
+export function withRunHooks(createRunner: RunnerFactory, hooks: RunHooks): RunnerFactory {
+  return async (model, options) => {
+    hooks.beforeSession?.();
+    const runner = await createRunner(model, options);
+    return {
+      get executionProvider() { return runner.executionProvider; },
+      get inputNames() { return runner.inputNames; },
+      get outputNames() { return runner.outputNames; },
+      run: async (feeds, fetches) => {
+        hooks.beforeRun?.();
+        const out = await runner.run(feeds, fetches);
+        hooks.afterRun?.();
+        return out;
+      },
+      dispose: () => runner.dispose(),
+    };
+  };
+}

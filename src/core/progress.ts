@@ -1,5 +1,5 @@
 import { DoctorError } from './errors';
-import type { RunnerFactory, TensorRunner } from './ports';
+import { withRunHooks, type RunnerFactory } from './ports';
 
 /** One step of long work, for a progress bar: what is happening and how far along it is. */
 export interface Progress {
@@ -39,18 +39,6 @@ export function throwIfCancelled(ctx: WorkContext | undefined): void {
  */
 export function cancellableRunners(createRunner: RunnerFactory, ctx: WorkContext | undefined): RunnerFactory {
   if (!ctx?.signal) return createRunner;
-  return async (model, options) => {
-    throwIfCancelled(ctx);
-    const runner = await createRunner(model, options);
-    return {
-      get executionProvider() { return runner.executionProvider; },
-      get inputNames() { return runner.inputNames; },
-      get outputNames() { return runner.outputNames; },
-      run: (feeds, fetches) => {
-        throwIfCancelled(ctx);
-        return runner.run(feeds, fetches);
-      },
-      dispose: () => runner.dispose(),
-    } satisfies TensorRunner;
-  };
+  const refuse = () => throwIfCancelled(ctx);
+  return withRunHooks(createRunner, { beforeSession: refuse, beforeRun: refuse });
 }

@@ -13,7 +13,7 @@ import { probeJacobian } from '../../../src/core/analysis/jacobian';
 import { DEFAULT_SAMPLE_OPTIONS, prepareSamples } from '../../../src/core/inputs/prepare';
 import { Rng } from '../../../src/core/inputs/rng';
 import { analyzeModel, DEFAULT_ANALYZE_OPTIONS } from '../../../src/core/analysis/analyze';
-import type { RunnerFactory } from '../../../src/core/ports';
+import { withRunHooks } from '../../../src/core/ports';
 import { analyzeFile } from '../../../src/runtime/engine';
 import { loadModelFile } from '../../../src/runtime/modelFile';
 import { createOrtRunner } from '../../../src/runtime/ort';
@@ -239,20 +239,12 @@ describe('analyzeModel', () => {
       cancelledAt = message;
       abort.abort();
     };
-    const factory: RunnerFactory = async (m, o) => {
-      const r = await createOrtRunner(m, o);
-      return {
-        executionProvider: r.executionProvider, inputNames: r.inputNames, outputNames: r.outputNames,
-        run: async (feeds, fetches) => {
-          if (abort.signal.aborted) after++;
-          else before++;
-          const out = await r.run(feeds, fetches);
-          if (!abort.signal.aborted && cancelAfterRun(message, ++runsSinceMessage)) cancel();
-          return out;
-        },
-        dispose: () => r.dispose(),
-      };
-    };
+    const factory = withRunHooks(createOrtRunner, {
+      beforeRun: () => (abort.signal.aborted ? after++ : before++),
+      afterRun: () => {
+        if (!abort.signal.aborted && cancelAfterRun(message, ++runsSinceMessage)) cancel();
+      },
+    });
     const run = analyzeModel(loadModelFile(model('resnet_small')), { ...DEFAULT_ANALYZE_OPTIONS, ...quick, samples: DEFAULT_SAMPLE_OPTIONS }, factory, { ort: 'test', tool: 'test' }, {
       signal: abort.signal,
       onProgress: (p) => {
