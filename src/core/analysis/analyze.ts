@@ -79,7 +79,7 @@ export async function analyzeModel(
   const opset = defaultOpset(model);
   const summary = summarizeModel(model, source.externalDataFiles);
   const progress = (message: string, fraction: number) => ctx?.onProgress?.({ message, fraction });
-  progress('Preparing sample inputs', 0.01);
+  progress('Preparing sample inputs', 0);
   const prepared = prepareSamples(model, options.samples, source.path);
   const layers = findLayers(model, source.order, options.granularity);
   const parameters = weightFigures(model, layers);
@@ -98,7 +98,8 @@ export async function analyzeModel(
   let curvatureModel = { model, order: source.order };
   const throughTime: Array<Array<{ node: string; norms: number[] }>> = [];
   const gram = await createOrtGram(createRunner, options.executionProvider);
-  const steps = prepared.samples.length * (layers.length + 2);
+  // the samples' steps fill the bar up to the curvature's 0.97; the conv norms of the first sample are one more step
+  const steps = (prepared.samples.length * (layers.length + 2) + 1) / 0.97;
   let step = 0;
   for (const [s, sample] of prepared.samples.entries()) {
     await checkpoint(ctx);

@@ -280,6 +280,17 @@ describe('analyzeModel', () => {
     assert.equal(r.after, 0, `${r.after} runs started after the cancel`);
   });
 
+  it('reports progress that never goes back and names every phase', async () => {
+    const seen: Array<{ message: string; fraction: number }> = [];
+    await analyzeFile(model('resnet_small'), quick, { onProgress: (p) => seen.push({ message: p.message, fraction: p.fraction ?? NaN }) });
+    const fractions = seen.filter((p) => !Number.isNaN(p.fraction)).map((p) => p.fraction);
+    fractions.forEach((f, i) => assert.ok(i === 0 || f >= fractions[i - 1], `${seen[i].message}: ${f} after ${fractions[i - 1]}`));
+    assert.ok(fractions.every((f) => f >= 0 && f <= 1));
+    for (const phase of [/forward pass/, /^Probing layer/, /gradient flow/, /end-to-end/, /operator norms of the convolutions/, /^Curvature: Lanczos step/]) {
+      assert.ok(seen.some((p) => phase.test(p.message)), `${phase}`);
+    }
+  });
+
   it('refuses the curvature of a piecewise-smooth loss it cannot differentiate twice exactly, saying why', async () => {
     // a transposed convolution's weight gradient has no rule yet: exact Hessian products are out of reach here
     const file = variant('mlp_relu_he', (m) => {
