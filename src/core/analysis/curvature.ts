@@ -12,7 +12,7 @@ import type { RunnerFactory } from '../ports';
 import { checkpoint, type WorkContext } from '../progress';
 import type { AnalysisReport } from '../report/types';
 import type { AnalyzeOptions } from './analyze';
-import { tridiagonalEigen, type TridiagonalEigen } from '../linalg/tridiagonalEigen';
+import { tridiagonalEigen } from '../linalg/tridiagonalEigen';
 import { dot, reorthogonalize } from '../linalg/lanczos';
 import { lossGradient, norm } from './gradientFlow';
 
@@ -175,7 +175,7 @@ async function lanczosTop(
   // lambda_max(H) far faster than power iteration, from the top. Only the top end is wanted, so
   // the three-term recurrence with local reorthogonalisation (against the last two vectors) does:
   // lost global orthogonality only adds copies of converged Ritz values (Paige), never moves the
-  // top one, and its residual bound still holds. Memory is two vectors of the parameters' size;
+  // top one, and its residual bound still holds to working precision. Memory is two vectors of the parameters' size;
   // the basis is kept only when the Ritz vector is needed (the finite-difference error estimate).
   const rng = new Rng(options.samples.seed + 17);
   const steps = Math.min(options.curvatureIterations, total);
@@ -228,7 +228,7 @@ async function lanczosTop(
 /** The largest eigenvalue of the Lanczos tridiagonal, its residual bound beta_k |last eigenvector component|, and its eigenvector. */
 function topRitz(alpha: number[], beta: number[], betaNext: number): { lambda: number; residual: number; vector: Float64Array } {
   const k = alpha.length;
-  const { values, vectors } = tridiagonalEigen(alpha, beta) as Required<TridiagonalEigen>;
+  const { values, vectors } = tridiagonalEigen(alpha, beta);
   return { lambda: values[0], residual: Math.abs(betaNext * vectors[(k - 1) * k]), vector: Float64Array.from({ length: k }, (_, i) => vectors[i * k]) };
 }
 

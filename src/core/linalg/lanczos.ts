@@ -1,5 +1,5 @@
 import type { Rng } from '../inputs/rng';
-import { tridiagonalEigen, type TridiagonalEigen } from './tridiagonalEigen';
+import { tridiagonalEigen } from './tridiagonalEigen';
 
 /** A linear operator A: R^n -> R^m known only through products (a Jacobian). */
 export interface LinearOperator {
@@ -123,7 +123,7 @@ function ritz(alpha: number[], beta: number[]): LanczosResult {
   const n = 2 * k;
   const off = new Float64Array(n - 1);
   for (let i = 0; i < n - 1; i++) off[i] = i % 2 === 0 ? alpha[i >> 1] : beta[i >> 1];
-  const { values, vectors } = tridiagonalEigen(new Float64Array(n), off) as Required<TridiagonalEigen>;
+  const { values, vectors } = tridiagonalEigen(new Float64Array(n), off);
   const theta = new Float64Array(k);
   const residual = new Float64Array(k);
   const weights = new Float64Array(k);

@@ -1,8 +1,8 @@
-import { tridiagonalEigen } from './tridiagonalEigen';
+import { tridiagonalEigenvalues } from './tridiagonalEigen';
 
 /**
  * Eigenvalues of a real symmetric matrix: Householder reduction to tridiagonal form, then the
- * implicit QL algorithm ({@link tridiagonalEigen}), in float64. O(n^3); values
+ * implicit QL algorithm ({@link tridiagonalEigenvalues}), in float64. O(n^3); values
  * are accurate to about eps * ||A||.
  *
  * @param a the n x n matrix, row-major; only read.
@@ -14,7 +14,7 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   tridiagonalize(v, n, d, e);
-  return tridiagonalEigen(d, e.subarray(0, n - 1), false).values.reverse();
+  return tridiagonalEigenvalues(d, e.subarray(0, n - 1)).reverse();
 }
 
 /**

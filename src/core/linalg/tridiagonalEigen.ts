@@ -11,28 +11,38 @@
 export interface TridiagonalEigen {
   /** Eigenvalues, descending. */
   values: Float64Array;
-  /** Unit eigenvectors as columns of a row-major n x n matrix, in the order of `values` (when asked for). */
-  vectors?: Float64Array;
+  /** Unit eigenvectors as columns of a row-major n x n matrix, in the order of `values`. */
+  vectors: Float64Array;
 }
 
 /**
  * @param diag the n diagonal entries
  * @param off the n - 1 off-diagonal entries (off[i] couples rows i and i + 1)
  */
-export function tridiagonalEigen(diag: ArrayLike<number>, off: ArrayLike<number>, wantVectors = true): TridiagonalEigen {
+export function tridiagonalEigen(diag: ArrayLike<number>, off: ArrayLike<number>): TridiagonalEigen {
   const n = diag.length;
-  const d = Float64Array.from(diag);
-  const e = new Float64Array(n);
-  for (let i = 0; i + 1 < n; i++) e[i] = off[i];
-  const V = wantVectors ? new Float64Array(n * n) : undefined;
-  if (V) for (let i = 0; i < n; i++) V[i * n + i] = 1;
+  const { d, e } = working(diag, off);
+  const V = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) V[i * n + i] = 1;
   ql(d, e, n, V);
   const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => d[b] - d[a]);
-  const values = Float64Array.from(idx, (i) => d[i]);
-  if (!V) return { values };
   const vectors = new Float64Array(n * n);
   for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) vectors[r * n + c] = V[r * n + idx[c]];
-  return { values, vectors };
+  return { values: Float64Array.from(idx, (i) => d[i]), vectors };
+}
+
+/** The eigenvalues alone, descending: O(n^2). */
+export function tridiagonalEigenvalues(diag: ArrayLike<number>, off: ArrayLike<number>): Float64Array {
+  const { d, e } = working(diag, off);
+  ql(d, e, diag.length, undefined);
+  return d.sort().reverse();
+}
+
+function working(diag: ArrayLike<number>, off: ArrayLike<number>): { d: Float64Array; e: Float64Array } {
+  const n = diag.length;
+  const e = new Float64Array(n);
+  for (let i = 0; i + 1 < n; i++) e[i] = off[i];
+  return { d: Float64Array.from(diag), e };
 }
 
 /** Implicit QL on (d, e) with e[i] coupling i and i + 1; d becomes the eigenvalues, V (if given) accumulates the rotations. */
