@@ -1,10 +1,11 @@
 import type { DerivativeRule } from './rule';
 import { batchNormalization } from './rules/batchNorm';
 import { addRule, divRule, mulRule, powRule, subRule } from './rules/binary';
-import { cast } from './rules/cast';
+import { cast, castLike } from './rules/cast';
 import { concat, split } from './rules/concat';
 import { conv } from './rules/conv';
 import { gather } from './rules/gather';
+import { gatherElements } from './rules/gatherElements';
 import { gemm } from './rules/gemm';
 import { layerNormalization } from './rules/layerNorm';
 import { matmul } from './rules/matmul';
@@ -20,8 +21,8 @@ import { where } from './rules/where';
 
 /** Every derivative rule, listed explicitly (no side-effect registration). Keep README's table in step. */
 const RULES: DerivativeRule[] = [
-  abs, addRule, averagePool, batchNormalization, cast, clip, concat, conv, convTranspose, divRule, dropout, elu, erf, exp, expand, flatten,
-  gather, gemm, globalAveragePool, hardSigmoid, hardSwish, identity, layerNormalization, leakyRelu, log, logSoftmax, matmul,
+  abs, addRule, averagePool, batchNormalization, cast, castLike, clip, concat, conv, convTranspose, divRule, dropout, elu, erf, exp, expand, flatten,
+  gather, gatherElements, gemm, globalAveragePool, hardSigmoid, hardSwish, identity, layerNormalization, leakyRelu, log, logSoftmax, matmul,
   maxPool, mulRule, neg, pad, powRule, reciprocal, reduceMean, reduceSum, relu, reshape, sigmoid, slice, softmax, softplus,
   scatterElements, split, sqrt, squeeze, subRule, tanh, transpose, unsqueeze, where,
 ];

@@ -1,15 +1,17 @@
 import type { NdArray } from '../../../src/core/ndarray';
+import { buildJvpModel, buildVjpModel } from '../../../src/core/autodiff/derivative';
 import { DerivativeRunner, ForwardPass } from '../../../src/core/autodiff/probe';
 import { Rng } from '../../../src/core/inputs/rng';
-import { DataType, type Attribute, type Model, type Tensor } from '../../../src/core/onnx/types';
+import { DataType, type Attribute, type Graph, type Model, type Tensor } from '../../../src/core/onnx/types';
+import { validateGraph } from '../../../src/core/onnx/validate';
 import { createOrtRunner } from '../../../src/runtime/ort';
 
 /** One input of a single-node test model: differentiated (a graph input) or a constant initializer. */
 export interface CaseInput {
   name: string;
   dims: number[];
-  /** 'x': differentiated; 'const': an initializer with the given values (or random); 'int64': an int64 constant. */
-  kind?: 'x' | 'const' | 'int64' | 'bool';
+  /** 'x': differentiated; 'const': an initializer with the given values (or random) of the case's type; 'int64', 'bool', 'float64': constants of that type. */
+  kind?: 'x' | 'const' | 'int64' | 'bool' | 'float64';
   values?: number[];
   /** Draw positive values (for Log, Sqrt, Div denominators). */
   positive?: boolean;
@@ -149,4 +151,82 @@ export async function gradCheck(c: RuleCase, seed = 1): Promise<GradCheck> {
   await runner.dispose();
   await f.dispose();
   return { dtype, jvpError, adjointError: Math.abs(lhs - rhs) / (Math.abs(lhs) + 1e-12) };
+}
+
+/** The result of checking the forward rules of a rule's own reverse graph. */
+export interface SecondOrderCheck {
+  dtype: 'float64' | 'float32';
+  /** max over probe vectors of |d(J^T u)[v] - FD| / (|FD| + tiny), over all sources. */
+  error: number;
+  /** Op types in the reverse graph (and the forward-over-reverse graph) built for the case. */
+  emitted: string[];
+}
+
+/**
+ * Forward-over-reverse: the case's reverse graph J(x)^T u with a fixed u, as a model of x, is
+ * differentiated again in forward mode (as the exact Hessian-vector products do) and checked
+ * against central differences of that model. Fails when an op the reverse rule emits has no
+ * forward rule, or a wrong one.
+ */
+export async function secondOrderCheck(c: RuleCase, seed = 1): Promise<SecondOrderCheck> {
+  const attempt = async (dtype: 'float64' | 'float32'): Promise<SecondOrderCheck> => {
+    const { model, sample, sources, targets } = buildCase(c, dtype, seed);
+    const forward = await ForwardPass.run(model, sample, createOrtRunner, 'cpu');
+    const order = model.graph.nodes.map((_, i) => i);
+    const dm = buildVjpModel(model, order, forward, { sources, targets }, c.opset ?? 17);
+    const rng = new Rng(seed + 200);
+    const initializers = new Map([...model.graph.initializers, ...dm.model.graph.initializers]);
+    dm.derivativeInputs.forEach((name, i) => {
+      const dims = [1, ...(forward.shape(targets[i]) ?? [])];
+      initializers.set(name, tensorOf(name, dims, randomValues(rng, size(dims)), dtype));
+    });
+    const graph: Graph = {
+      ...model.graph,
+      nodes: [...model.graph.nodes, ...dm.model.graph.nodes],
+      initializers,
+      outputs: dm.derivativeOutputs.map((name) => ({ name })),
+    };
+    const combined: Model = { ...model, opsetImports: [{ domain: '', version: 17 }], graph };
+    const combinedOrder = validateGraph(graph);
+    const second = await ForwardPass.run(combined, sample, createOrtRunner, 'cpu');
+    const runner = new DerivativeRunner(second, combinedOrder, 17, createOrtRunner, 'cpu');
+    const span = { sources, targets: dm.derivativeOutputs };
+    const K = 7;
+    const v = sources.map((s) => Array.from({ length: K }, () => Float64Array.from(randomValues(rng, size(sample[s].dims)))));
+    const jv = await runner.jvp(span, v);
+    const jvpModel = buildJvpModel(combined, combinedOrder, second, span, 17);
+    const f = await createOrtRunner(combined, { executionProvider: 'cpu' });
+    const h = dtype === 'float64' ? 6e-6 : 5e-3;
+    let error = 0;
+    for (let k = 0; k < 2; k++) {
+      const shifted = async (sign: number) => {
+        const feeds: Record<string, NdArray> = {};
+        sources.forEach((s, i) => {
+          const base = sample[s].data as Float64Array | Float32Array;
+          const data = dtype === 'float64' ? new Float64Array(base.length) : new Float32Array(base.length);
+          for (let j = 0; j < base.length; j++) data[j] = base[j] + sign * h * v[i][k][j];
+          feeds[s] = { dtype, dims: sample[s].dims, data } as NdArray;
+        });
+        return f.run(feeds, span.targets);
+      };
+      const plus = await shifted(1);
+      const minus = await shifted(-1);
+      span.targets.forEach((t, ti) => {
+        const fd = Float64Array.from(plus[t].data as Float64Array, (p, j) => (p - Number(minus[t].data[j])) / (2 * h));
+        const diff = Float64Array.from(fd, (x, j) => x - jv[ti][k][j]);
+        error = Math.max(error, norm(diff) / (norm(fd) + 1e-9));
+      });
+    }
+    await runner.dispose();
+    await f.dispose();
+    const emitted = [...new Set([...dm.model.graph.nodes, ...jvpModel.model.graph.nodes].map((n) => n.opType))].sort();
+    return { dtype, error, emitted };
+  };
+  if (c.dtype === 'float32') return attempt('float32');
+  try {
+    return await attempt('float64');
+  } catch (e) {
+    if (e instanceof Error && /derivative/.test(e.message)) throw e;
+    return attempt('float32');
+  }
 }

@@ -117,7 +117,7 @@ export const CASES: RuleCase[] = [
     attrs: [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), int('count_include_pad', 1)],
   },
   { title: 'Pad with constant zeros', op: 'Pad', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'p', dims: [4], kind: 'int64', values: [0, 1, 1, 2] }] },
-  { title: 'ConvTranspose with stride 2 and output padding (J v in x, w and b)', jvpOnly: true, op: 'ConvTranspose', inputs: [{ name: 'x', dims: [1, 2, 3, 4] }, { name: 'w', dims: [2, 3, 3, 3] }, { name: 'b', dims: [3] }], attrs: [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1]), ints('output_padding', [1, 0])] },
+  { title: 'ConvTranspose with stride 2 and output padding, weights and bias too', op: 'ConvTranspose', inputs: [{ name: 'x', dims: [1, 2, 3, 4] }, { name: 'w', dims: [2, 3, 3, 3] }, { name: 'b', dims: [3] }], attrs: [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1]), ints('output_padding', [1, 0])] },
   { title: 'ConvTranspose (input only, weights constant)', op: 'ConvTranspose', inputs: [{ name: 'x', dims: [2, 2, 4, 4] }, { name: 'w', dims: [2, 3, 2, 2], kind: 'const' }], attrs: [ints('strides', [2, 2])] },
   {
     title: 'ScatterElements with add',
@@ -130,6 +130,20 @@ export const CASES: RuleCase[] = [
     op: 'ScatterElements',
     inputs: [{ name: 'd', dims: [3, 2] }, { name: 'i', dims: [2, 2], kind: 'int64', values: [2, 0, 0, 1] }, { name: 'u', dims: [2, 2] }],
   },
+  {
+    title: 'grouped ConvTranspose with dilation, weights and bias too',
+    op: 'ConvTranspose',
+    inputs: [{ name: 'x', dims: [2, 4, 3, 3] }, { name: 'w', dims: [4, 3, 2, 3] }, { name: 'b', dims: [6] }],
+    attrs: [int('group', 2), ints('strides', [2, 1]), ints('dilations', [1, 2]), ints('pads', [0, 1, 1, 0])],
+  },
+  {
+    title: 'depthwise ConvTranspose (group = channels), weights too',
+    op: 'ConvTranspose',
+    inputs: [{ name: 'x', dims: [1, 3, 4, 4] }, { name: 'w', dims: [3, 1, 3, 3] }],
+    attrs: [int('group', 3), ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1]), ints('output_padding', [1, 1])],
+  },
+  { title: 'GatherElements on axis 1 with repeated indices', op: 'GatherElements', inputs: [{ name: 'd', dims: [2, 4] }, { name: 'i', dims: [2, 3], kind: 'int64', values: [0, 3, 3, 1, 1, 2] }], attrs: [int('axis', 1)] },
+  { title: 'CastLike float to double', op: 'CastLike', inputs: [{ name: 'x', dims: [4] }, { name: 'like', dims: [1], kind: 'float64', values: [0] }], dtype: 'float32' },
   { title: 'Cast float to double', op: 'Cast', inputs: [{ name: 'x', dims: [4] }], attrs: [int('to', 11)], dtype: 'float32' },
 ];
 

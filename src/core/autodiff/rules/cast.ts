@@ -17,3 +17,18 @@ export const cast: DerivativeRule = {
     return [ctx.b.op('Cast', [gy], { to })];
   },
 };
+
+/** CastLike(x, like): a cast to like's element type; only x carries a derivative (like gives the type alone). */
+export const castLike: DerivativeRule = {
+  opType: 'CastLike',
+  jvp: (ctx, [dx]) => {
+    const [x, like] = ctx.node.inputs;
+    if (!dx || !FLOATS.has(ctx.dtype(like)) || !FLOATS.has(ctx.dtype(x))) return [undefined];
+    return [ctx.b.op('CastLike', [dx, like])];
+  },
+  vjp: (ctx, [gy]) => {
+    const [x] = ctx.node.inputs;
+    if (!gy || !FLOATS.has(ctx.dtype(x)) || !FLOATS.has(ctx.dtype(ctx.node.outputs[0]))) return [undefined, undefined];
+    return [ctx.b.op('CastLike', [gy, x]), undefined];
+  },
+};

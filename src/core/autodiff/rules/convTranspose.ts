@@ -25,20 +25,21 @@ export const convTranspose: DerivativeRule = {
       ? b.op('Reshape', [b.op('ConvTranspose', [b.op('Reshape', [dx, b.int64([-1, ...x.slice(1)])]), wName], attrs(ctx)), b.int64([-1, ...y])])
       : undefined;
     if (dw) {
-      if (ctx.int('group', 1) !== 1) throw new UnsupportedDerivative(ctx.node, 'weight tangents of grouped transposed convolutions are not covered');
-      // dW [K, Cin, Cout, ...] -> [Cin, K * Cout, ...]: K stacked along the output channels
+      // dW [K, Cin, Cout/G, ...] -> [Cin, K * Cout/G, ...]: K stacked inside each group's output
+      // channels, so the grouping stays intact; the output [B, G, K, Cout/G, ...] has K moved to the front.
+      const groups = ctx.int('group', 1);
       const perm = [1, 0, 2, ...Array.from({ length: spatial }, (_, i) => i + 3)];
       const kernels = b.op('Reshape', [b.op('Transpose', [dw], { perm }), b.int64([w[0], -1, ...w.slice(2)])]);
-      const out = b.op('ConvTranspose', [xName, kernels], attrs(ctx)); // [B, K * Cout, ...]
-      const split = b.op('Reshape', [out, b.int64([y[0], -1, y[1], ...y.slice(2)])]);
-      d = add(b, d, b.op('Transpose', [split], { perm: [1, 0, 2, ...Array.from({ length: spatial }, (_, i) => i + 3)] }));
+      const out = b.op('ConvTranspose', [xName, kernels], attrs(ctx)); // [B, G * K * Cout/G, ...]
+      const split = b.op('Reshape', [out, b.int64([y[0], groups, -1, y[1] / groups, ...y.slice(2)])]); // [B, G, K, Cout/G, ...]
+      const moved = b.op('Transpose', [split], { perm: [2, 0, 1, 3, ...Array.from({ length: spatial }, (_, i) => i + 4)] }); // [K, B, G, Cout/G, ...]
+      d = add(b, d, b.op('Reshape', [moved, b.int64([-1, ...y])]));
     }
     if (db) d = add(b, d, b.op('Reshape', [db, b.int64([-1, 1, y[1], ...new Array(spatial).fill(1)])]));
     return [d];
   },
   vjp: (ctx, [gy]) => {
     if (!gy) return [undefined, undefined, undefined];
-    if (ctx.needs(1)) throw new UnsupportedDerivative(ctx.node, 'weight gradients of transposed convolutions are not covered');
     const b = ctx.b;
     const [xName, wName] = ctx.node.inputs;
     const x = ctx.shape(xName);
@@ -54,9 +55,49 @@ export const convTranspose: DerivativeRule = {
     const cropped = b.op('Slice', [gx, b.int64(new Array(x.length - 2).fill(0)), b.int64(x.slice(2)), b.int64(Array.from({ length: x.length - 2 }, (_, i) => i + 2))]);
     const axes = [1, ...Array.from({ length: x.length - 2 }, (_, i) => i + 3)];
     return [
-      b.op('Reshape', [cropped, b.int64([-1, ...x])]),
-      undefined,
+      ctx.needs(0) ? b.op('Reshape', [cropped, b.int64([-1, ...x])]) : undefined,
+      ctx.needs(1) ? weightCotangent(ctx, gy, a) : undefined,
       ctx.node.inputs[2] && ctx.needs(2) ? b.op('ReduceSum', [gy, b.int64(axes)], { keepdims: 0 }) : undefined,
     ];
   },
 };
+
+/**
+ * J^T u for the weights: gW[ci, o, k] = sum over batch and positions i of x[b, ci, i] gY[b, g o, s i + d k - pad],
+ * a convolution of gY (K and output channels as batch, batch as channels) with x (channels as
+ * output channels, batch as input channels), stride and dilation swapped, cropped to the kernel.
+ * Grouped: every (input, output channel) pair is correlated and the pairs of one group kept.
+ */
+function weightCotangent(ctx: RuleContext, gy: string, a: Record<string, number[] | number | string>): string {
+  const b = ctx.b;
+  const [xName, wName] = ctx.node.inputs;
+  const x = ctx.shape(xName);
+  const w = ctx.shape(wName);
+  const y = ctx.shape(ctx.node.outputs[0]);
+  const spatial = x.length - 2;
+  const ks = w.slice(2);
+  const ones = new Array(spatial).fill(1);
+  const strides = (a.strides as number[] | undefined) ?? ones;
+  const dilations = (a.dilations as number[] | undefined) ?? ones;
+  const pads = (a.pads as number[] | undefined) ?? new Array(2 * spatial).fill(0);
+  const groups = (a.group as number | undefined) ?? 1;
+  const cin = x[1];
+  const cout = y[1];
+  const rest = (from: number, n: number) => Array.from({ length: n }, (_, i) => i + from);
+  const gyT = b.op('Transpose', [gy], { perm: [0, 2, 1, ...rest(3, spatial)] }); // [K, Cout, B, ...]
+  const input = b.op('Reshape', [gyT, b.int64([-1, y[0], ...y.slice(2)])]); // [K*Cout, B, ...]
+  const kernels = b.op('Transpose', [xName], { perm: [1, 0, ...rest(2, spatial)] }); // [Cin, B, ...]
+  const corr = b.op('Conv', [input, kernels], { strides: dilations, dilations: strides, pads, group: 1, kernel_shape: x.slice(2) }); // [K*Cout, Cin, ...]
+  const cropped = b.op('Slice', [corr, b.int64(new Array(spatial).fill(0)), b.int64(ks), b.int64(rest(2, spatial))]);
+  if (groups === 1) {
+    const split = b.op('Reshape', [cropped, b.int64([-1, cout, cin, ...ks])]); // [K, Cout, Cin, ...]
+    return b.op('Transpose', [split], { perm: [0, 2, 1, ...rest(3, spatial)] }); // [K, Cin, Cout, ...]
+  }
+  const og = cout / groups;
+  const cg = cin / groups;
+  const pairs = b.op('Reshape', [cropped, b.int64([-1, groups, og, groups, cg, ...ks])]); // [K, G, Og, G2, Cg, ...]
+  const eye = b.tensor([1, groups, 1, groups, 1, ...ks.map(() => 1)], Array.from({ length: groups * groups }, (_, i) => (Math.floor(i / groups) === i % groups ? 1 : 0)));
+  const diagonal = b.op('ReduceSum', [b.op('Mul', [pairs, b.op('CastLike', [eye, cropped])]), b.int64([3])], { keepdims: 0 }); // [K, G, Og, Cg, ...]
+  const ordered = b.op('Transpose', [diagonal], { perm: [0, 1, 3, 2, ...rest(4, spatial)] }); // [K, G, Cg, Og, ...]
+  return b.op('Reshape', [ordered, b.int64([-1, cin, og, ...ks])]);
+}
