@@ -24,6 +24,15 @@ export function alignRank(b: GraphBuilder, t: string, shape: number[], outRank: 
   return b.op('Reshape', [t, b.int64([-1, ...new Array(outRank - shape.length).fill(1), ...shape])]);
 }
 
+/**
+ * Broadcasts a batched tangent to [K, ...out] unless one of the contributing primal shapes already
+ * is `out` (a sum of tangents of broadcast inputs, e.g. only a bias varying, is smaller than the output).
+ */
+export function expandToOutput(b: GraphBuilder, t: string | undefined, contributing: number[][], out: number[]): string | undefined {
+  if (!t || contributing.some((s) => s.length === out.length && s.every((d, i) => d === out[i]))) return t;
+  return b.op('Expand', [t, b.int64([1, ...out])]);
+}
+
 /** a + b where either may be zero (undefined). */
 export function add(b: GraphBuilder, x: string | undefined, y: string | undefined): string | undefined {
   if (!x) return y;

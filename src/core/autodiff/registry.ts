@@ -9,22 +9,28 @@ import { gatherElements } from './rules/gatherElements';
 import { gemm } from './rules/gemm';
 import { layerNormalization } from './rules/layerNorm';
 import { matmul } from './rules/matmul';
-import { globalAveragePool, reduceMean, reduceSum } from './rules/reduce';
+import { globalAveragePool, globalMaxPool, reduceL1, reduceL2, reduceLogSum, reduceLogSumExp, reduceMax, reduceMean, reduceMin, reduceSum, reduceSumSquare } from './rules/reduce';
 import { expand, flatten, reshape, squeeze, transpose, unsqueeze } from './rules/shape';
 import { slice } from './rules/slice';
 import { logSoftmax, softmax } from './rules/softmax';
-import { abs, clip, dropout, elu, erf, exp, hardSigmoid, hardSwish, identity, leakyRelu, log, neg, reciprocal, relu, sigmoid, softplus, sqrt, tanh } from './rules/unary';
-import { averagePool, maxPool, pad } from './rules/pool';
+import { abs, clip, dropout, elu, erf, exp, gelu, hardSigmoid, hardSwish, identity, leakyRelu, log, neg, reciprocal, relu, sigmoid, softplus, sqrt, tanh } from './rules/unary';
+import { averagePool, maxPool } from './rules/pool';
+import { pad } from './rules/pad';
+import { cumSum } from './rules/cumSum';
+import { instanceNormalization } from './rules/instanceNorm';
+import { tile } from './rules/tile';
+import { maxRule, meanRule, minRule, sumRule } from './rules/variadic';
 import { convTranspose } from './rules/convTranspose';
 import { scatterElements } from './rules/scatter';
 import { where } from './rules/where';
 
 /** Every derivative rule, listed explicitly (no side-effect registration). Keep README's table in step. */
 const RULES: DerivativeRule[] = [
-  abs, addRule, averagePool, batchNormalization, cast, castLike, clip, concat, conv, convTranspose, divRule, dropout, elu, erf, exp, expand, flatten,
-  gather, gatherElements, gemm, globalAveragePool, hardSigmoid, hardSwish, identity, layerNormalization, leakyRelu, log, logSoftmax, matmul,
-  maxPool, mulRule, neg, pad, powRule, reciprocal, reduceMean, reduceSum, relu, reshape, sigmoid, slice, softmax, softplus,
-  scatterElements, split, sqrt, squeeze, subRule, tanh, transpose, unsqueeze, where,
+  abs, addRule, averagePool, batchNormalization, cast, castLike, clip, concat, conv, convTranspose, cumSum, divRule, dropout, elu, erf, exp,
+  expand, flatten, gather, gatherElements, gelu, gemm, globalAveragePool, globalMaxPool, hardSigmoid, hardSwish, identity, instanceNormalization,
+  layerNormalization, leakyRelu, log, logSoftmax, matmul, maxPool, maxRule, meanRule, minRule, mulRule, neg, pad, powRule, reciprocal,
+  reduceL1, reduceL2, reduceLogSum, reduceLogSumExp, reduceMax, reduceMean, reduceMin, reduceSum, reduceSumSquare, relu, reshape, sigmoid,
+  slice, softmax, softplus, scatterElements, split, sqrt, squeeze, subRule, sumRule, tanh, tile, transpose, unsqueeze, where,
 ];
 
 /** Op types whose outputs carry no derivative at all (shape computations, comparisons, index ops). */

@@ -4,6 +4,7 @@ import type { RuleCase } from './gradcheck';
 const ints = (name: string, value: number[]): Attribute => ({ name, type: 'ints', value });
 const int = (name: string, value: number): Attribute => ({ name, type: 'int', value });
 const float = (name: string, value: number): Attribute => ({ name, type: 'float', value });
+const str = (name: string, value: string): Attribute => ({ name, type: 'string', value });
 
 /** Every rule, with broadcasting and attribute variants. Tolerances: float64 1e-6, float32 2e-3 (FD truncation and rounding). */
 export const CASES: RuleCase[] = [
@@ -145,5 +146,67 @@ export const CASES: RuleCase[] = [
   { title: 'GatherElements on axis 1 with repeated indices', op: 'GatherElements', inputs: [{ name: 'd', dims: [2, 4] }, { name: 'i', dims: [2, 3], kind: 'int64', values: [0, 3, 3, 1, 1, 2] }], attrs: [int('axis', 1)] },
   { title: 'CastLike float to double', op: 'CastLike', inputs: [{ name: 'x', dims: [4] }, { name: 'like', dims: [1], kind: 'float64', values: [0] }], dtype: 'float32' },
   { title: 'Cast float to double', op: 'Cast', inputs: [{ name: 'x', dims: [4] }], attrs: [int('to', 11)], dtype: 'float32' },
+  // issue 15 item 3: operators of real models
+  {
+    title: 'Slice with steps 2 and -1 and a negative start (patch merging)',
+    op: 'Slice',
+    inputs: [{ name: 'x', dims: [2, 7, 6] }, { name: 'st', dims: [2], kind: 'int64', values: [1, -2] }, { name: 'en', dims: [2], kind: 'int64', values: [100, -100] }, { name: 'ax', dims: [2], kind: 'int64', values: [1, 2] }, { name: 'sp', dims: [2], kind: 'int64', values: [2, -1] }],
+  },
+  {
+    title: 'Slice with step 3 whose last window runs past the end',
+    op: 'Slice',
+    inputs: [{ name: 'x', dims: [3, 8] }, { name: 'st', dims: [1], kind: 'int64', values: [0] }, { name: 'en', dims: [1], kind: 'int64', values: [8] }, { name: 'ax', dims: [1], kind: 'int64', values: [-1] }, { name: 'sp', dims: [1], kind: 'int64', values: [3] }],
+  },
+  {
+    title: 'Slice with step -2 from the end',
+    op: 'Slice',
+    inputs: [{ name: 'x', dims: [9, 2] }, { name: 'st', dims: [1], kind: 'int64', values: [-1] }, { name: 'en', dims: [1], kind: 'int64', values: [-1e18] }, { name: 'ax', dims: [1], kind: 'int64', values: [0] }, { name: 'sp', dims: [1], kind: 'int64', values: [-2] }],
+  },
+  { title: 'Slice with attributes (opset 9)', op: 'Slice', opset: 9, inputs: [{ name: 'x', dims: [4, 5] }], attrs: [ints('starts', [1, 0]), ints('ends', [3, 4]), ints('axes', [0, 1])] },
+  { title: 'Pad reflect', op: 'Pad', inputs: [{ name: 'x', dims: [1, 2, 4, 5] }, { name: 'p', dims: [8], kind: 'int64', values: [0, 0, 2, 1, 0, 0, 3, 4] }], attrs: [str('mode', 'reflect')] },
+  { title: 'Pad edge', op: 'Pad', inputs: [{ name: 'x', dims: [2, 3, 4] }, { name: 'p', dims: [6], kind: 'int64', values: [0, 2, 1, 0, 1, 3] }], attrs: [str('mode', 'edge')] },
+  { title: 'Pad reflect on the axes given', op: 'Pad', opset: 18, inputs: [{ name: 'x', dims: [2, 6] }, { name: 'p', dims: [2], kind: 'int64', values: [5, 2] }, { name: '', dims: [] }, { name: 'a', dims: [1], kind: 'int64', values: [-1] }], attrs: [str('mode', 'reflect')] },
+  { title: 'Pad with a constant value (attributes, opset 2)', op: 'Pad', opset: 2, inputs: [{ name: 'x', dims: [2, 3] }], attrs: [ints('pads', [1, 0, 0, 2]), float('value', 1.5)] },
+  {
+    title: 'AveragePool 3x3 stride 2 excluding the padding',
+    op: 'AveragePool',
+    inputs: [{ name: 'x', dims: [1, 2, 6, 5] }],
+    attrs: [ints('kernel_shape', [3, 3]), ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])],
+  },
+  {
+    title: 'AveragePool 1-D with asymmetric padding excluded',
+    op: 'AveragePool',
+    inputs: [{ name: 'x', dims: [2, 3, 7] }],
+    attrs: [ints('kernel_shape', [4]), ints('pads', [2, 1]), int('count_include_pad', 0)],
+  },
+  { title: 'InstanceNormalization', op: 'InstanceNormalization', inputs: [{ name: 'x', dims: [2, 3, 4, 3] }, { name: 's', dims: [3] }, { name: 'b', dims: [3] }], attrs: [float('epsilon', 1e-3)] },
+  { title: 'InstanceNormalization 1-D as GroupNorm exports it (unit scale)', op: 'InstanceNormalization', inputs: [{ name: 'x', dims: [2, 2, 6] }, { name: 's', dims: [2], kind: 'const', values: [1, 1] }, { name: 'b', dims: [2], kind: 'const', values: [0, 0] }] },
+  { title: 'InstanceNormalization with only the bias varying', op: 'InstanceNormalization', inputs: [{ name: 'x', dims: [2, 3, 4], kind: 'const' }, { name: 's', dims: [3], kind: 'const' }, { name: 'b', dims: [3] }] },
+  { title: 'Tile', op: 'Tile', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'r', dims: [2], kind: 'int64', values: [3, 2] }] },
+  { title: 'Max of three inputs with broadcasting', op: 'Max', inputs: [{ name: 'a', dims: [2, 3] }, { name: 'b', dims: [3] }, { name: 'c', dims: [2, 1] }] },
+  { title: 'Min of two inputs, one constant', op: 'Min', inputs: [{ name: 'a', dims: [2, 4] }, { name: 'b', dims: [4], kind: 'const' }] },
+  { title: 'Max of one input', op: 'Max', inputs: [{ name: 'a', dims: [5] }] },
+  { title: 'Sum of three inputs with broadcasting', op: 'Sum', inputs: [{ name: 'a', dims: [2, 3] }, { name: 'b', dims: [3] }, { name: 'c', dims: [2, 1] }] },
+  { title: 'Sum where only a broadcast input varies', op: 'Sum', inputs: [{ name: 'a', dims: [2, 3], kind: 'const' }, { name: 'b', dims: [3] }] },
+  { title: 'Mean of two inputs with broadcasting', op: 'Mean', inputs: [{ name: 'a', dims: [4, 1] }, { name: 'b', dims: [3] }] },
+  { title: 'ReduceMax over one axis', op: 'ReduceMax', inputs: [{ name: 'x', dims: [2, 5, 3] }], attrs: [ints('axes', [1])] },
+  { title: 'ReduceMax with an axes input (opset 18), dropping dims', op: 'ReduceMax', opset: 18, inputs: [{ name: 'x', dims: [2, 5, 3] }, { name: 'a', dims: [2], kind: 'int64', values: [0, -1] }], attrs: [int('keepdims', 0)] },
+  { title: 'ReduceMin over everything', op: 'ReduceMin', inputs: [{ name: 'x', dims: [3, 4] }], attrs: [int('keepdims', 0)] },
+  { title: 'ReduceL2', op: 'ReduceL2', inputs: [{ name: 'x', dims: [2, 3, 4] }], attrs: [ints('axes', [2])] },
+  { title: 'ReduceL1', op: 'ReduceL1', inputs: [{ name: 'x', dims: [2, 3, 4] }], attrs: [ints('axes', [0, 2]), int('keepdims', 0)] },
+  { title: 'ReduceSumSquare', op: 'ReduceSumSquare', inputs: [{ name: 'x', dims: [2, 3] }], attrs: [ints('axes', [1])] },
+  { title: 'ReduceLogSumExp', op: 'ReduceLogSumExp', inputs: [{ name: 'x', dims: [2, 6] }], attrs: [ints('axes', [-1])] },
+  { title: 'ReduceLogSum', op: 'ReduceLogSum', inputs: [{ name: 'x', dims: [3, 4], positive: true }], attrs: [ints('axes', [0])] },
+  { title: 'GlobalMaxPool', op: 'GlobalMaxPool', inputs: [{ name: 'x', dims: [2, 3, 3, 4] }] },
+  { title: 'ReduceSum with noop_with_empty_axes and an empty axes input', op: 'ReduceSum', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'a', dims: [0], kind: 'int64', values: [] }], attrs: [int('noop_with_empty_axes', 1)] },
+  { title: 'ReduceMean with noop_with_empty_axes and no axes (opset 18)', op: 'ReduceMean', opset: 18, inputs: [{ name: 'x', dims: [2, 3] }], attrs: [int('noop_with_empty_axes', 1)] },
+  { title: 'CumSum', op: 'CumSum', inputs: [{ name: 'x', dims: [2, 5] }, { name: 'a', dims: [], kind: 'int64', values: [1] }] },
+  { title: 'CumSum exclusive and reversed on axis 0', op: 'CumSum', inputs: [{ name: 'x', dims: [4, 3] }, { name: 'a', dims: [1], kind: 'int64', values: [-2] }], attrs: [int('exclusive', 1), int('reverse', 1)] },
+  { title: 'Gelu (opset 20)', op: 'Gelu', opset: 20, inputs: [{ name: 'x', dims: [3, 5] }] },
+  { title: 'Gelu with the tanh approximation (opset 20)', op: 'Gelu', opset: 20, inputs: [{ name: 'x', dims: [3, 5] }], attrs: [str('approximate', 'tanh')] },
+  { title: 'Conv with only the bias varying', op: 'Conv', inputs: [{ name: 'x', dims: [1, 2, 4, 4], kind: 'const' }, { name: 'w', dims: [3, 2, 3, 3], kind: 'const' }, { name: 'b', dims: [3] }] },
+  { title: 'Gemm with only C varying', op: 'Gemm', inputs: [{ name: 'a', dims: [3, 4], kind: 'const' }, { name: 'b', dims: [4, 5], kind: 'const' }, { name: 'c', dims: [5] }] },
+  { title: 'Add where only the broadcast input varies', op: 'Add', inputs: [{ name: 'a', dims: [2, 4], kind: 'const' }, { name: 'b', dims: [4] }] },
+  { title: 'LayerNormalization with only the bias varying', op: 'LayerNormalization', inputs: [{ name: 'x', dims: [2, 4], kind: 'const' }, { name: 's', dims: [4], kind: 'const' }, { name: 'b', dims: [4] }] },
+  { title: 'BatchNormalization with only the bias varying', op: 'BatchNormalization', inputs: [{ name: 'x', dims: [2, 3, 2], kind: 'const' }, { name: 's', dims: [3], kind: 'const' }, { name: 'b', dims: [3] }, { name: 'm', dims: [3], kind: 'const' }, { name: 'v', dims: [3], kind: 'const', positive: true }] },
 ];
-

@@ -6,7 +6,8 @@ import { CASES } from './ruleCases';
 
 describe('forward rules of the reverse graphs the rules emit (forward-over-reverse)', () => {
   const emitted = new Set<string>();
-  for (const c of CASES.filter((x) => !x.jvpOnly)) {
+  // the reverse graph is written in opset 17, so the combined model is one too (as the exact Hessian products' is)
+  for (const c of CASES.filter((x) => !x.jvpOnly && (x.opset ?? 17) === 17)) {
     it(`${c.title}: d(J^T u)[v] matches FD of the reverse graph`, async () => {
       const r = await secondOrderCheck(c);
       for (const op of r.emitted) emitted.add(op);

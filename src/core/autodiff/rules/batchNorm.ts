@@ -1,4 +1,4 @@
-import { add, scalarLike } from '../helpers';
+import { add, expandToOutput, scalarLike } from '../helpers';
 import { UnsupportedDerivative, type DerivativeRule, type RuleContext } from '../rule';
 
 /** Per-channel factor scale / sqrt(var + eps), shaped [C, 1, ...] to broadcast over [..., C, spatial]. */
@@ -31,7 +31,7 @@ export const batchNormalization: DerivativeRule = {
     let d = dx ? b.op('Mul', [dx, f.a]) : undefined;
     if (dscale) d = add(b, d, b.op('Mul', [perChannel(dscale), f.xhat()]));
     if (dbias) d = add(b, d, perChannel(dbias));
-    return [d];
+    return [expandToOutput(b, d, dx || dscale ? [ctx.shape(ctx.node.inputs[0])] : [], ctx.shape(ctx.node.inputs[0]))];
   },
   vjp: (ctx, [gy]) => {
     if (!gy) return [];

@@ -1,4 +1,4 @@
-import { add, alignRank, scalarLike, unbroadcast } from '../helpers';
+import { add, alignRank, expandToOutput, scalarLike, unbroadcast } from '../helpers';
 import type { DerivativeRule, Derivs, RuleContext } from '../rule';
 import { UnsupportedDerivative } from '../rule';
 
@@ -15,12 +15,17 @@ function reduceTo(ctx: RuleContext, ga: string | undefined, gb: string | undefin
   return [ga ? unbroadcast(ctx.b, ga, out, ctx.shape(a)) : undefined, gb ? unbroadcast(ctx.b, gb, out, ctx.shape(b)) : undefined];
 }
 
+/** The shapes of the inputs whose tangents are present. */
+function contributing(ctx: RuleContext, d: Derivs): number[][] {
+  return ctx.node.inputs.slice(0, 2).filter((x, i) => x && d[i]).map((x) => ctx.shape(x));
+}
+
 /** Add: d(a + b) = da + db. */
 export const addRule: DerivativeRule = {
   opType: 'Add',
   jvp: (ctx, d) => {
     const [da, db] = aligned(ctx, d);
-    return [add(ctx.b, da, db)];
+    return [expandToOutput(ctx.b, add(ctx.b, da, db), contributing(ctx, d), ctx.shape(ctx.node.outputs[0]))];
   },
   vjp: (ctx, [gy]) => (gy ? reduceTo(ctx, gy, gy) : [undefined, undefined]),
 };
@@ -30,7 +35,7 @@ export const subRule: DerivativeRule = {
   opType: 'Sub',
   jvp: (ctx, d) => {
     const [da, db] = aligned(ctx, d);
-    return [add(ctx.b, da, db ? ctx.b.op('Neg', [db]) : undefined)];
+    return [expandToOutput(ctx.b, add(ctx.b, da, db ? ctx.b.op('Neg', [db]) : undefined), contributing(ctx, d), ctx.shape(ctx.node.outputs[0]))];
   },
   vjp: (ctx, [gy]) => (gy ? reduceTo(ctx, gy, ctx.b.op('Neg', [gy])) : [undefined, undefined]),
 };

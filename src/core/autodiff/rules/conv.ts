@@ -1,4 +1,4 @@
-import { add } from '../helpers';
+import { add, expandToOutput } from '../helpers';
 import { UnsupportedDerivative, type DerivativeRule, type RuleContext } from '../rule';
 
 interface ConvGeometry {
@@ -119,7 +119,7 @@ export const conv: DerivativeRule = {
       d = add(b, d, b.op('Reshape', [moved, b.int64([-1, ...g.y])]));
     }
     if (db) d = add(ctx.b, d, ctx.b.op('Reshape', [db, ctx.b.int64([-1, 1, g.y[1], ...new Array(g.spatial).fill(1)])]));
-    return [d];
+    return [expandToOutput(ctx.b, d, dx || dw ? [g.y] : [], g.y)];
   },
   vjp: (ctx, [gy]) => {
     if (!gy) return [undefined, undefined, undefined];

@@ -1,4 +1,4 @@
-import { add } from '../helpers';
+import { add, expandToOutput } from '../helpers';
 import { UnsupportedDerivative, type DerivativeRule, type RuleContext } from '../rule';
 
 function attrs(ctx: RuleContext): Record<string, number[] | number | string> {
@@ -36,7 +36,7 @@ export const convTranspose: DerivativeRule = {
       d = add(b, d, b.op('Reshape', [moved, b.int64([-1, ...y])]));
     }
     if (db) d = add(b, d, b.op('Reshape', [db, b.int64([-1, 1, y[1], ...new Array(spatial).fill(1)])]));
-    return [d];
+    return [expandToOutput(b, d, dx || dw ? [y] : [], y)];
   },
   vjp: (ctx, [gy]) => {
     if (!gy) return [undefined, undefined, undefined];

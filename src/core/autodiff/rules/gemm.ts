@@ -1,4 +1,4 @@
-import { add, alignRank, scalarLike, unbroadcast } from '../helpers';
+import { add, alignRank, expandToOutput, scalarLike, unbroadcast } from '../helpers';
 import type { DerivativeRule, RuleContext } from '../rule';
 
 /** op(X) for a primal 2-D operand. */
@@ -43,7 +43,7 @@ export const gemm: DerivativeRule = {
     );
     if (d) d = scale(ctx, d, alpha, y);
     if (dc && c) d = add(ctx.b, d, scale(ctx, alignRank(ctx.b, dc, ctx.shape(c), 2), beta, y));
-    return [d];
+    return [expandToOutput(ctx.b, d, da || db ? [ctx.shape(y)] : [ctx.shape(c)], ctx.shape(y))];
   },
   vjp: (ctx, [gy]) => {
     if (!gy) return [undefined, undefined, undefined];

@@ -1,5 +1,6 @@
-import { add, alignRank, scalarLike } from '../helpers';
+import { add, alignRank, expandToOutput } from '../helpers';
 import type { DerivativeRule, RuleContext } from '../rule';
+import { standardize } from './normalize';
 
 /**
  * LayerNormalization over the trailing axes from `axis`: y = xhat * scale + bias with
@@ -8,23 +9,12 @@ import type { DerivativeRule, RuleContext } from '../rule';
  * same projection to scale * gy.
  */
 function parts(ctx: RuleContext) {
-  const b = ctx.b;
   const [x] = ctx.node.inputs;
   const rank = ctx.shape(x).length;
   const a = ctx.int('axis', -1);
   const first = a < 0 ? a + rank : a;
   const normAxes = Array.from({ length: rank - first }, (_, i) => i + first);
-  const mean = b.op('ReduceMean', [x], { axes: normAxes, keepdims: 1 });
-  const centered = b.op('Sub', [x, mean]);
-  const variance = b.op('ReduceMean', [b.op('Mul', [centered, centered])], { axes: normAxes, keepdims: 1 });
-  const sigma = b.op('Sqrt', [b.op('Add', [variance, scalarLike(ctx, x, ctx.float('epsilon', 1e-5))])]);
-  const xhat = b.op('Div', [centered, sigma]);
-  const project = (v: string) => {
-    const m = b.op('ReduceMean', [v], { axes: normAxes.map((q) => q + 1), keepdims: 1 });
-    const mx = b.op('ReduceMean', [b.op('Mul', [v, xhat])], { axes: normAxes.map((q) => q + 1), keepdims: 1 });
-    return b.op('Div', [b.op('Sub', [b.op('Sub', [v, m]), b.op('Mul', [xhat, mx])]), sigma]);
-  };
-  return { xhat, project, first };
+  return { ...standardize(ctx, x, normAxes, ctx.float('epsilon', 1e-5)), first };
 }
 
 /** LayerNormalization (opset 17). */
@@ -38,7 +28,7 @@ export const layerNormalization: DerivativeRule = {
     let d = dx ? b.op('Mul', [p.project(dx), scale]) : undefined;
     if (dscale) d = add(b, d, b.op('Mul', [p.xhat, alignRank(b, dscale, ctx.shape(scale), rank)]));
     if (dbias) d = add(b, d, alignRank(b, dbias, ctx.shape(bias), rank));
-    return [d];
+    return [expandToOutput(b, d, dx || dscale ? [ctx.shape(x)] : [], ctx.shape(x))];
   },
   vjp: (ctx, [gy]) => {
     if (!gy) return [undefined, undefined, undefined];

@@ -45,8 +45,8 @@ function argmax(ctx: RuleContext): { idx: string; x: number[]; y: number[] } {
 
 /**
  * AveragePool: linear. The tangent is pooled the same way (K folded into the batch); the cotangent
- * is a depthwise transposed convolution with the uniform 1 / kernel-size weights (padding counted,
- * or no padding).
+ * is a depthwise transposed convolution with the uniform 1 / kernel-size weights, each output's
+ * cotangent first scaled by kernel size / elements covered when padding is excluded from the average.
  */
 export const averagePool: DerivativeRule = {
   opType: 'AveragePool',
@@ -70,47 +70,30 @@ export const averagePool: DerivativeRule = {
     const strides = ctx.ints('strides') ?? new Array(spatial).fill(1);
     const pads = ctx.ints('pads') ?? new Array(2 * spatial).fill(0);
     if (ctx.str('auto_pad', 'NOTSET') !== 'NOTSET' || ctx.int('ceil_mode', 0) === 1) throw new UnsupportedDerivative(ctx.node, 'auto_pad or ceil_mode');
-    if (pads.some((p) => p > 0) && ctx.int('count_include_pad', 0) === 0) throw new UnsupportedDerivative(ctx.node, 'padding excluded from the average');
+    if ((ctx.ints('dilations') ?? []).some((d) => d !== 1)) throw new UnsupportedDerivative(ctx.node, 'dilated pooling');
     const channels = x[1];
     const ks = sizeOf(kernel);
-    const w = b.tensor([channels, 1, ...kernel], new Array(channels * ks).fill(1 / ks), ctx.dtype(ctx.node.inputs[0]) === DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT);
+    const dtype = ctx.dtype(ctx.node.inputs[0]) === DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT;
+    const w = b.tensor([channels, 1, ...kernel], new Array(channels * ks).fill(1 / ks), dtype);
     const outputPadding = x.slice(2).map((size, i) => size - (strides[i] * (y[i + 2] - 1) + kernel[i] - pads[i] - pads[i + spatial]));
-    const flat = b.op('Reshape', [gy, b.int64([-1, ...y.slice(1)])]);
+    let flat = b.op('Reshape', [gy, b.int64([-1, ...y.slice(1)])]);
+    if (pads.some((p) => p > 0) && ctx.int('count_include_pad', 0) === 0) {
+      // each output divides by the number of input elements its window covers, not the kernel size
+      const scale = windowCounts(x.slice(2), y.slice(2), kernel, strides, pads).map((c) => ks / c);
+      flat = b.op('Mul', [flat, b.tensor(y.slice(2), scale, dtype)]);
+    }
     const gx = b.op('ConvTranspose', [flat, w], { strides, pads, group: channels, kernel_shape: kernel, output_padding: outputPadding });
     return [b.op('Reshape', [gx, b.int64([-1, ...x])])];
   },
 };
 
-/** Pad (constant mode): the tangent is padded with zeros; the cotangent is the un-padded slice. */
-export const pad: DerivativeRule = {
-  opType: 'Pad',
-  jvp: (ctx, [dx]) => {
-    if (!dx) return [undefined];
-    const p = pads(ctx);
-    return [ctx.b.op('Pad', [dx, ctx.b.int64([0, ...p.begin, 0, ...p.end])])];
-  },
-  vjp: (ctx, [gy]) => {
-    if (!gy) return [undefined];
-    const p = pads(ctx);
-    const x = ctx.shape(ctx.node.inputs[0]);
-    const axes = x.map((_, i) => i + 1);
-    return [ctx.b.op('Slice', [gy, ctx.b.int64(p.begin), ctx.b.int64(p.begin.map((v, i) => v + x[i])), ctx.b.int64(axes)])];
-  },
-};
-
-function pads(ctx: RuleContext): { begin: number[]; end: number[] } {
-  if (ctx.str('mode', 'constant') !== 'constant') throw new UnsupportedDerivative(ctx.node, `mode '${ctx.str('mode', '')}' (only constant padding is covered)`);
-  const rank = ctx.shape(ctx.node.inputs[0]).length;
-  const fromInput = ctx.node.inputs[1] ? ctx.constant(ctx.node.inputs[1]) : undefined;
-  const all = fromInput ? [...fromInput] : ctx.ints('pads') ?? [];
-  const axesInput = ctx.node.inputs[3] ? ctx.constant(ctx.node.inputs[3]) : undefined;
-  const begin = new Array(rank).fill(0);
-  const end = new Array(rank).fill(0);
-  const axes = axesInput ? [...axesInput].map((a) => (a < 0 ? a + rank : a)) : Array.from({ length: rank }, (_, i) => i);
-  axes.forEach((a, i) => {
-    begin[a] = all[i];
-    end[a] = all[i + axes.length];
-  });
-  if ([...begin, ...end].some((v) => v < 0)) throw new UnsupportedDerivative(ctx.node, 'negative pads (cropping)');
-  return { begin, end };
+/** The number of input elements (padding excluded) each output window covers, row-major over the output's spatial axes. */
+function windowCounts(x: number[], y: number[], kernel: number[], strides: number[], pads: number[]): number[] {
+  const perAxis = y.map((n, i) => Array.from({ length: n }, (_, o) => {
+    const from = o * strides[i] - pads[i];
+    return Math.min(from + kernel[i], x[i]) - Math.max(from, 0);
+  }));
+  let counts = [1];
+  for (const axis of perAxis) counts = counts.flatMap((c) => axis.map((a) => c * a));
+  return counts;
 }

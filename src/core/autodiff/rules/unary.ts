@@ -112,3 +112,26 @@ export const elu = elementwise('Elu', (ctx, x, y) => {
   const b = ctx.b;
   return b.op('Where', [b.op('Greater', [x, scalarLike(ctx, x, 0)]), scalarLike(ctx, x, 1), b.op('Add', [y, scalarLike(ctx, x, ctx.float('alpha', 1))])]);
 });
+
+/**
+ * Gelu (opset 20). Exact: y = x Phi(x), f'(x) = Phi(x) + x phi(x). approximate 'tanh':
+ * y = x (1 + tanh(u)) / 2 with u = sqrt(2 / pi) (x + 0.044715 x^3),
+ * f'(x) = (1 + t) / 2 + x (1 - t^2) sqrt(2 / pi) (1 + 3 * 0.044715 x^2) / 2.
+ */
+export const gelu = elementwise('Gelu', (ctx, x) => {
+  const b = ctx.b;
+  const c = (v: number) => scalarLike(ctx, x, v);
+  const x2 = b.op('Mul', [x, x]);
+  if (ctx.str('approximate', 'none') === 'tanh') {
+    const k = Math.sqrt(2 / Math.PI);
+    const u = b.op('Mul', [b.op('Add', [x, b.op('Mul', [c(0.044715), b.op('Mul', [x2, x])])]), c(k)]);
+    const t = b.op('Tanh', [u]);
+    const du = b.op('Mul', [c(k), b.op('Add', [c(1), b.op('Mul', [c(3 * 0.044715), x2])])]);
+    const left = b.op('Mul', [c(0.5), b.op('Add', [c(1), t])]);
+    const right = b.op('Mul', [b.op('Mul', [c(0.5), x]), b.op('Mul', [b.op('Sub', [c(1), b.op('Mul', [t, t])]), du])]);
+    return b.op('Add', [left, right]);
+  }
+  const cdf = b.op('Mul', [c(0.5), b.op('Add', [c(1), b.op('Erf', [b.op('Mul', [x, c(Math.SQRT1_2)])])])]);
+  const pdf = b.op('Mul', [c(1 / Math.sqrt(2 * Math.PI)), b.op('Exp', [b.op('Mul', [x2, c(-0.5)])])]);
+  return b.op('Add', [cdf, b.op('Mul', [x, pdf])]);
+});
