@@ -1,13 +1,14 @@
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { failsAt } from '../core/diagnosis/diagnose';
 import { resolveThresholds } from '../core/diagnosis/thresholds';
 import { formatWhatIf } from '../core/diagnosis/whatIf';
 import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
-import { DoctorError, errorMessage, isDoctorError } from '../core/errors';
+import type { Finding } from '../core/report/types';
+import { DoctorError, errorMessage, fileProblem } from '../core/errors';
 import { fmt, formatReportTable } from '../core/report/table';
-import { analyzeFile, compareFiles, findingSources, inspectFile, whatIfFile } from '../runtime/engine';
+import { analyzeFile, compareFiles, findingSources, inspectFile, whatIfFile, whatIfTarget } from '../runtime/engine';
 import { reportNetron } from '../core/report/netron';
 import { reportSarif } from '../core/report/sarif';
 import { fileAtRevision } from '../runtime/git';
@@ -16,7 +17,10 @@ import { comparisonJson, type Comparison } from '../core/review/compare';
 import { readLabelsFile } from '../runtime/labels';
 import { formatInspect } from '../core/report/inspectText';
 import { standaloneHtml } from '../runtime/assets';
-import { engineOptions, ExitCode, parseDim, parseInteger, parsePositive, type RunFlags } from './options';
+import { checkBeforeWork, type ReadFile } from './checks';
+import { engineOptions, ExitCode, parseDim, parseInteger, parseNonNegative, parsePositive, type RunFlags } from './options';
+import { reportFailure } from './failure';
+import { DEFAULT_RUN_TIMEOUT_SECONDS } from '../runtime/runLimit';
 import { createProgressReporter } from './progressBar';
 
 declare const GRADIENT_DOCTOR_VERSION: string;
@@ -27,8 +31,9 @@ function addRunOptions(cmd: Command): Command {
     .option('--inputs <files...>', 'sample input files (.npy, .npz, .json) instead of synthesized samples')
     .option('--samples <n>', 'number of synthesized samples', parsePositive, 1)
     .option('--seed <n>', 'seed for synthesized samples', parseInteger, 0)
-    .option('--dim <name=size>', 'size of a symbolic input dimension (repeatable)', parseDim, {})
+    .option('--dim <name=size>', 'size of a symbolic input dimension (repeatable)', parseDim)
     .addOption(new Option('--distribution <d>', 'synthesized float inputs: normal N(0,1) or uniform U[0,1)').choices(['normal', 'uniform']).default('normal'))
+    .option('--run-timeout <seconds>', 'time limit on each onnxruntime call; past it the process stops (0: none)', parseNonNegative, DEFAULT_RUN_TIMEOUT_SECONDS)
     .option('--no-progress', 'no progress bar on stderr');
 }
 
@@ -40,7 +45,7 @@ function addAnalysisOptions(cmd: Command): Command {
     .addOption(new Option('--granularity <g>', 'layers: each parameterized op, op + its bias/norm/activation, or module').choices(['op', 'layer', 'module']).default('layer'))
     .option('--momentum <beta>', 'heavy-ball momentum for the stable learning-rate bound', parseFloat, 0.9)
     .option('--curvature-iterations <n>', 'Lanczos steps for the Hessian eigenvalue (0 skips it)', parseInteger, 20)
-    .option('--threshold <name=value>', 'override a diagnosis threshold (repeatable; names in the README)', parseThreshold, {})
+    .option('--threshold <name=value>', 'override a diagnosis threshold (repeatable; names in the README)', parseThreshold)
     .option('--config <file>', 'a JSON config file with "thresholds", "learningRate", "weightDecay" (default: ./.gradient-doctor.json when present)')
     .option('--learning-rate <eta>', 'the learning rate you train with: a warning when it exceeds the stable bound', parseFloat)
     .option('--weight-decay <lambda>', 'the L2 weight decay you train with (raises the Hessian\'s top eigenvalue)', parseFloat);
@@ -51,14 +56,19 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
   const program = new Command('gradient-doctor')
     .description('Finds where an ONNX model\'s gradients vanish, explode or go ill-conditioned.')
     .version(typeof GRADIENT_DOCTOR_VERSION === 'string' ? GRADIENT_DOCTOR_VERSION : 'dev')
-    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(`gradient-doctor: ${text}`) })
+    .showHelpAfterError("(run 'gradient-doctor --help' for the commands)")
     .exitOverride();
+  const command = (spec: string) => {
+    const name = spec.split(' ')[0];
+    return program.command(spec).showHelpAfterError(`(run 'gradient-doctor ${name} --help' for its options)`);
+  };
 
-  addRunOptions(program.command('inspect <model>').description('print the model summary: inputs, outputs, opset, parameters, operators, execution provider'))
+  addRunOptions(command('inspect <model>').description('print the model summary: inputs, outputs, opset, parameters, operators, execution provider'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'html']).default('table'))
     .option('--out <file>', 'write the output to a file instead of stdout')
     .action(async (model: string, flags: RunFlags & { format: 'table' | 'json' | 'html'; out?: string; progress: boolean }) => {
-      refuseOverwrite(flags.out, [model, ...(flags.inputs ?? [])]);
+      checkBeforeWork([{ file: model, what: 'the model' }, ...inputReads(flags)], flags.out);
       const progress = createProgressReporter(flags.progress);
       try {
         const result = await inspectFile(model, engineOptions(flags), { onProgress: progress.update });
@@ -73,14 +83,14 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
       }
     });
 
-  addAnalysisOptions(addRunOptions(program.command('analyze <model>').description('probe every layer\'s Jacobian and the gradient flow, and report findings')))
+  addAnalysisOptions(addRunOptions(command('analyze <model>').description('probe every layer\'s Jacobian and the gradient flow, and report findings')))
     .addOption(new Option('--format <format>', 'output format (netron: the per-node figures as a Netron attachment)').choices(['table', 'json', 'md', 'sarif', 'html', 'netron']).default('table'))
     .option('--out <file>', 'write the report to a file instead of stdout')
     .addOption(new Option('--fail-on <level>', 'exit with 1 when a finding at this severity or above exists').choices(['error', 'warning', 'none']).default('none'))
     .option('--sources <dir>', 'with --format sarif: locate findings in the Python files under this folder (exporter stack traces, else module names)')
     .action(async (model: string, flags: RunFlags & AnalyzeCliFlags & { sources?: string }) => {
+      checkBeforeWork([{ file: model, what: 'the model' }, ...inputReads(flags)], flags.out, flags.sources);
       const progress = createProgressReporter(flags.progress);
-      refuseOverwrite(flags.out, [model, ...(flags.inputs ?? []), ...(flags.labels ? [flags.labels] : [])]);
       try {
         const report = await analyzeFile(model, analysisOptions(flags), { onProgress: progress.update });
         progress.stop();
@@ -94,13 +104,13 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
           const modelUri = path.relative(process.cwd(), path.resolve(model)).split(path.sep).join('/');
           emit(JSON.stringify(reportSarif(report, { modelUri, sources, toolVersion: report.tool.version }), null, 2), flags.out);
         }
-        if (flags.failOn !== 'none' && failsAt(report.findings, flags.failOn)) state.code = ExitCode.findings;
+        if (flags.failOn !== 'none' && failsAt(report.findings, flags.failOn)) state.code = failOnExit(report.findings, flags.failOn);
       } finally {
         progress.stop();
       }
     });
 
-  addAnalysisOptions(addRunOptions(program.command('compare <base> [candidate]').description('analyse two models with the same samples and compare them layer by layer (with --git-ref, one model against its version at a git revision)')))
+  addAnalysisOptions(addRunOptions(command('compare <base> [candidate]').description('analyse two models with the same samples and compare them layer by layer (with --git-ref, one model against its version at a git revision)')))
     .option('--git-ref <ref>', 'compare <base> (the working copy) against its version at this git revision')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md', 'html']).default('table'))
     .option('--out <file>', 'write the comparison to a file instead of stdout')
@@ -109,9 +119,9 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
     .action(async (first: string, second: string | undefined, flags: RunFlags & AnalyzeCliFlags & { gitRef?: string; failOnRegression?: boolean }) => {
       if (!second && !flags.gitRef) throw new DoctorError('bad-input', 'compare needs two models, or one model and --git-ref');
       if (second && flags.gitRef) throw new DoctorError('bad-input', 'give two models or one model with --git-ref, not both');
+      checkBeforeWork([{ file: first, what: 'the model' }, ...(second ? [{ file: second, what: 'the candidate model' }] : []), ...inputReads(flags)], flags.out);
       const [basePath, candidatePath] = flags.gitRef ? [fileAtRevision(first, flags.gitRef), first] : [first, second!];
       const progress = createProgressReporter(flags.progress);
-      refuseOverwrite(flags.out, [basePath, candidatePath, ...(flags.inputs ?? []), ...(flags.labels ? [flags.labels] : [])]);
       try {
         const result = await compareFiles(basePath, candidatePath, analysisOptions(flags), { onProgress: progress.update });
         const { comparison, candidate } = result;
@@ -121,21 +131,26 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
           : flags.format === 'html' ? standaloneHtml(`${path.basename(candidatePath)} against ${path.basename(basePath)}: Gradient Doctor`, { comparison })
           : formatComparison(comparison);
         emit(text, flags.out);
-        if (flags.failOn !== 'none' && failsAt(candidate.findings, flags.failOn)) state.code = ExitCode.findings;
-        if (flags.failOnRegression && comparison.regressions.length) state.code = ExitCode.findings;
+        if (flags.failOn !== 'none' && failsAt(candidate.findings, flags.failOn)) state.code = failOnExit(candidate.findings, flags.failOn, 'the candidate');
+        if (flags.failOnRegression && comparison.regressions.length) {
+          const n = comparison.regressions.length;
+          process.stderr.write(`gradient-doctor: exit 1: ${n} regression${n === 1 ? '' : 's'} (--fail-on-regression)\n`);
+          state.code = ExitCode.findings;
+        }
       } finally {
         progress.stop();
       }
     });
 
-  addAnalysisOptions(addRunOptions(program.command('what-if <model>').description('apply the findings\' fixes to an in-memory copy, re-analyse it and compare before and after')))
+  addAnalysisOptions(addRunOptions(command('what-if <model>').description('apply the findings\' fixes to an in-memory copy, re-analyse it and compare before and after')))
     .option('--fix <ids...>', 'finding ids (e.g. exploding-layer:/layers.0/Gemm) or rule ids (e.g. mis-scaled-init) whose fixes to apply; default: all')
     .option('--write [file]', 'also write the patched copy (default <model>.whatif.onnx beside it; never overwrites)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--out <file>', 'write the comparison to a file instead of stdout')
     .action(async (model: string, flags: RunFlags & AnalyzeCliFlags & { fix?: string[]; write?: boolean | string }) => {
+      checkBeforeWork([{ file: model, what: 'the model' }, ...inputReads(flags)], flags.out);
+      if (flags.write) whatIfTarget(model, flags.write);
       const progress = createProgressReporter(flags.progress);
-      refuseOverwrite(flags.out, [model, ...(flags.inputs ?? []), ...(flags.labels ? [flags.labels] : [])]);
       try {
         const result = await whatIfFile(model, { fixes: flags.fix ?? [], write: flags.write }, analysisOptions(flags), { onProgress: progress.update });
         progress.stop();
@@ -178,7 +193,7 @@ function analysisOptions(flags: RunFlags & AnalyzeCliFlags): Partial<EngineOptio
     granularity: flags.granularity,
     momentum: flags.momentum,
     curvatureIterations: flags.curvatureIterations,
-    thresholds: { ...config.thresholds, ...flags.threshold },
+    thresholds: { ...config.thresholds, ...(flags.threshold ?? {}) },
     learningRate: flags.learningRate ?? config.learningRate,
     weightDecay: flags.weightDecay ?? config.weightDecay,
   };
@@ -194,14 +209,14 @@ interface AnalyzeCliFlags {
   momentum: number;
   curvatureIterations: number;
   failOn: 'error' | 'warning' | 'none';
-  threshold: Record<string, number>;
+  threshold?: Record<string, number>;
   config?: string;
   learningRate?: number;
   weightDecay?: number;
 }
 
 /** commander parser for repeated `--threshold name=value`. */
-function parseThreshold(value: string, previous: Record<string, number>): Record<string, number> {
+function parseThreshold(value: string, previous: Record<string, number> | undefined): Record<string, number> {
   const m = /^([A-Za-z]+)=(.+)$/.exec(value);
   const n = m ? Number(m[2]) : NaN;
   if (!m || !Number.isFinite(n)) throw new InvalidArgumentError(`'${value}' is not NAME=NUMBER (e.g. illConditioned=1e5).`);
@@ -242,22 +257,36 @@ function readConfig(file: string | undefined): ConfigFile {
 
 const DEFAULT_CONFIG = '.gradient-doctor.json';
 
-/** Refuses, before any work, an --out that names a model or another file the command reads. */
-function refuseOverwrite(out: string | undefined, reads: string[]): void {
-  if (!out) return;
-  const same = (a: string, b: string) => {
-    try {
-      return realpathSync(a) === realpathSync(b);
-    } catch {
-      return path.resolve(a) === path.resolve(b);
-    }
-  };
-  if (/\.onnx$/i.test(out) || reads.some((r) => same(out, r))) throw new DoctorError('bad-input', '--out names a model or a file this command reads; refusing to overwrite it', out);
+/** The sample, label and config files the flags name, for {@link checkBeforeWork}. */
+function inputReads(flags: RunFlags & { labels?: string; config?: string }): ReadFile[] {
+  return [
+    ...(flags.inputs ?? []).map((file) => ({ file, what: 'the sample file' })),
+    ...(flags.labels ? [{ file: flags.labels, what: 'the labels file' }] : []),
+    ...(flags.config ? [{ file: flags.config, what: 'the config file' }] : []),
+  ];
+}
+
+/** Exit code 1 for --fail-on, saying why on stderr (stdout holds the report). */
+function failOnExit(findings: Finding[], level: 'error' | 'warning', whose = 'the report'): number {
+  const counted = findings.filter((f) => f.severity === 'error' || (level === 'warning' && f.severity === 'warning'));
+  const errors = counted.filter((f) => f.severity === 'error').length;
+  const warnings = counted.length - errors;
+  const parts = [errors ? `${errors} error${errors === 1 ? '' : 's'}` : '', warnings ? `${warnings} warning${warnings === 1 ? '' : 's'}` : ''].filter(Boolean);
+  process.stderr.write(`gradient-doctor: exit 1: ${whose} has ${parts.join(' and ')} (--fail-on ${level})\n`);
+  return ExitCode.findings;
 }
 
 function emit(text: string, out: string | undefined): void {
-  if (out) writeFileSync(out, text.endsWith('\n') ? text : text + '\n');
-  else process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  const body = text.endsWith('\n') ? text : text + '\n';
+  if (!out) {
+    process.stdout.write(body);
+    return;
+  }
+  try {
+    writeFileSync(out, body);
+  } catch (e) {
+    throw new DoctorError('bad-input', `cannot write --out (${fileProblem(e)})`, out);
+  }
 }
 
 /** Runs the CLI and returns its exit code. */
@@ -268,14 +297,6 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return state.code;
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return ExitCode.ok;
-    if (typeof code === 'string' && code.startsWith('commander.')) return ExitCode.badInput;
-    if (isDoctorError(e)) {
-      process.stderr.write(`gradient-doctor: error: ${e.message}\n`);
-      return ExitCode.badInput;
-    }
-    process.stderr.write(`gradient-doctor: internal error: ${errorMessage(e)}\n${e instanceof Error ? e.stack : ''}\n`);
-    return ExitCode.internal;
+    return reportFailure(e);
   }
 }

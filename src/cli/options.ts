@@ -18,14 +18,23 @@ export interface RunFlags {
   seed: number;
   samples: number;
   inputs?: string[];
-  dim: Record<string, number>;
+  dim?: Record<string, number>;
   distribution: 'normal' | 'uniform';
+  /** Seconds one onnxruntime call may take; 0 for no limit. */
+  runTimeout: number;
 }
 
 /** commander parser for a non-negative integer. */
 export function parseInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${value}' is not a non-negative integer.`);
+  return n;
+}
+
+/** commander parser for a non-negative number (seconds). */
+export function parseNonNegative(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`'${value}' is not a non-negative number.`);
   return n;
 }
 
@@ -37,7 +46,7 @@ export function parsePositive(value: string): number {
 }
 
 /** commander parser for repeated `--dim name=value`. */
-export function parseDim(value: string, previous: Record<string, number>): Record<string, number> {
+export function parseDim(value: string, previous: Record<string, number> | undefined): Record<string, number> {
   const m = /^([^=]+)=(\d+)$/.exec(value);
   if (!m || Number(m[2]) < 1) throw new InvalidArgumentError(`'${value}' is not NAME=SIZE (e.g. batch=2).`);
   return { ...previous, [m[1]]: Number(m[2]) };
@@ -47,6 +56,7 @@ export function parseDim(value: string, previous: Record<string, number>): Recor
 export function engineOptions(flags: RunFlags): EngineOptions {
   return {
     executionProvider: flags.ep,
-    samples: { count: flags.samples, seed: flags.seed, distribution: flags.distribution, dimensions: flags.dim, files: flags.inputs },
+    samples: { count: flags.samples, seed: flags.seed, distribution: flags.distribution, dimensions: flags.dim ?? {}, files: flags.inputs },
+    runTimeoutSeconds: flags.runTimeout,
   };
 }

@@ -19,6 +19,7 @@ export function readEngineOptions(scope?: vscode.Uri): EngineOptions {
       dimensions: { ...c.get<Record<string, number>>('dimensions', {}) },
       ...(files ? { files } : {}),
     },
+    runTimeoutSeconds: Math.max(0, c.get<number>('runTimeoutSeconds', 300)),
   };
 }
 

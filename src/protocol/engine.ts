@@ -13,6 +13,8 @@ export interface EngineOptions {
     /** Paths of .npy/.npz/.json sample files; when given, nothing is synthesized. */
     files?: string[];
   };
+  /** Seconds one onnxruntime call may take before the process is stopped; 0 for no limit (default 300). */
+  runTimeoutSeconds?: number;
 }
 
 /** Options of the analysis on top of {@link EngineOptions}. */

@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DoctorError, errorMessage, withFile } from '../core/errors';
+import { DoctorError, fileProblem, withFile } from '../core/errors';
 import { analyzeModel, DEFAULT_ANALYZE_OPTIONS, type AnalyzeOptions } from '../core/analysis/analyze';
 import { inspectModel, type InspectResult } from '../core/inspect';
 import type { AnalysisReport, Remedy } from '../core/report/types';
@@ -18,8 +18,14 @@ import type { SampleFile } from '../core/inputs/load';
 import { DEFAULT_SAMPLE_OPTIONS } from '../core/inputs/prepare';
 import type { WorkContext } from '../core/progress';
 import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
-import { loadModelFile } from './modelFile';
-import { createOrtRunner, ORT_VERSION } from './ort';
+import { loadModelFile, readRegularFile } from './modelFile';
+import { ORT_VERSION, ortRunnerFactory } from './ort';
+import { DEFAULT_RUN_TIMEOUT_SECONDS } from './runLimit';
+
+/** The onnxruntime runner factory for `file`, its calls held to the options' run time limit. */
+function runnerFor(file: string, options: Partial<EngineOptions>) {
+  return ortRunnerFactory({ seconds: options.runTimeoutSeconds ?? DEFAULT_RUN_TIMEOUT_SECONDS, file });
+}
 
 /**
  * The engine's file-system front door, shared by the CLI (in process) and the extension's worker:
@@ -30,20 +36,14 @@ export async function inspectFile(file: string, options: Partial<EngineOptions> 
     ctx?.onProgress?.({ message: `Loading ${path.basename(file)}`, fraction: 0 });
     const loaded = loadModelFile(file);
     const samples = { ...DEFAULT_SAMPLE_OPTIONS, ...options.samples, files: readSampleFiles(options.samples?.files) };
-    return await inspectModel(loaded, { executionProvider: options.executionProvider ?? 'auto', samples }, createOrtRunner, ORT_VERSION, ctx);
+    return await inspectModel(loaded, { executionProvider: options.executionProvider ?? 'auto', samples }, runnerFor(loaded.path, options), ORT_VERSION, ctx);
   } catch (e) {
     throw withFile(e, path.resolve(file));
   }
 }
 
 function readSampleFiles(files: string[] | undefined): SampleFile[] | undefined {
-  return files?.map((f) => {
-    try {
-      return { name: f, bytes: readFileSync(f) };
-    } catch (e) {
-      throw new DoctorError('bad-input', `cannot read the sample file (${errorMessage(e)})`, f);
-    }
-  });
+  return files?.map((f) => ({ name: f, bytes: readRegularFile(f, { kind: 'bad-input', what: 'the sample file' }) }));
 }
 
 declare const GRADIENT_DOCTOR_VERSION: string;
@@ -55,7 +55,7 @@ export async function analyzeFile(file: string, options: Partial<EngineOptions> 
   try {
     ctx?.onProgress?.({ message: `Loading ${path.basename(file)}`, fraction: 0 });
     const loaded = loadModelFile(file);
-    return await analyzeModel(loaded, analyzeOptionsOf(options), createOrtRunner, { ort: ORT_VERSION, tool: TOOL_VERSION }, ctx);
+    return await analyzeModel(loaded, analyzeOptionsOf(options), runnerFor(loaded.path, options), { ort: ORT_VERSION, tool: TOOL_VERSION }, ctx);
   } catch (e) {
     throw withFile(e, path.resolve(file));
   }
@@ -80,32 +80,54 @@ export interface WhatIfRequest {
  */
 export async function whatIfFile(file: string, request: WhatIfRequest, options: Partial<EngineOptions> & Partial<AnalysisFlags> = {}, ctx?: WorkContext): Promise<WhatIfResult> {
   try {
+    const target = request.write ? whatIfTarget(file, request.write) : undefined;
     const loaded = loadModelFile(file);
+    const createRunner = runnerFor(loaded.path, options);
     const analyzeOptions = analyzeOptionsOf(options);
     const versions = { ort: ORT_VERSION, tool: TOOL_VERSION };
     const half = (from: number, label: string): WorkContext => ({
       ...ctx,
       onProgress: (p) => ctx?.onProgress?.({ message: `${label}: ${p.message}`, fraction: from + (p.fraction ?? 0) / 2 }),
     });
-    const before = await analyzeModel(loaded, analyzeOptions, createOrtRunner, versions, half(0, 'Before'));
+    const before = await analyzeModel(loaded, analyzeOptions, createRunner, versions, half(0, 'Before'));
     const remedies = [...(request.remedies ?? []), ...remediesOf(before.findings, request.fixes)];
     if (remedies.length === 0) throw new DoctorError('bad-input', 'nothing to apply: none of the chosen findings has a remedy that can be applied to the model itself');
     const patched = applyRemedies(loaded.model, remedies, analyzeOptions.samples.seed);
     const order = validateGraph(patched.model.graph, loaded.path);
-    const after = await analyzeModel({ ...loaded, model: patched.model, order, path: `${loaded.path} (what-if)` }, analyzeOptions, createOrtRunner, versions, half(0.5, 'After'));
+    const after = await analyzeModel({ ...loaded, model: patched.model, order, path: `${loaded.path} (what-if)` }, analyzeOptions, createRunner, versions, half(0.5, 'After'));
     const result = compareAnalyses(before, after, patched.applied);
-    if (request.write) result.written = writePatched(loaded.path, patched.model, request.write);
+    if (target) result.written = writePatched(target, patched.model);
     return result;
   } catch (e) {
     throw withFile(e, path.resolve(file));
   }
 }
 
-function writePatched(original: string, model: Model, write: true | string): string {
+/**
+ * Where `what-if --write` puts the patched model, checked before any work: never the original,
+ * never an existing file, and only into a folder that exists. Throws a 'bad-input' DoctorError.
+ */
+export function whatIfTarget(original: string, write: true | string): string {
   const target = path.resolve(write === true ? original.replace(/(\.onnx)?$/i, '.whatif.onnx') : write);
   if (target === path.resolve(original)) throw new DoctorError('bad-input', 'refusing to overwrite the original model; choose another file name', target);
   if (existsSync(target)) throw new DoctorError('bad-input', 'refusing to overwrite an existing file; remove it or choose another name', target);
-  writeFileSync(target, encodeModel(model).bytes, { flag: 'wx' });
+  const folder = path.dirname(target);
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(folder).isDirectory();
+  } catch (e) {
+    throw new DoctorError('bad-input', `cannot write the patched model there: its folder ${folder} cannot be used (${fileProblem(e)})`, target);
+  }
+  if (!isFolder) throw new DoctorError('bad-input', `cannot write the patched model there: ${folder} is not a folder`, target);
+  return target;
+}
+
+function writePatched(target: string, model: Model): string {
+  try {
+    writeFileSync(target, encodeModel(model).bytes, { flag: 'wx' });
+  } catch (e) {
+    throw new DoctorError('bad-input', `cannot write the patched model (${fileProblem(e)})`, target);
+  }
   return target;
 }
 

@@ -5,7 +5,13 @@ import { DoctorError, errorMessage } from '../core/errors';
 import type { ElementType, NdArray } from '../core/ndarray';
 import { encodeModel } from '../core/onnx/encode';
 import type { Model } from '../core/onnx/types';
-import type { ExecutionProviderChoice, ExecutionProviderPreference, RunnerOptions, TensorRunner } from '../core/ports';
+import type { ExecutionProviderChoice, ExecutionProviderPreference, RunnerFactory, RunnerOptions, TensorRunner } from '../core/ports';
+import { cleanOrtMessage } from './ortMessage';
+import { DEFAULT_RUN_TIMEOUT_SECONDS, timeLimitMessage, withTimeLimit } from './runLimit';
+
+// onnxruntime's own log lines (coloured, with C++ source locations) never reach the user's stderr:
+// its errors come back as exceptions, which become DoctorErrors with the message cleaned.
+ort.env.logLevel = 'fatal';
 
 /** Weights larger than this are handed to onnxruntime by reference rather than copied into the model bytes. */
 export const EXTERNALIZE_ABOVE_BYTES = 64 * 1024;
@@ -13,37 +19,59 @@ export const EXTERNALIZE_ABOVE_BYTES = 64 * 1024;
 /** The onnxruntime-node version in use. */
 export const ORT_VERSION: string = ort.env.versions.node ?? ort.env.versions.common;
 
+/** The time limit on each onnxruntime call, and the model it names when the limit is hit. */
+export interface RunLimit {
+  /** Seconds one call (a session's creation or one run) may take; 0 for no limit. */
+  seconds: number;
+  /** The model file, for the message. */
+  file: string;
+}
+
+/** The limit used when none is given: {@link DEFAULT_RUN_TIMEOUT_SECONDS}, naming no file. */
+const DEFAULT_LIMIT: RunLimit = { seconds: DEFAULT_RUN_TIMEOUT_SECONDS, file: 'the model' };
+
 /**
  * Compiles `model` into an onnxruntime session (from memory, weights passed by reference),
  * choosing the execution provider as the user asked: `auto` tries CUDA and falls back to CPU,
- * saying why; `cuda` fails clearly when CUDA cannot be used.
+ * saying why; `cuda` fails clearly when CUDA cannot be used. Every onnxruntime call of the runner
+ * (creating the session, each run) is held to `limit` (see runLimit.ts).
  */
-export async function createOrtRunner(model: Model, options: RunnerOptions): Promise<TensorRunner> {
+export async function createOrtRunner(model: Model, options: RunnerOptions, limit: RunLimit = DEFAULT_LIMIT): Promise<TensorRunner> {
   const exposed = withExtraOutputs(model, options.extraOutputs ?? []);
   const { bytes, external } = encodeModel(exposed, { externalizeAbove: EXTERNALIZE_ABOVE_BYTES });
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
+    logSeverityLevel: 4,
     externalData: external.map((e) => ({ path: e.path, data: e.data })),
   };
-  const { session, choice } = await createSession(bytes, base, options.executionProvider);
-  return new OrtRunner(session, choice);
+  const guard: Guard = (call) => withTimeLimit(limit.seconds * 1000, timeLimitMessage(limit.file, limit.seconds), call);
+  const { session, choice } = await createSession(bytes, base, options.executionProvider, guard);
+  return new OrtRunner(session, choice, guard);
 }
+
+/** A {@link RunnerFactory} whose runners hold every onnxruntime call to `limit`. */
+export function ortRunnerFactory(limit: RunLimit): RunnerFactory {
+  return (model, options) => createOrtRunner(model, options, limit);
+}
+
+/** Runs an onnxruntime call under the runner's time limit. */
+type Guard = <T>(call: () => Promise<T>) => Promise<T>;
 
 async function createSession(
   bytes: Uint8Array,
   base: ort.InferenceSession.SessionOptions,
   requested: ExecutionProviderPreference,
+  guard: Guard,
 ): Promise<{ session: ort.InferenceSession; choice: ExecutionProviderChoice }> {
-  const create = (ep: 'cuda' | 'cpu') => ort.InferenceSession.create(bytes, { ...base, executionProviders: [ep] });
+  const create = (ep: 'cuda' | 'cpu') => guard(() => ort.InferenceSession.create(bytes, { ...base, executionProviders: [ep] }));
   if (requested !== 'cpu') {
     const unavailable = cudaUnavailableReason();
     if (!unavailable) {
       try {
         return { session: await create('cuda'), choice: { requested, used: 'cuda' } };
       } catch (e) {
-        if (requested === 'cuda') throw new DoctorError('runtime', `the CUDA execution provider could not be used: ${errorMessage(e)}`);
-        return { session: await createCpu(create), choice: { requested, used: 'cpu', fallbackReason: `CUDA failed: ${errorMessage(e)}` } };
+        if (requested === 'cuda') throw new DoctorError('runtime', `the CUDA execution provider could not be used: ${cleanOrtMessage(errorMessage(e))}`);
+        return { session: await createCpu(create), choice: { requested, used: 'cpu', fallbackReason: `CUDA failed: ${cleanOrtMessage(errorMessage(e))}` } };
       }
     }
     if (requested === 'cuda') throw new DoctorError('runtime', `the CUDA execution provider is not available: ${unavailable}`);
@@ -80,10 +108,6 @@ function cudaProviderInstalled(): boolean {
   }
 }
 
-function cleanOrtMessage(m: string): string {
-  return m.replace(/^Error: /, '').replace(/\[ONNXRuntimeError\] : \d+ : \w+ : /, '');
-}
-
 /** A shallow copy of `model` whose graph also outputs `names` (duplicates and existing outputs skipped). */
 function withExtraOutputs(model: Model, names: readonly string[]): Model {
   if (names.length === 0) return model;
@@ -92,10 +116,14 @@ function withExtraOutputs(model: Model, names: readonly string[]): Model {
   return { ...model, graph: { ...model.graph, outputs: [...model.graph.outputs, ...extra] } };
 }
 
+/** Runs log nothing to stderr (their errors come back as exceptions). */
+const RUN_OPTIONS: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };
+
 class OrtRunner implements TensorRunner {
   constructor(
     private readonly session: ort.InferenceSession,
     readonly executionProvider: ExecutionProviderChoice,
+    private readonly guard: Guard,
   ) {}
 
   get inputNames(): readonly string[] {
@@ -111,7 +139,7 @@ class OrtRunner implements TensorRunner {
     for (const [name, a] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(a.dtype, a.data as ort.Tensor.DataType, a.dims);
     let result: ort.InferenceSession.ReturnType;
     try {
-      result = fetches ? await this.session.run(ortFeeds, [...fetches]) : await this.session.run(ortFeeds);
+      result = await this.guard(() => (fetches ? this.session.run(ortFeeds, [...fetches], RUN_OPTIONS) : this.session.run(ortFeeds, RUN_OPTIONS)));
     } catch (e) {
       throw new DoctorError('runtime', `onnxruntime failed to run the model: ${cleanOrtMessage(errorMessage(e))}`);
     }

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { DoctorError } from '../core/errors';
 import type { Progress } from '../core/progress';
 import type { SerializedError, WorkerReply, WorkerRequest, WorkerResults, WorkKind, WorkOptions } from '../protocol/worker';
+import { TIME_LIMIT_SIGNAL } from './runLimit';
 
 /** Options for {@link WorkerClient}. */
 export interface WorkerClientOptions {
@@ -188,7 +189,9 @@ export class WorkerClient {
         this.send(fresh, { type: 'work/start', id, kind: p.kind, path: p.path, options: p.options });
         continue;
       }
-      this.settle(id, new DoctorError('runtime', `the analysis worker ${how} while working on this model; the next analysis starts a fresh worker. See "Gradient Doctor: Show Log".`, p.path));
+      this.settle(id, signal === TIME_LIMIT_SIGNAL
+        ? new DoctorError('time-limit', 'onnxruntime ran past the run time limit (the gradientDoctor.runTimeoutSeconds setting) on this model and was stopped; a model can loop for ever, and a slow one needs a higher limit', p.path)
+        : new DoctorError('runtime', `the analysis worker ${how} while working on this model; the next analysis starts a fresh worker. See "Gradient Doctor: Show Log".`, p.path));
     }
   }
 

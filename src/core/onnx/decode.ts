@@ -1,6 +1,8 @@
-import { DoctorError, errorMessage } from '../errors';
+import { DoctorError, errorMessage, isDoctorError } from '../errors';
 import { modelProtoType, type ProtoRecord } from './proto';
 import { sniffModelBytes } from './sniff';
+import { checkedElementCount, checkTensorBytes } from './tensorSize';
+import { scanTopLevel } from './wire';
 import {
   DataType,
   type Attribute,
@@ -25,18 +27,31 @@ export function decodeModel(bytes: Uint8Array, file?: string): Model {
   try {
     proto = modelProtoType().decode(bytes) as unknown as ProtoRecord;
   } catch (e) {
-    const detail = errorMessage(e);
-    const truncated = /index out of range|invalid wire type|premature/i.test(detail);
-    throw new DoctorError(
-      'corrupt-model',
-      truncated
-        ? `the file ends before the model does: it is truncated or corrupt (${detail})`
-        : `the protobuf data is not a valid ONNX ModelProto (${detail})`,
-      file,
-    );
+    throw new DoctorError('corrupt-model', protobufProblem(bytes, e), file);
   }
-  const graph = proto.graph as ProtoRecord | undefined;
-  if (!graph) throw new DoctorError('corrupt-model', 'the model has no graph (ModelProto.graph is missing)', file);
+  try {
+    return toModel(proto);
+  } catch (e) {
+    if (isDoctorError(e) && !e.file) throw new DoctorError(e.kind, e.message, file);
+    throw e;
+  }
+}
+
+/** Why protobuf decoding failed, in words: cut short, or complete but damaged inside. */
+function protobufProblem(bytes: Uint8Array, e: unknown): string {
+  if (e instanceof RangeError && /call stack/i.test(e.message)) return 'the file is corrupt: its messages nest deeper than any model does';
+  const detail = errorMessage(e).replace(/^index out of range: .*/, 'a length runs past the end of its message');
+  const scan = scanTopLevel(bytes);
+  if (scan.state === 'ends-early') {
+    return `the file ends before the model does: its part starting at byte ${scan.at} needs ${scan.needed} more bytes than the file has (truncated, for example by an interrupted download or copy)`;
+  }
+  if (scan.state === 'bad-tag') return `the file is corrupt: byte ${scan.at} does not start an ONNX ModelProto field`;
+  return `the file is corrupt: it is complete, but the data inside it is damaged (${detail})`;
+}
+
+function toModel(proto: ProtoRecord): Model {
+  const graph = proto.graph as ProtoRecord | null | undefined;
+  if (!graph) throw new DoctorError('corrupt-model', 'the model has no graph (ModelProto.graph is missing)');
   const model: Model = {
     irVersion: num(proto.ir_version),
     opsetImports: list(proto.opset_import).map((o) => ({ domain: str(o.domain), version: num(o.version) })),
@@ -49,9 +64,9 @@ export function decodeModel(bytes: Uint8Array, file?: string): Model {
     metadata: toMetadata(proto.metadata_props),
     passthrough: pick(proto, ['training_info', 'functions']),
   };
-  if (model.irVersion <= 0) throw new DoctorError('corrupt-model', 'ModelProto.ir_version is missing or zero', file);
+  if (model.irVersion <= 0) throw new DoctorError('corrupt-model', 'ModelProto.ir_version is missing or zero');
   if (model.opsetImports.length === 0 && model.irVersion >= 3) {
-    throw new DoctorError('corrupt-model', 'the model imports no operator set (ModelProto.opset_import is empty)', file);
+    throw new DoctorError('corrupt-model', 'the model imports no operator set (ModelProto.opset_import is empty)');
   }
   return model;
 }
@@ -59,7 +74,7 @@ export function decodeModel(bytes: Uint8Array, file?: string): Model {
 function toGraph(g: ProtoRecord): Graph {
   const initializers = new Map<string, Tensor>();
   for (const t of list(g.initializer)) {
-    const tensor = toTensor(t);
+    const tensor = toTensor(t, `initializer '${str(t.name)}'`);
     initializers.set(tensor.name, tensor);
   }
   return {
@@ -82,7 +97,7 @@ function toNode(n: ProtoRecord): Node {
     domain: str(n.domain),
     inputs: (n.input as string[] | undefined) ?? [],
     outputs: (n.output as string[] | undefined) ?? [],
-    attributes: list(n.attribute).map(toAttribute),
+    attributes: list(n.attribute).map((a) => toAttribute(a, str(n.name) || str(n.op_type))),
     docString: optStr(n.doc_string),
     metadata: toMetadata(n.metadata_props),
     overload: optStr(n.overload),
@@ -93,46 +108,65 @@ const ATTR_TYPES: Record<number, Attribute['type']> = {
   1: 'float', 2: 'int', 3: 'string', 4: 'tensor', 5: 'graph', 6: 'floats', 7: 'ints', 8: 'strings', 9: 'tensors', 10: 'graphs',
 };
 
-function toAttribute(a: ProtoRecord): Attribute {
+function toAttribute(a: ProtoRecord, node: string): Attribute {
   const name = str(a.name);
+  const where = `attribute '${name}' of node '${node}'`;
+  const message = (field: string, what: string): ProtoRecord => {
+    const v = a[field] as ProtoRecord | null | undefined;
+    if (!v) throw new DoctorError('corrupt-model', `${where} is declared a ${what} but holds none`);
+    return v;
+  };
   const type = ATTR_TYPES[num(a.type)];
   const utf8 = new TextDecoder();
   switch (type) {
     case 'float': return { name, type, value: num(a.f) };
     case 'int': return { name, type, value: num(a.i) };
     case 'string': return { name, type, value: utf8.decode((a.s as Uint8Array | undefined) ?? new Uint8Array()) };
-    case 'tensor': return { name, type, value: toTensor(a.t as ProtoRecord) };
-    case 'graph': return { name, type, value: toGraph(a.g as ProtoRecord) };
+    case 'tensor': return { name, type, value: toTensor(message('t', 'tensor'), `the tensor of ${where}`) };
+    case 'graph': return { name, type, value: toGraph(message('g', 'graph')) };
     case 'floats': return { name, type, value: ((a.floats as number[] | undefined) ?? []).map(Number) };
     case 'ints': return { name, type, value: ((a.ints as number[] | undefined) ?? []).map(Number) };
     case 'strings': return { name, type, value: ((a.strings as Uint8Array[] | undefined) ?? []).map((s) => utf8.decode(s)) };
-    case 'tensors': return { name, type, value: list(a.tensors).map(toTensor) };
+    case 'tensors': return { name, type, value: list(a.tensors).map((t) => toTensor(t, `a tensor of ${where}`)) };
     case 'graphs': return { name, type, value: list(a.graphs).map(toGraph) };
     default: return { name, type: 'other', value: a };
   }
 }
 
-function toTensor(t: ProtoRecord): Tensor {
+/**
+ * A tensor of the model, its bytes checked against its dims before anything allocates its size;
+ * `what` names it in messages ("initializer 'w'").
+ */
+function toTensor(t: ProtoRecord, what: string): Tensor {
   const dataType = num(t.data_type) as DataType;
   const dims = ((t.dims as number[] | undefined) ?? []).map(Number);
   const tensor: Tensor = { name: str(t.name), dataType, dims, docString: optStr(t.doc_string) };
   if (num(t.data_location) === 1) {
-    tensor.external = toExternalRef(t);
+    tensor.external = toExternalRef(t, what);
+    checkedElementCount(dims, what);
   } else if (dataType === DataType.STRING) {
     tensor.strings = (t.string_data as Uint8Array[] | undefined) ?? [];
+    const count = checkedElementCount(dims, what);
+    if (tensor.strings.length !== count) {
+      throw new DoctorError('corrupt-model', `${what} has dims [${dims.join(', ')}] (${count} strings) but holds ${tensor.strings.length} strings`);
+    }
   } else {
     tensor.raw = has(t, 'raw_data') ? (t.raw_data as Uint8Array) : typedFieldBytes(t, dataType);
+    checkTensorBytes(tensor, tensor.raw.byteLength, what);
   }
   return tensor;
 }
 
-function toExternalRef(t: ProtoRecord): ExternalRef {
+function toExternalRef(t: ProtoRecord, what: string): ExternalRef {
   const entries = toMetadata(t.external_data);
-  return {
-    location: entries.location ?? '',
-    offset: entries.offset ? Number(entries.offset) : 0,
-    length: entries.length ? Number(entries.length) : undefined,
+  const count = (key: 'offset' | 'length'): number | undefined => {
+    const text = entries[key];
+    if (text === undefined || text === '') return undefined;
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < 0) throw new DoctorError('corrupt-model', `${what} keeps its data at ${key} '${text}' of its external file, which is not a byte count`);
+    return n;
   };
+  return { location: entries.location ?? '', offset: count('offset') ?? 0, length: count('length') };
 }
 
 /** Packs the legacy typed fields (float_data, int32_data, ...) into little-endian bytes. */
@@ -151,7 +185,9 @@ function typedFieldBytes(t: ProtoRecord, dataType: DataType): Uint8Array {
     case DataType.UINT16: case DataType.FLOAT16: case DataType.BFLOAT16: return bytesOf(Uint16Array.from(pickNums('int32_data')));
     case DataType.INT8: return bytesOf(Int8Array.from(pickNums('int32_data')));
     case DataType.UINT8: case DataType.BOOL: return Uint8Array.from(pickNums('int32_data'));
-    default: return new Uint8Array();
+    case DataType.COMPLEX64: return bytesOf(Float32Array.from(pickNums('float_data')));
+    case DataType.COMPLEX128: return bytesOf(Float64Array.from(pickNums('double_data')));
+    default: return Uint8Array.from(pickNums('int32_data'));
   }
 }
 

@@ -1,9 +1,13 @@
 import { DoctorError } from '../errors';
+import { checkTensorBytes } from './tensorSize';
 import type { Graph, Model, Tensor } from './types';
 
 /** Reads the external data files a model refers to; implemented over the file system by the runtime. */
 export interface ExternalDataReader {
-  /** The whole content of `location` (already checked by {@link checkExternalLocation}) in the model's folder. */
+  /**
+   * The whole content of `location` (already checked by {@link checkExternalLocation}) in the model's
+   * folder; refuses anything but a regular file (a folder, a named pipe) with a DoctorError.
+   */
   read(location: string): Uint8Array;
 }
 
@@ -48,12 +52,17 @@ export function resolveExternalData(model: Model, reader: ExternalDataReader, fi
       files.set(ref.location, data);
     }
     const end = ref.length === undefined ? data.byteLength : ref.offset + ref.length;
-    if (ref.offset < 0 || end > data.byteLength) {
+    if (ref.offset < 0 || ref.offset > data.byteLength || end > data.byteLength) {
       throw new DoctorError(
         'external-data',
         `initializer '${tensor.name}' wants bytes ${ref.offset}..${end} of '${ref.location}', which has only ${data.byteLength} bytes`,
         file,
       );
+    }
+    try {
+      checkTensorBytes(tensor, end - ref.offset, `initializer '${tensor.name}' (in '${ref.location}')`);
+    } catch (e) {
+      throw e instanceof DoctorError ? new DoctorError(e.kind, e.message, file) : e;
     }
     tensor.raw = data.subarray(ref.offset, end);
     delete tensor.external;

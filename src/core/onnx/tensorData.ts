@@ -1,18 +1,22 @@
 import { DoctorError } from '../errors';
-import { DataType, dataTypeName, elementCount, type Tensor } from './types';
+import { byteLengthOf, checkedElementCount } from './tensorSize';
+import { bytesPerElement, DataType, dataTypeName, type Tensor } from './types';
 
 /** Element values of a numeric tensor as float64 (int64 beyond 2^53 loses precision). */
 export function tensorToFloat64(t: Tensor): Float64Array {
   const raw = t.raw;
   if (!raw) throw new DoctorError('unsupported', `tensor '${t.name}' has no loaded data`);
-  const n = elementCount(t.dims);
-  // Copy first: raw is often a view at an odd offset into the file, and typed arrays need alignment.
-  const bytes = new Uint8Array(raw);
-  const view = new DataView(bytes.buffer);
-  const out = new Float64Array(n);
   const read = ELEMENT_READERS[t.dataType];
   if (!read) throw new DoctorError('unsupported', `tensor '${t.name}' has element type ${dataTypeName(t.dataType)}, which is not numeric`);
-  const size = bytes.byteLength / Math.max(n, 1);
+  // Checked before allocating: the dims must describe exactly the bytes held.
+  const n = checkedElementCount(t.dims, `tensor '${t.name}'`);
+  const expected = byteLengthOf(t.dataType, n);
+  if (expected !== raw.byteLength) {
+    throw new DoctorError('corrupt-model', `tensor '${t.name}' has dims [${t.dims.join(', ')}] (${expected} bytes of ${dataTypeName(t.dataType)}) but holds ${raw.byteLength} bytes`);
+  }
+  const size = bytesPerElement(t.dataType) ?? 1;
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = read(view, i * size);
   return out;
 }
