@@ -18,6 +18,8 @@ import { averagePool, maxPool } from './rules/pool';
 import { pad } from './rules/pad';
 import { cumSum } from './rules/cumSum';
 import { instanceNormalization } from './rules/instanceNorm';
+import { resize, upsample } from './rules/resize';
+import { einsum } from './rules/einsum';
 import { tile } from './rules/tile';
 import { maxRule, meanRule, minRule, sumRule } from './rules/variadic';
 import { convTranspose } from './rules/convTranspose';
@@ -26,11 +28,11 @@ import { where } from './rules/where';
 
 /** Every derivative rule, listed explicitly (no side-effect registration). Keep README's table in step. */
 const RULES: DerivativeRule[] = [
-  abs, addRule, averagePool, batchNormalization, cast, castLike, clip, concat, conv, convTranspose, cumSum, divRule, dropout, elu, erf, exp,
+  abs, addRule, averagePool, batchNormalization, cast, castLike, clip, concat, conv, convTranspose, cumSum, divRule, dropout, einsum, elu, erf, exp,
   expand, flatten, gather, gatherElements, gelu, gemm, globalAveragePool, globalMaxPool, hardSigmoid, hardSwish, identity, instanceNormalization,
   layerNormalization, leakyRelu, log, logSoftmax, matmul, maxPool, maxRule, meanRule, minRule, mulRule, neg, pad, powRule, reciprocal,
-  reduceL1, reduceL2, reduceLogSum, reduceLogSumExp, reduceMax, reduceMean, reduceMin, reduceSum, reduceSumSquare, relu, reshape, sigmoid,
-  slice, softmax, softplus, scatterElements, split, sqrt, squeeze, subRule, sumRule, tanh, tile, transpose, unsqueeze, where,
+  reduceL1, reduceL2, reduceLogSum, reduceLogSumExp, reduceMax, reduceMean, reduceMin, reduceSum, reduceSumSquare, relu, reshape, resize, sigmoid,
+  slice, softmax, softplus, scatterElements, split, sqrt, squeeze, subRule, sumRule, tanh, tile, transpose, unsqueeze, upsample, where,
 ];
 
 /** Op types whose outputs carry no derivative at all (shape computations, comparisons, index ops). */

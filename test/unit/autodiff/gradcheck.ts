@@ -10,8 +10,8 @@ import { createOrtRunner } from '../../../src/runtime/ort';
 export interface CaseInput {
   name: string;
   dims: number[];
-  /** 'x': differentiated; 'const': an initializer with the given values (or random) of the case's type; 'int64', 'bool', 'float64': constants of that type. */
-  kind?: 'x' | 'const' | 'int64' | 'bool' | 'float64';
+  /** 'x': differentiated; 'const': an initializer with the given values (or random) of the case's type; 'int64', 'bool', 'float64', 'float32': constants of that type. */
+  kind?: 'x' | 'const' | 'int64' | 'bool' | 'float64' | 'float32';
   values?: number[];
   /** Draw positive values (for Log, Sqrt, Div denominators). */
   positive?: boolean;
