@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { fmt } from '../core/report/table';
+import { fmt, formatFigure, jacobianFigure, kindText, rankText, type JacobianFigureName } from '../core/report/figures';
 import type { AnalysisReport, Finding, LayerReport } from '../core/report/types';
 import { findingNode, locateNode, type SourceMatch } from '../core/sourceMap';
 import type { OutlineResult } from '../protocol/worker';
@@ -130,7 +130,7 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
       const line = view.outline.nodeLines[layer.nodes[0]];
       if (flagged.length === 0 || line === undefined) continue;
       const top = flagged[0];
-      const figure = layer.jacobian.sigmaMax !== null ? `σmax ${fmt(layer.jacobian.sigmaMax)} · ` : '';
+      const figure = layer.jacobian.sigmaMax !== null ? `σmax ${formatFigure(jacobianFigure(layer.jacobian, 'sigmaMax'))} · ` : '';
       const more = flagged.length > 1 ? ` (+${flagged.length - 1})` : '';
       lenses.push(new vscode.CodeLens(new vscode.Range(line, 0, line, 0), {
         title: `${figure}${top.rule}${more} · Show fix`,
@@ -271,16 +271,20 @@ function findingsOfLayer(report: AnalysisReport, layer: LayerReport): Finding[] 
 
 function figuresTable(l: LayerReport): string {
   const j = l.jacobian;
-  const rows: Array<[string, string]> = [
-    ['σmax', fmt(j.sigmaMax)],
-    ['σmin', fmt(j.sigmaMin)],
-    ['rms gain', fmt(j.rmsGain)],
-    ['condition κ', fmt(j.conditionNumber)],
-    ['‖∂L/∂input‖', fmt(l.gradient.inputNorm)],
-    ['‖∂L/∂output‖', fmt(l.gradient.outputNorm)],
+  const jacobianRow = (label: string, name: JacobianFigureName): [string, string, string] => {
+    const f = jacobianFigure(j, name);
+    return [label, formatFigure(f, true), f ? kindText(f.kind) : 'not computed'];
+  };
+  const rows: Array<[string, string, string]> = [
+    jacobianRow('σmax', 'sigmaMax'),
+    jacobianRow('σmin', 'sigmaMin'),
+    jacobianRow('rms gain', 'rmsGain'),
+    jacobianRow('condition κ', 'conditionNumber'),
+    ['‖∂L/∂input‖', fmt(l.gradient.inputNorm), 'exact'],
+    ['‖∂L/∂output‖', fmt(l.gradient.outputNorm), 'exact'],
   ];
-  const method = `${j.method}${j.errors ? ` (± ${fmt(j.errors.sigmaMax)} on σmax)` : ''}`;
-  return `| figure | value |\n| --- | --- |\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n| method | ${method} |\n`;
+  const rank = rankText(j);
+  return `| figure | value | kind |\n| --- | --- | --- |\n${rows.map(([k, v, kind]) => `| ${k} | ${v} | ${kind} |`).join('\n')}\n| method | ${j.method} | |\n${rank ? `\n${rank}\n` : ''}`;
 }
 
 function escapeMd(s: string): string {

@@ -12,7 +12,7 @@ import type { ExecutionProviderPreference, RunnerFactory } from '../ports';
 import { cancellableRunners, checkpoint, type WorkContext } from '../progress';
 import { hasRecurrent, unrollRecurrent, type UnrolledSteps } from '../autodiff/unroll';
 import { validateGraph } from '../onnx/validate';
-import { REPORT_SCHEMA_VERSION, type AnalysisReport, type LayerReport, type ParameterReport } from '../report/types';
+import { REPORT_SCHEMA_MINOR, REPORT_SCHEMA_VERSION, type AnalysisReport, type LayerReport, type ParameterReport } from '../report/types';
 import { diagnose, type DiagnosisOptions } from '../diagnosis/diagnose';
 import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, type LossKind } from './gradientFlow';
@@ -194,10 +194,9 @@ export async function analyzeModel(
   }
   const e2e = results.map((r) => r.endToEnd);
   const e2eOk = e2e.filter((x): x is JacobianFigures => !(x instanceof Error));
-  const sigmaMax = median(e2eOk.map((x) => x.sigmaMax));
-  const sigmaMin = median(e2eOk.map((x) => x.sigmaMin));
   const report: AnalysisReport = {
     schemaVersion: REPORT_SCHEMA_VERSION,
+    schemaMinor: REPORT_SCHEMA_MINOR,
     tool: { name: 'gradient-doctor', version: versions.tool },
     model: {
       path: source.path, sha256: source.sha256, opset, irVersion: model.irVersion, producer: summary.producer,
@@ -224,11 +223,11 @@ export async function analyzeModel(
     layers: layerReports,
     parameters,
     endToEnd: {
-      sigmaMax,
-      sigmaMin,
-      rmsGain: median(e2eOk.map((x) => x.rmsGain)),
-      conditionNumber: sigmaMax !== null && sigmaMin ? sigmaMax / sigmaMin : null,
+      ...jacobianMedians(e2eOk),
       method: e2eOk[0]?.method ?? 'failed',
+      kinds: e2eOk[0]?.kinds,
+      errors: e2eOk[0]?.errors,
+      rank: e2eOk[0]?.rank,
       lyapunovExponent: logs.length ? logs.reduce((a, b) => a + b, 0) / logs.length : null,
       reason: e2eOk.length === 0 && e2e[0] instanceof Error ? e2e[0].message : undefined,
     },
@@ -284,7 +283,6 @@ function layerReport(layer: Layer, jac: Array<JacobianFigures | Error>, grads: A
     const vals = per.filter((x): x is number => x !== null);
     return { perSample: per, min: vals.length ? Math.min(...vals) : null, max: vals.length ? Math.max(...vals) : null };
   };
-  const sigmaMax = median(ok.map((j) => j.sigmaMax));
   const sigmaMin = median(ok.map((j) => j.sigmaMin));
   const noSigmaMin = ok.length > 0 && sigmaMin === null;
   const gradOk = grads.filter((g): g is Map<string, number> => !(g instanceof Error));
@@ -302,14 +300,13 @@ function layerReport(layer: Layer, jac: Array<JacobianFigures | Error>, grads: A
     jacobian: ok.length === 0
       ? { sigmaMax: null, sigmaMin: null, rmsGain: null, conditionNumber: null, method: 'failed', reason: failed?.message ?? 'not probed' }
       : {
-        sigmaMax,
-        sigmaMin,
-        rmsGain: median(ok.map((j) => j.rmsGain)),
-        conditionNumber: sigmaMax !== null && sigmaMin ? sigmaMax / sigmaMin : null,
+        ...jacobianMedians(ok),
         method: ok[0].method,
         note: ok[0].note,
         rmsMethod: ok[0].rmsMethod,
+        kinds: ok[0].kinds,
         errors: ok[0].errors,
+        rank: ok[0].rank,
         spectrum: ok[0].spectrum,
         inputSize: ok[0].inputSize,
         outputSize: ok[0].outputSize,
@@ -322,6 +319,21 @@ function layerReport(layer: Layer, jac: Array<JacobianFigures | Error>, grads: A
     lyapunovRunningSum: null,
     saturation,
     durationMs: 0,
+  };
+}
+
+/**
+ * Medians over samples of a span's figures. The condition number is the median of the per-sample
+ * ones; a singular Jacobian's is infinite, reported as null beside a rank below min(m, n).
+ */
+function jacobianMedians(ok: JacobianFigures[]) {
+  const kappa = ok.map((j) => j.conditionNumber).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  const mid = kappa.length ? (kappa.length % 2 ? kappa[kappa.length >> 1] : (kappa[(kappa.length >> 1) - 1] + kappa[kappa.length >> 1]) / 2) : NaN;
+  return {
+    sigmaMax: median(ok.map((j) => j.sigmaMax)),
+    sigmaMin: median(ok.map((j) => j.sigmaMin)),
+    rmsGain: median(ok.map((j) => j.rmsGain)),
+    conditionNumber: Number.isFinite(mid) ? mid : null,
   };
 }
 

@@ -186,6 +186,7 @@ async function lanczosTop(
   scale(q, 1 / norm(q));
   let previous: Float64Array | undefined;
   let best: { lambda: number; residual: number; vector: Float64Array } = { lambda: 0, residual: Infinity, vector: new Float64Array(0) };
+  let converged = false;
   for (let it = 0; it < steps; it++) {
     await checkpoint(ctx);
     ctx?.onProgress?.({ message: `Curvature: Lanczos step ${it + 1}/${steps}`, fraction: 0.97 + (0.03 * it) / steps });
@@ -197,7 +198,8 @@ async function lanczosTop(
     reorthogonalize(w, previous ? [previous, q] : [q]);
     const bNext = norm(w);
     best = topRitz(alpha, beta, bNext);
-    if (bNext === 0 || best.residual <= 1e-3 * Math.abs(best.lambda)) break;
+    converged = bNext === 0 || best.residual <= 1e-3 * Math.abs(best.lambda);
+    if (converged) break;
     beta.push(bNext);
     scale(w, 1 / bNext);
     previous = q;
@@ -214,11 +216,16 @@ async function lanczosTop(
     throw new DoctorError('runtime', 'the Hessian-vector products are not finite (NaN or Inf in the weights or activations)');
   }
   const stable = lambda > 0;
+  // the top Ritz value of exact products is a Rayleigh quotient, at most lambda_max: a lower bound
+  // until its residual says it has converged (finite-difference products are estimates throughout)
+  const lambdaKind = truncation ? 'estimate' : converged ? 'estimate' : 'lower-bound';
+  const rateKind = lambdaKind === 'lower-bound' ? 'upper-bound' : 'estimate';
   return {
     hessianMaxEigenvalue: lambda,
     maxStableLearningRate: stable ? 2 / lambda : null,
     maxStableLearningRateMomentum: stable ? (2 * (1 + options.momentum)) / lambda : null,
     momentum: options.momentum,
+    kinds: { hessianMaxEigenvalue: lambdaKind, maxStableLearningRate: rateKind, maxStableLearningRateMomentum: rateKind },
     method: `Lanczos (${alpha.length} steps) on ${how}`,
     error: best.residual + truncationError,
     reason: stable ? undefined : 'the largest curvature is not positive: no learning-rate bound follows',

@@ -4,9 +4,10 @@ import { UnsupportedDerivative } from '../autodiff/rule';
 import { DoctorError } from '../errors';
 import type { Span } from '../autodiff/derivative';
 import type { Rng } from '../inputs/rng';
-import { golubKahanLanczos } from '../linalg/lanczos';
+import { golubKahanLanczos, type LinearOperator } from '../linalg/lanczos';
 import { gramMatrix, singularValuesFromGram } from '../linalg/svd';
 import { sizeOf } from '../ndarray';
+import type { FigureKind } from '../report/types';
 
 /** Layers with min(m, n) up to this get their Jacobian assembled and all singular values computed exactly... */
 export const EXACT_MAX_DIM = 1024;
@@ -30,6 +31,22 @@ const F32_EPS = 2 ** -24;
 /** How a figure was computed. */
 export type Method = 'exact' | 'lanczos' | 'hutchinson' | 'finite-difference';
 
+/** The kind of each Jacobian figure (see {@link FigureKind}). */
+export interface JacobianKinds {
+  sigmaMax: FigureKind;
+  sigmaMin: FigureKind;
+  rmsGain: FigureKind;
+  conditionNumber: FigureKind;
+}
+
+/** Numerical rank of an assembled Jacobian: singular values above its error bar, of min(m, n). */
+export interface NumericalRank {
+  value: number;
+  of: number;
+  /** Output units whose row of the Jacobian is exactly zero at this sample (a ReLU that is off, a clamp at its bound). */
+  zeroRows: number;
+}
+
 /** Jacobian figures of one span at one sample. */
 export interface JacobianFigures {
   sigmaMax: number;
@@ -37,8 +54,12 @@ export interface JacobianFigures {
   rmsGain: number;
   conditionNumber: number;
   method: 'exact' | 'lanczos' | 'finite-difference';
-  /** One-sided error bars (absolute) for each figure; see the README for how they are derived. */
+  /** What each figure is: exact, an estimate within its error bar, or a one-sided bound. */
+  kinds: JacobianKinds;
+  /** Error bars (absolute) of each figure; see the README for how they are derived. */
   errors: { sigmaMax: number; sigmaMin: number; rmsGain: number };
+  /** The numerical rank, where the Jacobian was assembled. */
+  rank?: NumericalRank;
   /** rmsGain method: exact from all singular values, or a Hutchinson estimate. */
   rmsMethod: 'exact' | 'hutchinson';
   /** n = input size, m = output size. */
@@ -147,6 +168,7 @@ export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeO
     const rel = runner.slopeError();
     return {
       ...figures,
+      kinds: estimatesOf(figures.kinds),
       errors: {
         sigmaMax: figures.errors.sigmaMax + rel * figures.sigmaMax,
         sigmaMin: figures.errors.sigmaMin + rel * figures.sigmaMax,
@@ -193,7 +215,9 @@ async function probeLargeByFiniteDifferences(fd: FiniteDifferenceRunner, span: S
   const k = Math.min(m, n);
   const frobenius = Math.sqrt(mean);
   const rms = Math.sqrt(mean / k);
-  const lower = Math.sqrt(Math.max(...squares) / n);
+  const rmsError = (rms * stderr) / (2 * Math.max(mean, 1e-300)) + fdError * rms;
+  // sigma_max >= the rms of all singular values, so the rms gain (less its error) is a lower bound too
+  const lower = Math.max(Math.sqrt(Math.max(...squares) / n), rms - rmsError);
   return {
     sigmaMax: lower,
     sigmaMin: NaN,
@@ -201,11 +225,12 @@ async function probeLargeByFiniteDifferences(fd: FiniteDifferenceRunner, span: S
     conditionNumber: NaN,
     method: 'finite-difference',
     rmsMethod: 'hutchinson',
-    errors: { sigmaMax: Math.max(frobenius - lower, 0), sigmaMin: 0, rmsGain: (rms * stderr) / (2 * Math.max(mean, 1e-300)) + fdError * rms },
+    kinds: { sigmaMax: 'lower-bound', sigmaMin: 'estimate', rmsGain: 'estimate', conditionNumber: 'estimate' },
+    errors: { sigmaMax: fdError * lower, sigmaMin: 0, rmsGain: rmsError },
     inputSize: n,
     outputSize: m,
     runs: fd.runs,
-    note: `estimate by central finite differences (${why}; ${n} inputs, too many to assemble): rms gain by Hutchinson over ${HUTCHINSON_PROBES} probes; sigma_max is a lower estimate (largest probe ratio) bounded above by ||J||_F = ${frobenius.toPrecision(3)}; sigma_min is not available`,
+    note: `estimate by central finite differences (${why}; ${n} inputs, too many to assemble): rms gain by Hutchinson over ${HUTCHINSON_PROBES} probes; sigma_max is a lower bound (the larger of the largest probe ratio and the rms gain) and at most ||J||_F = ${frobenius.toPrecision(3)}; sigma_min is not available`,
   };
 }
 
@@ -238,14 +263,15 @@ async function probeByFiniteDifferences(fd: FiniteDifferenceRunner, span: Span, 
   // Richardson: the error of the step-h difference is about (J_h - J_2h) / 3; ||E||_F bounds every singular value's error.
   let e2 = 0;
   for (let i = 0; i < j.length; i++) e2 += ((j[i] - j2[i]) / 3) ** 2;
-  const err = Math.sqrt(e2) + F32_EPS * Math.sqrt(Math.max(m, n)) * 1;
   const k = Math.min(m, n);
   const sv = singularValuesFromGram(await gram(j, m, n), k);
-  const rms = Math.sqrt(sv.reduce((s, x) => s + x * x, 0) / k);
+  const err = Math.sqrt(e2) + float32Error(m, n, sv);
+  const estimate = 'estimate' as const;
   return {
-    sigmaMax: sv[0], sigmaMin: sv[k - 1], rmsGain: rms, conditionNumber: sv[k - 1] > 0 ? sv[0] / sv[k - 1] : Infinity,
+    ...assembledFigures(j, m, n, sv, err),
     method: 'finite-difference', rmsMethod: 'exact', errors: { sigmaMax: err, sigmaMin: err, rmsGain: err }, inputSize: n, outputSize: m,
-    spectrum: densityOf([{ values: sv, weights: new Array(k).fill(1 / k) }], 'exact'), runs: fd.runs,
+    kinds: { sigmaMax: estimate, sigmaMin: estimate, rmsGain: estimate, conditionNumber: estimate },
+    runs: fd.runs,
     note: `central finite differences (${why})`,
   };
 }
@@ -258,32 +284,45 @@ async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t:
     const j = await assemble(runner, span, shapeOf, m, n);
     if (!j.every(Number.isFinite)) throw nonFinite();
     const sv = singularValuesFromGram(await gram(j, m, n), k);
-    const sigmaMax = sv[0];
-    const sigmaMin = sv[k - 1];
-    const rms = Math.sqrt(sv.reduce((s, x) => s + x * x, 0) / k);
-    const err = F32_EPS * Math.sqrt(Math.max(m, n)) * sigmaMax;
+    const err = float32Error(m, n, sv);
+    const exact = 'exact' as const;
     return {
-      sigmaMax, sigmaMin, rmsGain: rms, conditionNumber: sigmaMin > 0 ? sigmaMax / sigmaMin : Infinity, method: 'exact', rmsMethod: 'exact',
-      errors: { sigmaMax: err, sigmaMin: err, rmsGain: err }, inputSize: n, outputSize: m,
-      spectrum: densityOf([{ values: sv, weights: new Array(k).fill(1 / k) }], 'exact'), runs: runner.runs - runs0,
+      ...assembledFigures(j, m, n, sv, err), method: 'exact', rmsMethod: 'exact',
+      kinds: { sigmaMax: exact, sigmaMin: exact, rmsGain: exact, conditionNumber: exact },
+      errors: { sigmaMax: err, sigmaMin: err, rmsGain: err }, inputSize: n, outputSize: m, runs: runner.runs - runs0,
     };
   }
-  const lz = await golubKahanLanczos(
-    op,
-    rng,
-    LANCZOS_STEPS,
-    LANCZOS_TOL,
-  );
+  const figures = await lanczosFigures(op, rng, () => hutchinson(runner, span, shapeOf, rng));
+  return { ...figures, runs: runner.runs - runs0 };
+}
+
+/**
+ * Figures of a Jacobian known only through products, for spans too large to assemble: Golub-Kahan-Lanczos
+ * (LANCZOS_STEPS) for sigma_max and the bounds on sigma_min and kappa, stochastic Lanczos quadrature
+ * for the spectral density and Hutchinson (`frobenius`: E ||J z||^2 with its standard error) for the rms gain.
+ */
+export async function lanczosFigures(op: LinearOperator, rng: Rng, frobenius: () => Promise<{ mean: number; stderr: number }>): Promise<Omit<JacobianFigures, 'runs'>> {
+  const { n, m } = op;
+  const k = Math.min(m, n);
+  // Lanczos starts on the smaller side: its Ritz values are those of J^T J (or J J^T) restricted to a
+  // Krylov space of the min(m, n)-dimensional side, so by Cauchy interlacing the smallest one is an
+  // upper bound on sigma_min over the min(m, n) directions (on the larger side it would approximate
+  // the zero singular values of the null space instead) and the largest a lower bound on sigma_max.
+  const side = n <= m ? op : { n: m, m: n, matvec: op.rmatvec, rmatvec: op.matvec };
+  // a smaller side within the step budget is run to the end: then every figure is exact
+  const lz = await golubKahanLanczos(side, rng, LANCZOS_STEPS, k <= LANCZOS_STEPS ? 0 : LANCZOS_TOL);
   if (!lz.ritz.every(Number.isFinite)) throw nonFinite();
   // Stochastic Lanczos quadrature: more random start vectors for the density and its error.
   const probes = [{ values: lz.ritz, weights: lz.weights }];
   for (let p = 0; p < SLQ_EXTRA_PROBES; p++) {
-    const extra = await golubKahanLanczos(op, rng, SLQ_STEPS, 0);
+    const extra = await golubKahanLanczos(side, rng, SLQ_STEPS, 0);
     probes.push({ values: extra.ritz, weights: extra.weights });
   }
-  const { mean, stderr } = await hutchinson(runner, span, shapeOf, rng);
+  const { mean, stderr } = await frobenius();
   const rms = Math.sqrt(Math.max(mean, 0) / k);
   const last = lz.ritz.length - 1;
+  // a Krylov space as large as the smaller side holds every singular value
+  const complete = lz.steps >= k;
   return {
     sigmaMax: lz.ritz[0],
     sigmaMin: lz.ritz[last],
@@ -291,12 +330,57 @@ async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t:
     conditionNumber: lz.ritz[last] > 0 ? lz.ritz[0] / lz.ritz[last] : Infinity,
     method: 'lanczos',
     rmsMethod: 'hutchinson',
-    errors: { sigmaMax: lz.residual[0], sigmaMin: Math.max(lz.residual[last], lz.ritz[last]), rmsGain: mean > 0 ? (rms * stderr) / (2 * mean) : 0 },
+    kinds: complete
+      ? { sigmaMax: 'exact', sigmaMin: 'exact', rmsGain: 'estimate', conditionNumber: 'exact' }
+      : { sigmaMax: lz.converged ? 'estimate' : 'lower-bound', sigmaMin: 'upper-bound', rmsGain: 'estimate', conditionNumber: 'lower-bound' },
+    errors: { sigmaMax: lz.residual[0], sigmaMin: lz.residual[last], rmsGain: mean > 0 ? (rms * stderr) / (2 * mean) : 0 },
     inputSize: n,
     outputSize: m,
     spectrum: densityOf(probes, 'ritz'),
-    runs: runner.runs - runs0,
   };
+}
+
+/** Exact figures become estimates (bounds stay bounds) once a finite-difference slope enters the product. */
+function estimatesOf(kinds: JacobianKinds): JacobianKinds {
+  const k = (kind: FigureKind): FigureKind => (kind === 'exact' ? 'estimate' : kind);
+  return { sigmaMax: k(kinds.sigmaMax), sigmaMin: k(kinds.sigmaMin), rmsGain: k(kinds.rmsGain), conditionNumber: k(kinds.conditionNumber) };
+}
+
+/**
+ * Figures of an assembled Jacobian from all its singular values: the numerical rank counts the
+ * singular values above the error bar, and a Jacobian of lower rank than min(m, n) is singular
+ * (condition number infinite). Zero rows are output units that do not move at this sample.
+ */
+function assembledFigures(j: Float64Array, m: number, n: number, sv: Float64Array, err: number) {
+  const k = Math.min(m, n);
+  let rank = 0;
+  while (rank < k && sv[rank] > err) rank++;
+  let zeroRows = 0;
+  for (let r = 0; r < m; r++) {
+    let zero = true;
+    for (let c = 0; c < n && zero; c++) zero = j[r * n + c] === 0;
+    if (zero) zeroRows++;
+  }
+  const sigmaMax = sv[0];
+  const sigmaMin = sv[k - 1];
+  return {
+    sigmaMax,
+    sigmaMin,
+    rmsGain: Math.sqrt(sv.reduce((s, x) => s + x * x, 0) / k),
+    conditionNumber: rank < k ? Infinity : sigmaMax / sigmaMin,
+    rank: { value: rank, of: k, zeroRows },
+    spectrum: densityOf([{ values: sv, weights: new Array(k).fill(1 / k) }], 'exact'),
+  };
+}
+
+/**
+ * float32 error bar of an assembled Jacobian: each entry is a dot product of up to max(m, n) terms
+ * rounded once per term, whose rounding errors grow like the square root of their count
+ * (probabilistic rounding error analysis, Higham and Mary 2019), relative to the entries' scale:
+ * ||E||_2 <= ||E||_F <= u sqrt(max(m, n)) ||J||_F bounds every singular value's error.
+ */
+function float32Error(m: number, n: number, sv: Float64Array): number {
+  return F32_EPS * Math.sqrt(Math.max(m, n)) * Math.sqrt(sv.reduce((s, x) => s + x * x, 0));
 }
 
 function nonFinite(): DoctorError {

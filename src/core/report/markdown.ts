@@ -1,6 +1,6 @@
 import type { Comparison } from '../review/compare';
-import { fmt } from './table';
-import type { AnalysisReport, Finding } from './types';
+import { fmt, formatFigure, jacobianFigure, type JacobianFigureName } from './figures';
+import type { AnalysisReport, Finding, LayerReport } from './types';
 
 const LABEL: Record<string, string> = { healthy: 'Healthy', 'at-risk': 'At risk', pathological: 'Pathological', unknown: 'Unknown' };
 const ICON = { error: '🛑', warning: '⚠️', info: 'ℹ️' } as const;
@@ -56,7 +56,7 @@ export function reportMarkdown(r: AnalysisReport): string {
     for (const l of flagged) {
       const fs = r.findings.filter((f) => f.layer === l.name && f.severity !== 'info');
       const j = l.jacobian;
-      lines.push(`| \`${cell(l.name)}\` | ${fmt(j.sigmaMax)} | ${fmt(j.sigmaMin)} | ${fmt(j.rmsGain)} | ${fmt(j.conditionNumber)} | ${fmt(l.gradient.inputNorm)} | ${cell(fs.map((f) => `${ICON[f.severity]} ${f.rule}`).join(', '))} | ${cell(fs[0].fix ?? '')} |`);
+      lines.push(`| \`${cell(l.name)}\` | ${formatFigure(jacobianFigure(j, 'sigmaMax'))} | ${formatFigure(jacobianFigure(j, 'sigmaMin'))} | ${formatFigure(jacobianFigure(j, 'rmsGain'))} | ${formatFigure(jacobianFigure(j, 'conditionNumber'))} | ${fmt(l.gradient.inputNorm)} | ${cell(fs.map((f) => `${ICON[f.severity]} ${f.rule}`).join(', '))} | ${cell(fs[0].fix ?? '')} |`);
     }
     lines.push('');
   }
@@ -65,6 +65,10 @@ export function reportMarkdown(r: AnalysisReport): string {
   lines.push('### Gradient flow (‖∂L/∂input‖ by layer, log scale)', '', '```', textFlow(r.layers.map((l) => ({ name: l.name, value: l.gradient.inputNorm }))), '```', '');
   lines.push(`<sub>gradient-doctor ${r.tool.version} · onnxruntime ${r.run.ortVersion} · model sha256 ${r.model.sha256.slice(0, 12)}</sub>`, '');
   return lines.join('\n');
+}
+
+function figureOf(l: LayerReport | undefined, name: JacobianFigureName): string {
+  return l ? formatFigure(jacobianFigure(l.jacobian, name)) : '—';
 }
 
 /** A comparison as Markdown: the verdicts, per-layer changes, findings introduced and resolved, regressions. */
@@ -79,9 +83,9 @@ export function comparisonMarkdown(c: Comparison): string {
   lines.push('| layer | status | rms gain | σmax | σmin | ‖∂L/∂in‖ | gradient change |', '| --- | --- | --- | --- | --- | --- | --- |');
   for (const p of c.layers) {
     const name = p.candidate?.name ?? p.base!.name;
-    const both = (get: (l: NonNullable<typeof p.base>) => number | null) => `${p.base ? fmt(get(p.base)) : '—'} → ${p.candidate ? fmt(get(p.candidate)) : '—'}`;
+    const both = (name: JacobianFigureName) => `${figureOf(p.base, name)} → ${figureOf(p.candidate, name)}`;
     const status = p.status === 'matched' ? (p.match === 'name' ? 'matched' : `matched by ${p.match}`) : p.status;
-    lines.push(`| \`${cell(name)}\` | ${status} | ${both((l) => l.jacobian.rmsGain)} | ${both((l) => l.jacobian.sigmaMax)} | ${both((l) => l.jacobian.sigmaMin)} | ${both((l) => l.gradient.inputNorm)} | ${p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : ''} |`);
+    lines.push(`| \`${cell(name)}\` | ${status} | ${both('rmsGain')} | ${both('sigmaMax')} | ${both('sigmaMin')} | ${p.base ? fmt(p.base.gradient.inputNorm) : '—'} → ${p.candidate ? fmt(p.candidate.gradient.inputNorm) : '—'} | ${p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : ''} |`);
   }
   lines.push('');
   if (c.regressions.length) lines.push('### Regressions', '', ...c.regressions.map((r) => `- ${r}`), '');

@@ -32,7 +32,7 @@ export function reportSarif(r: AnalysisReport, opts: { modelUri: string; sources
       locations: [location],
       partialFingerprints: { findingId: f.id },
       properties: {
-        ...(f.measured !== undefined ? { measured: f.measured, measuredName: f.measuredName } : {}),
+        ...(f.measured !== undefined ? { measured: f.measured, measuredKind: f.measuredKind ?? 'exact', measuredName: f.measuredName } : {}),
         ...(f.threshold !== undefined ? { threshold: f.threshold, thresholdName: f.thresholdName } : {}),
         model: opts.modelUri,
       },

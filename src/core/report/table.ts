@@ -1,13 +1,8 @@
+import { curvatureFigure, fmt, formatFigure, jacobianFigure, rankText } from './figures';
 import type { AnalysisReport } from './types';
 
-/** A figure with 3 significant digits, or '—' when it is null. */
-export function fmt(x: number | null | undefined): string {
-  if (x === null || x === undefined) return '—';
-  if (!Number.isFinite(x)) return x > 0 ? '∞' : '-∞';
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  return a >= 1e4 || a < 1e-3 ? x.toExponential(2) : x.toPrecision(3);
-}
+export { fmt } from './figures';
+
 
 /** The report as a readable table for a terminal. */
 export function formatReportTable(r: AnalysisReport): string {
@@ -23,10 +18,10 @@ export function formatReportTable(r: AnalysisReport): string {
     String(l.index + 1),
     l.name,
     l.opTypes.join('+'),
-    fmt(l.jacobian.sigmaMax),
-    fmt(l.jacobian.sigmaMin),
-    fmt(l.jacobian.rmsGain),
-    fmt(l.jacobian.conditionNumber),
+    formatFigure(jacobianFigure(l.jacobian, 'sigmaMax')),
+    formatFigure(jacobianFigure(l.jacobian, 'sigmaMin')),
+    formatFigure(jacobianFigure(l.jacobian, 'rmsGain')),
+    formatFigure(jacobianFigure(l.jacobian, 'conditionNumber')),
     l.jacobian.method,
     fmt(l.gradient.inputNorm),
     fmt(l.gradient.outputNorm),
@@ -37,14 +32,18 @@ export function formatReportTable(r: AnalysisReport): string {
   lines.push(line(header));
   for (const row of rows) lines.push(line(row));
   for (const l of r.layers) if (l.jacobian.reason) lines.push(`  ! ${l.name}: ${l.jacobian.reason}`);
+  if (r.layers.some((l) => l.jacobian.kinds && Object.values(l.jacobian.kinds).some((k) => k !== 'exact' && k !== 'estimate'))) {
+    lines.push('  ≥ / ≤: a bound, not a measurement (Lanczos: σmax is at least its Ritz value, σmin at most, κ at least); ∞: a singular Jacobian');
+  }
   lines.push('');
   const e = r.endToEnd;
-  lines.push(`End to end σmax ${fmt(e.sigmaMax)} · σmin ${fmt(e.sigmaMin)} · rms gain ${fmt(e.rmsGain)} (${e.method})${e.reason ? ` — ${e.reason}` : ''}`);
+  const rank = rankText(e);
+  lines.push(`End to end σmax ${formatFigure(jacobianFigure(e, 'sigmaMax'), true)} · σmin ${formatFigure(jacobianFigure(e, 'sigmaMin'), true)} · rms gain ${formatFigure(jacobianFigure(e, 'rmsGain'), true)} · κ ${formatFigure(jacobianFigure(e, 'conditionNumber'))} (${e.method})${rank ? ` · ${rank}` : ''}${e.reason ? ` — ${e.reason}` : ''}`);
   lines.push(`Lyapunov exponent (mean log gain per layer) ${fmt(e.lyapunovExponent)}`);
   const c = r.curvature;
   lines.push(
     c.hessianMaxEigenvalue !== null
-      ? `Curvature  λmax(H) ${fmt(c.hessianMaxEigenvalue)} ± ${fmt(c.error)} → largest stable learning rate ${fmt(c.maxStableLearningRate)} (SGD), ${fmt(c.maxStableLearningRateMomentum)} (momentum ${c.momentum})`
+      ? `Curvature  λmax(H) ${formatFigure(curvatureFigure(c, 'hessianMaxEigenvalue'), true)} → largest stable learning rate ${formatFigure(curvatureFigure(c, 'maxStableLearningRate'))} (SGD), ${formatFigure(curvatureFigure(c, 'maxStableLearningRateMomentum'))} (momentum ${c.momentum})`
       : `Curvature  not computed: ${c.reason}`,
   );
   lines.push('');
@@ -83,7 +82,7 @@ export function formatFindings(r: AnalysisReport): string[] {
       continue;
     }
     lines.push(`${MARK[f.severity]}  ${f.message}`);
-    if (f.measured !== undefined && f.threshold !== undefined) lines.push(`             measured ${fmt(f.measured)} (${f.measuredName}) against ${f.thresholdName ?? 'threshold'} ${fmt(f.threshold)}  [${f.rule}]`);
+    if (f.measured !== undefined && f.threshold !== undefined) lines.push(`             measured ${formatFigure({ value: f.measured, kind: f.measuredKind ?? 'exact' })} (${f.measuredName}) against ${f.thresholdName ?? 'threshold'} ${fmt(f.threshold)}  [${f.rule}]`);
     else lines.push(`             [${f.rule}]`);
     lines.push(`             why: ${f.why}`);
     if (f.fix) lines.push(`             fix: ${f.fix}`);

@@ -5,6 +5,22 @@
 
 /** Bumped on any breaking change of the paths in the report contract. */
 export const REPORT_SCHEMA_VERSION = 1;
+/** Bumped when fields are added and the existing paths keep their meaning (1: the figures' kinds, ranks). */
+export const REPORT_SCHEMA_MINOR = 1;
+
+/**
+ * What a figure is: `exact` (computed to rounding, its error bar is float32's), `estimate` (within
+ * its error bar: Lanczos, Hutchinson, finite differences), or a one-sided bound on the true value
+ * (`upper-bound`: the truth is at most this; `lower-bound`: at least this).
+ */
+export type FigureKind = 'exact' | 'estimate' | 'upper-bound' | 'lower-bound';
+
+/** One figure with its kind and absolute error bar: what every view prints and every rule reads. */
+export interface Figure {
+  value: number;
+  kind: FigureKind;
+  error?: number;
+}
 
 /** A figure that could not be computed carries null and the reason. */
 export interface Unavailable {
@@ -28,8 +44,16 @@ export interface LayerJacobian {
   method: 'exact' | 'lanczos' | 'finite-difference' | 'failed';
   /** Why the figures are estimates, when they are. */
   note?: string;
+  /** What each figure is (exact, an estimate, or a bound), by figure. */
+  kinds?: { sigmaMax: FigureKind; sigmaMin: FigureKind; rmsGain: FigureKind; conditionNumber: FigureKind };
   /** Absolute error bars of the medians' sample, by figure. */
   errors?: { sigmaMax: number; sigmaMin: number; rmsGain: number };
+  /**
+   * Numerical rank of the assembled Jacobian (singular values above the error bar) of min(m, n),
+   * at the first sample, and the output units whose row is zero there (units that are off at this
+   * sample). A rank below `of` makes the layer singular: conditionNumber is then null and infinite.
+   */
+  rank?: { value: number; of: number; zeroRows: number };
   rmsMethod?: 'exact' | 'hutchinson';
   /** The spectrum at the first sample: all singular values (exact) or the Ritz values of every SLQ probe with quadrature weights; density = mass per log-spaced bin with its standard error across probes. */
   spectrum?: { values: number[]; weights: number[]; kind: 'exact' | 'ritz'; density: { edges: number[]; mass: number[]; stderr: number[]; probes: number } };
@@ -143,6 +167,8 @@ export interface Finding {
   message: string;
   /** The figure measured and its name. */
   measured?: number;
+  /** What the measured figure is: a bound confirms a finding in its own direction only ("at least 53"). */
+  measuredKind?: FigureKind;
   measuredName?: string;
   threshold?: number;
   /** The threshold's name (override it by this name in settings, a config file or --threshold). */
@@ -168,6 +194,8 @@ export interface Verdict {
 /** The whole report. */
 export interface AnalysisReport {
   schemaVersion: number;
+  /** The schema's minor version: fields added since schemaVersion's first release. */
+  schemaMinor?: number;
   tool: { name: 'gradient-doctor'; version: string };
   model: {
     path: string;
@@ -206,6 +234,9 @@ export interface AnalysisReport {
     rmsGain: number | null;
     conditionNumber: number | null;
     method: 'exact' | 'lanczos' | 'finite-difference' | 'failed';
+    kinds?: { sigmaMax: FigureKind; sigmaMin: FigureKind; rmsGain: FigureKind; conditionNumber: FigureKind };
+    errors?: { sigmaMax: number; sigmaMin: number; rmsGain: number };
+    rank?: { value: number; of: number; zeroRows: number };
     /** Mean over layers of log(rmsGain): the discrete Lyapunov exponent (DOMAIN.md section 2). */
     lyapunovExponent: number | null;
     reason?: string;
@@ -215,6 +246,8 @@ export interface AnalysisReport {
     maxStableLearningRate: number | null;
     maxStableLearningRateMomentum: number | null;
     momentum: number;
+    /** What each figure is: the top Ritz value is a lower bound on lambda_max until it converges, so the learning rates are then upper bounds. */
+    kinds?: { hessianMaxEigenvalue: FigureKind; maxStableLearningRate: FigureKind; maxStableLearningRateMomentum: FigureKind };
     method?: string;
     error?: number;
     reason?: string;

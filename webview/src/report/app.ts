@@ -2,7 +2,7 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
-import { fmt } from '../../../src/core/report/table';
+import { curvatureFigure, fmt, formatFigure, jacobianFigure, kindText, rankText, type JacobianFigureName } from '../../../src/core/report/figures';
 import type { AnalysisReport, Finding, LayerReport } from '../../../src/core/report/types';
 import { button, el, table } from '../dom';
 import { cellLabel, FlowChart, Heatmap, SpectrumChart } from './charts';
@@ -172,8 +172,10 @@ export class ReportView {
     fact('Execution provider', `${run.executionProvider.toUpperCase()}${run.executionProviderNote ? ` (CUDA not used: ${run.executionProviderNote})` : ''}`);
     fact('Samples', `${run.samples} ${run.sampleSource}, seed ${run.seed}`);
     fact('Loss', `${run.loss}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''}`);
-    fact('End to end', `σmax ${fmt(r.endToEnd.sigmaMax)} · σmin ${fmt(r.endToEnd.sigmaMin)} · rms gain ${fmt(r.endToEnd.rmsGain)} · Lyapunov exponent ${fmt(r.endToEnd.lyapunovExponent)}`);
-    fact('Curvature', r.curvature.hessianMaxEigenvalue !== null ? `λmax(H) ${fmt(r.curvature.hessianMaxEigenvalue)} → stable learning rate < ${fmt(r.curvature.maxStableLearningRate)} (SGD), < ${fmt(r.curvature.maxStableLearningRateMomentum)} (momentum ${r.curvature.momentum})` : `not computed: ${r.curvature.reason ?? ''}`);
+    const e2e = (name: JacobianFigureName) => formatFigure(jacobianFigure(r.endToEnd, name), true);
+    fact('End to end', `σmax ${e2e('sigmaMax')} · σmin ${e2e('sigmaMin')} · rms gain ${e2e('rmsGain')} · κ ${e2e('conditionNumber')} · Lyapunov exponent ${fmt(r.endToEnd.lyapunovExponent)}`);
+    const c = r.curvature;
+    fact('Curvature', c.hessianMaxEigenvalue !== null ? `λmax(H) ${formatFigure(curvatureFigure(c, 'hessianMaxEigenvalue'), true)} → stable learning rate below ${formatFigure(curvatureFigure(c, 'maxStableLearningRate'))} (SGD), below ${formatFigure(curvatureFigure(c, 'maxStableLearningRateMomentum'))} (momentum ${c.momentum})` : `not computed: ${c.reason ?? ''}`);
     fact('Time', `${(run.durationMs / 1000).toFixed(1)} s, ${run.derivativeRuns} derivative runs (onnxruntime ${run.ortVersion}), gradient-doctor ${r.tool.version}`);
     h.append(facts);
   }
@@ -205,7 +207,7 @@ export class ReportView {
       tr.append(el('td', String(li + 1)), el('th', l.name));
       for (let mi = 0; mi < METRICS.length; mi++) {
         const c = cells[mi * r.layers.length + li];
-        const td = el('td', `${fmt(c.value)}${c.flagged.length ? ' ⚑' : ''}`);
+        const td = el('td', `${c.value === null ? '—' : formatFigure({ value: c.value, kind: c.kind ?? 'exact' })}${c.flagged.length ? ' ⚑' : ''}`);
         if (c.flagged.length) {
           td.dataset.flagged = c.flagged.map((f) => f.rule).join(' ');
           td.classList.add('flagged');
@@ -285,14 +287,19 @@ export class ReportView {
     if (!l) return;
     d.append(el('h2', `${l.index + 1}. ${l.name}`), el('p', `${l.opTypes.join(' + ')} · in ${l.inputTensors.join(', ')} → out ${l.outputTensors.join(', ')}`, 'muted'));
     const j = l.jacobian;
-    d.append(table(['figure', 'value', 'error bar'], [
-      ['σmax', fmt(j.sigmaMax), j.errors ? `± ${fmt(j.errors.sigmaMax)}` : ''],
-      ['σmin', fmt(j.sigmaMin), j.errors ? `± ${fmt(j.errors.sigmaMin)}` : ''],
-      ['rms gain', fmt(j.rmsGain), j.errors ? `± ${fmt(j.errors.rmsGain)}` : ''],
-      ['condition κ', fmt(j.conditionNumber), ''],
-      ['‖∂L/∂input‖', fmt(l.gradient.inputNorm), ''],
-      ['‖∂L/∂output‖', fmt(l.gradient.outputNorm), ''],
-      ['method', j.method, j.note ?? j.reason ?? ''],
+    const row = (label: string, name: JacobianFigureName) => {
+      const f = jacobianFigure(j, name);
+      return [label, formatFigure(f), f?.error !== undefined && f.kind !== 'exact' ? `± ${fmt(f.error)}` : f?.error !== undefined ? `± ${fmt(f.error)} (float32)` : '', f ? kindText(f.kind) : 'not computed'];
+    };
+    d.append(table(['figure', 'value', 'error bar', 'kind'], [
+      row('σmax', 'sigmaMax'),
+      row('σmin', 'sigmaMin'),
+      row('rms gain', 'rmsGain'),
+      row('condition κ', 'conditionNumber'),
+      ['‖∂L/∂input‖', fmt(l.gradient.inputNorm), '', 'exact'],
+      ['‖∂L/∂output‖', fmt(l.gradient.outputNorm), '', 'exact'],
+      ['method', j.method, j.note ?? j.reason ?? '', ''],
+      ...(rankText(j) ? [['rank', `${j.rank!.value} / ${j.rank!.of}`, rankText(j)!, 'exact']] : []),
     ], 'Figures (median over samples)'));
     const spectrum = this.spectrum.update(r, this.state.selected);
     this.parts.spectrumTable.replaceChildren(spectrum
@@ -360,7 +367,7 @@ export class ReportView {
       head.addEventListener('click', () => this.select(layerIndex));
     }
     item.append(head, el('p', f.message));
-    if (f.measured !== undefined && f.threshold !== undefined) item.append(el('p', `measured ${fmt(f.measured)} (${f.measuredName ?? ''}) against ${f.thresholdName ?? 'threshold'} ${fmt(f.threshold)}`, 'measure'));
+    if (f.measured !== undefined && f.threshold !== undefined) item.append(el('p', `measured ${formatFigure({ value: f.measured, kind: f.measuredKind ?? 'exact' })} (${f.measuredName ?? ''}) against ${f.thresholdName ?? 'threshold'} ${fmt(f.threshold)}`, 'measure'));
     item.append(el('p', `Why: ${f.why}`, 'why'));
     if (f.fix) item.append(el('p', `Fix: ${f.fix}`, 'fix'));
     if (this.actions && f.remedies?.length) item.append(button('Preview fix (what-if)', () => this.actions!.previewFix(f.id)));

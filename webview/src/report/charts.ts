@@ -4,7 +4,7 @@ import {
 } from 'chart.js';
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 import type { AnalysisReport } from '../../../src/core/report/types';
-import { fmt } from '../../../src/core/report/table';
+import { fmt, formatFigure, kindText, rankText } from '../../../src/core/report/figures';
 import { flowSeries, heatmapCells, METRICS, type Cell } from './metrics';
 import { cellColor, isDark, themeColor } from './palette';
 
@@ -107,12 +107,10 @@ export class Heatmap {
 export function cellLabel(r: AnalysisReport, cell: Cell): string[] {
   const m = METRICS[cell.metric];
   const l = r.layers[cell.layer];
-  const lines = [`${m.label} = ${fmt(cell.value)} (${m.description})`];
-  if (['sigmaMax', 'sigmaMin', 'rmsGain', 'condition'].includes(m.key)) {
-    const err = l.jacobian.errors;
-    const e = m.key === 'sigmaMax' ? err?.sigmaMax : m.key === 'sigmaMin' ? err?.sigmaMin : m.key === 'rmsGain' ? err?.rmsGain : undefined;
-    lines.push(`method: ${l.jacobian.method}${e !== undefined ? `, ± ${fmt(e)}` : ''}`);
-  }
+  const f = m.figure?.(l);
+  const lines = [`${m.label} = ${f ? formatFigure(f, true) : fmt(cell.value)} (${m.description})`];
+  if (m.figure) lines.push(`method: ${l.jacobian.method}${f ? `; ${kindText(f.kind)}` : ''}`);
+  if (m.key === 'condition' && rankText(l.jacobian)) lines.push(rankText(l.jacobian)!);
   for (const f of cell.flagged) lines.push(`⚑ ${f.severity}: ${f.rule}`);
   return lines;
 }

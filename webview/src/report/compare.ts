@@ -1,5 +1,5 @@
-import type { Finding, LayerReport } from '../../../src/core/report/types';
-import { fmt } from '../../../src/core/report/table';
+import type { Figure, Finding, LayerReport } from '../../../src/core/report/types';
+import { fmt, formatFigure, jacobianFigure } from '../../../src/core/report/figures';
 import type { Comparison, LayerPair } from '../../../src/core/review/compare';
 import { button, el, table } from '../dom';
 import { CompareFlowChart } from './charts';
@@ -51,18 +51,18 @@ export function renderComparison(root: HTMLElement, c: Comparison, actions?: { e
   new CompareFlowChart(canvas).update(labels, c.layers.map((p) => p.base?.gradient.inputNorm ?? null), c.layers.map((p) => p.candidate?.gradient.inputNorm ?? null));
 
   // each figure: base, candidate and their ratio (the ratio cell coloured: orange up, blue down)
-  const figures: Array<[string, (l: LayerReport) => number | null, keyof LayerPair['change']]> = [
-    ['rms gain', (l) => l.jacobian.rmsGain, 'rmsGain'],
-    ['σmax', (l) => l.jacobian.sigmaMax, 'sigmaMax'],
-    ['σmin', (l) => l.jacobian.sigmaMin, 'sigmaMin'],
-    ['‖∂L/∂in‖', (l) => l.gradient.inputNorm, 'gradient'],
+  const figures: Array<[string, (l: LayerReport) => Figure | null, keyof LayerPair['change']]> = [
+    ['rms gain', (l) => jacobianFigure(l.jacobian, 'rmsGain'), 'rmsGain'],
+    ['σmax', (l) => jacobianFigure(l.jacobian, 'sigmaMax'), 'sigmaMax'],
+    ['σmin', (l) => jacobianFigure(l.jacobian, 'sigmaMin'), 'sigmaMin'],
+    ['‖∂L/∂in‖', (l) => (l.gradient.inputNorm === null ? null : { value: l.gradient.inputNorm, kind: 'exact' }), 'gradient'],
   ];
   const ratio = (x: number | null) => (x !== null ? `×${fmt(x)}` : '');
   const t = table(
     ['layer', 'status', ...figures.flatMap(([n]) => [`${n} (base)`, `${n} (candidate)`, `${n} change`])],
     c.layers.map((p) => [
       p.candidate?.name ?? p.base?.name ?? '', p.status === 'matched' ? (p.match === 'name' ? 'matched' : `matched by ${p.match}`) : p.status,
-      ...figures.flatMap(([, get, key]) => [fmt(p.base ? get(p.base) : null), fmt(p.candidate ? get(p.candidate) : null), ratio(p.change[key])]),
+      ...figures.flatMap(([, get, key]) => [formatFigure(p.base ? get(p.base) : null), formatFigure(p.candidate ? get(p.candidate) : null), ratio(p.change[key])]),
     ]),
     'Layers side by side (in the candidate\'s depth order; removed base layers after their predecessor); change = candidate / base',
   );

@@ -1,4 +1,5 @@
-import type { AnalysisReport, Finding, LayerReport } from '../../../src/core/report/types';
+import { jacobianFigure, type JacobianFigureName } from '../../../src/core/report/figures';
+import type { AnalysisReport, Figure, FigureKind, Finding, LayerReport } from '../../../src/core/report/types';
 
 /**
  * How a metric is coloured: `gain` diverges on a log scale around the healthy value 1 (contracting
@@ -16,17 +17,23 @@ export interface Metric {
   description: string;
   scale: ScaleKind;
   value(layer: LayerReport, report: AnalysisReport): number | null;
+  /** The figure with its kind, for the Jacobian's figures (bounds print as bounds). */
+  figure?(layer: LayerReport): Figure | null;
   /** Rules whose findings on a layer mark this column's cell. */
   rules: string[];
+}
+
+function jacobianMetric(name: JacobianFigureName, label: string, description: string, scale: ScaleKind, rules: string[]): Metric {
+  return { key: name, label, description, scale, rules, value: (l) => jacobianFigure(l.jacobian, name)?.value ?? null, figure: (l) => jacobianFigure(l.jacobian, name) };
 }
 
 const weightOf = (l: LayerReport, r: AnalysisReport) => l.parameters.map((p) => r.parameters.find((q) => q.name === p)).find((p) => p?.varianceRatio);
 
 export const METRICS: Metric[] = [
-  { key: 'sigmaMax', label: 'σmax', description: 'largest singular value of the layer Jacobian', scale: 'gain', value: (l) => l.jacobian.sigmaMax, rules: ['exploding-layer'] },
-  { key: 'sigmaMin', label: 'σmin', description: 'smallest singular value of the layer Jacobian', scale: 'gain', value: (l) => l.jacobian.sigmaMin, rules: [] },
-  { key: 'rmsGain', label: 'rms gain', description: 'root-mean-square singular value (average gain)', scale: 'gain', value: (l) => l.jacobian.rmsGain, rules: ['contracting-layer'] },
-  { key: 'condition', label: 'κ', description: 'condition number σmax / σmin', scale: 'condition', value: (l) => l.jacobian.conditionNumber, rules: ['ill-conditioned-layer'] },
+  jacobianMetric('sigmaMax', 'σmax', 'largest singular value of the layer Jacobian', 'gain', ['exploding-layer']),
+  jacobianMetric('sigmaMin', 'σmin', 'smallest singular value of the layer Jacobian', 'gain', []),
+  jacobianMetric('rmsGain', 'rms gain', 'root-mean-square singular value (average gain)', 'gain', ['contracting-layer']),
+  { ...jacobianMetric('conditionNumber', 'κ', 'condition number σmax / σmin (∞: a singular Jacobian)', 'condition', ['ill-conditioned-layer']), key: 'condition' },
   { key: 'gradient', label: '‖∂L/∂in‖', description: 'backpropagated gradient norm at the layer input, relative to the model median', scale: 'relative', value: (l) => l.gradient.inputNorm, rules: ['vanishing-gradient', 'exploding-gradient'] },
   {
     key: 'gradWeight', label: '‖∂L/∂w‖/‖w‖', description: 'parameter gradient to weight norm ratio, relative to the model median', scale: 'relative',
@@ -52,6 +59,8 @@ export interface Cell {
   value: number | null;
   /** -1 (strongly contracting / far below) .. 0 (healthy) .. 1 (strongly expanding / bad); null when there is no value. */
   t: number | null;
+  /** What the value is, where the metric says (a bound prints as one). */
+  kind?: FigureKind;
   flagged: Finding[];
 }
 
@@ -60,6 +69,7 @@ const SPAN = { gain: 2, relative: 3, condition: 6 } as const;
 
 /** The position of a value on its metric's colour scale. */
 export function scalePosition(scale: ScaleKind, v: number | null, median: number | null): number | null {
+  if (v === Infinity && scale === 'condition') return 1;
   if (v === null || !Number.isFinite(v)) return null;
   const clamp = (x: number) => Math.max(-1, Math.min(1, x));
   switch (scale) {
@@ -83,7 +93,7 @@ export function heatmapCells(r: AnalysisReport): Cell[] {
     const median = finite.length ? finite[Math.floor(finite.length / 2)] : null;
     r.layers.forEach((l, li) => {
       const flagged = r.findings.filter((f) => m.rules.includes(f.rule) && (f.layer === l.name || (f.range && inRange(r, l, f.range))));
-      cells.push({ layer: li, metric: mi, value: values[li], t: scalePosition(m.scale, values[li], median), flagged });
+      cells.push({ layer: li, metric: mi, value: values[li], t: scalePosition(m.scale, values[li], median), kind: m.figure?.(l)?.kind, flagged });
     });
   });
   return cells;

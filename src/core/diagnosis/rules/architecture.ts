@@ -1,6 +1,8 @@
-import type { Finding } from '../../report/types';
+import { boundWords, confirms, jacobianFigure } from '../../report/figures';
+import type { Finding, LayerReport } from '../../report/types';
 import { tensorToFloat64 } from '../../onnx/tensorData';
 import { fmt, NORMALIZATIONS, type Rule } from '../rule';
+import { offUnitsExplain } from './layerGain';
 
 export const plainDeepStack: Rule = {
   id: 'plain-deep-stack',
@@ -38,16 +40,19 @@ export const missingNormalization: Rule = {
   check(ctx) {
     if ([...ctx.facts.opTypes].some((op) => NORMALIZATIONS.has(op))) return [];
     const t = ctx.thresholds.illConditioned;
-    const bad = ctx.report.layers.filter((l) => l.jacobian.conditionNumber !== null && l.jacobian.conditionNumber > t);
+    const kappa = (l: LayerReport) => jacobianFigure(l.jacobian, 'conditionNumber');
+    const bad = ctx.report.layers.filter((l) => confirms(kappa(l), 'above', t) && !offUnitsExplain(l) && Number.isFinite(kappa(l)!.value));
     if (bad.length === 0) return [];
-    const worst = bad.reduce((a, b) => (a.jacobian.conditionNumber! > b.jacobian.conditionNumber! ? a : b));
+    const worst = bad.reduce((a, b) => (kappa(a)!.value > kappa(b)!.value ? a : b));
+    const worstKappa = kappa(worst)!;
     return [{
       id: 'missing-normalization',
       rule: 'missing-normalization',
       severity: 'info',
       layer: worst.name,
-      message: `No normalisation anywhere in the model, and ${bad.length} layer${bad.length > 1 ? 's are' : ' is'} ill-conditioned (worst: ${worst.name}, condition ${fmt(worst.jacobian.conditionNumber!)}).`,
-      measured: worst.jacobian.conditionNumber!,
+      message: `No normalisation anywhere in the model, and ${bad.length} layer${bad.length > 1 ? 's are' : ' is'} ill-conditioned (worst: ${worst.name}, condition ${boundWords(worstKappa.kind)}${fmt(worstKappa.value)}).`,
+      measured: worstKappa.value,
+      measuredKind: worstKappa.kind,
       measuredName: 'worst layer condition number',
       threshold: t,
       thresholdName: 'illConditioned',

@@ -1,3 +1,4 @@
+import { confirms, jacobianFigure } from '../../report/figures';
 import { fmt, type Rule } from '../rule';
 
 export const endToEndExplosion: Rule = {
@@ -6,7 +7,8 @@ export const endToEndExplosion: Rule = {
   check(ctx) {
     const e = ctx.report.endToEnd;
     const t = ctx.thresholds.endToEndSigmaMax;
-    if (e.sigmaMax === null || e.sigmaMax <= t) return [];
+    const f = jacobianFigure(e, 'sigmaMax');
+    if (f === null || !confirms(f, 'above', t)) return [];
     // In a residual network each block adds its branch's gain; scaling the branches by
     // 1 / sqrt(blocks) keeps the sum of L of them O(1) (the Fixup / SkipInit argument).
     const joins = ctx.facts.residualJoins;
@@ -15,8 +17,9 @@ export const endToEndExplosion: Rule = {
       id: 'end-to-end-explosion',
       rule: 'end-to-end-explosion',
       severity: 'warning',
-      message: `Exploding end to end: the model stretches an input perturbation by up to ${fmt(e.sigmaMax)}x (rms gain ${e.rmsGain === null ? 'unknown' : fmt(e.rmsGain)}, ${e.method}).`,
-      measured: e.sigmaMax,
+      message: `Exploding end to end: the model stretches an input perturbation by ${f.kind === 'lower-bound' ? 'at least' : 'up to'} ${fmt(f.value)}x (rms gain ${e.rmsGain === null ? 'unknown' : fmt(e.rmsGain)}, ${e.method}).`,
+      measured: f.value,
+      measuredKind: f.kind,
       measuredName: 'sigma_max of the input-to-output Jacobian',
       threshold: t,
       thresholdName: 'endToEndSigmaMax',
@@ -36,13 +39,15 @@ export const endToEndCollapse: Rule = {
   check(ctx) {
     const e = ctx.report.endToEnd;
     const t = ctx.thresholds.endToEndRmsGain;
-    if (e.rmsGain === null || e.rmsGain >= t) return [];
+    const f = jacobianFigure(e, 'rmsGain');
+    if (f === null || !confirms(f, 'below', t)) return [];
     return [{
       id: 'end-to-end-collapse',
       rule: 'end-to-end-collapse',
       severity: 'warning',
-      message: `Vanishing end to end: the model's input-to-output rms gain is ${fmt(e.rmsGain)} (sigma_max ${e.sigmaMax === null ? 'unknown' : fmt(e.sigmaMax)}).`,
-      measured: e.rmsGain,
+      message: `Vanishing end to end: the model's input-to-output rms gain is ${fmt(f.value)} (sigma_max ${e.sigmaMax === null ? 'unknown' : fmt(e.sigmaMax)}).`,
+      measured: f.value,
+      measuredKind: f.kind,
       measuredName: 'rms singular value of the input-to-output Jacobian',
       threshold: t,
       thresholdName: 'endToEndRmsGain',

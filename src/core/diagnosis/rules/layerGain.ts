@@ -1,4 +1,5 @@
-import type { Finding, ParameterReport } from '../../report/types';
+import { boundWords, confirms, jacobianFigure, rankText } from '../../report/figures';
+import type { Finding, LayerReport, ParameterReport } from '../../report/types';
 import { activationOf, fmt, isNormalized, isOutputLayer, schemeFor, weightOf, type Rule } from '../rule';
 
 /** The weight-only side of a layer, for a finding that says whether weights or activations are the cause. */
@@ -18,14 +19,15 @@ export const explodingLayer: Rule = {
     const t = ctx.thresholds;
     const out: Finding[] = [];
     for (const l of ctx.report.layers) {
-      const s = l.jacobian.sigmaMax;
-      if (s === null || s <= t.expansiveLayerSigmaMax) continue;
+      const f = jacobianFigure(l.jacobian, 'sigmaMax');
+      if (f === null || !confirms(f, 'above', t.expansiveLayerSigmaMax)) continue;
+      const s = f.value;
       const act = activationOf(l);
       const scheme = schemeFor(act);
       const w = weightOf(ctx, l);
       const ratio = w?.varianceRatio?.[scheme];
       const weightsCause = !isNormalized(l) && ratio !== undefined && ratio > Math.sqrt(t.initVarianceRatio);
-      if (!weightsCause && s <= t.explodingLayerSigmaMax) continue;
+      if (!weightsCause && !confirms(f, 'above', t.explodingLayerSigmaMax)) continue;
       // Over-scaled weights go back to their scheme's variance (rms gain ~1 for unit-slope activations);
       // otherwise the first-order factor that brings sigma_max to 1.
       const factor = weightsCause ? 1 / Math.sqrt(ratio!) : 1 / s;
@@ -36,9 +38,10 @@ export const explodingLayer: Rule = {
         severity: 'warning',
         layer: l.name,
         parameter: w?.name,
-        message: `Exploding layer: ${l.name} stretches signals by up to ${fmt(s)}x on the samples (rms gain ${l.jacobian.rmsGain === null ? '?' : fmt(l.jacobian.rmsGain)}, ${l.jacobian.method}); ${weightSide(w, scheme)}. `
+        message: `Exploding layer: ${l.name} stretches signals by ${f.kind === 'lower-bound' ? 'at least' : 'up to'} ${fmt(s)}x on the samples (rms gain ${l.jacobian.rmsGain === null ? '?' : fmt(l.jacobian.rmsGain)}, ${l.jacobian.method}); ${weightSide(w, scheme)}. `
           + (weightsCause ? 'The weights are over-scaled: they are the cause.' : 'The weights look sane: the activations on these samples are the cause.'),
         measured: s,
+        measuredKind: f.kind,
         measuredName: 'sigma_max of the layer Jacobian',
         threshold: weightsCause ? t.expansiveLayerSigmaMax : t.explodingLayerSigmaMax,
         thresholdName: weightsCause ? 'expansiveLayerSigmaMax' : 'explodingLayerSigmaMax',
@@ -59,8 +62,9 @@ export const contractingLayer: Rule = {
     const t = ctx.thresholds.contractingLayerRmsGain;
     const out: Finding[] = [];
     for (const l of ctx.report.layers) {
-      const g = l.jacobian.rmsGain;
-      if (g === null || g >= t || g === 0) continue;
+      const f = jacobianFigure(l.jacobian, 'rmsGain');
+      if (f === null || !confirms(f, 'below', t) || f.value === 0) continue;
+      const g = f.value;
       const act = activationOf(l);
       const w = weightOf(ctx, l);
       const scheme = schemeFor(act);
@@ -76,6 +80,7 @@ export const contractingLayer: Rule = {
         parameter: w?.name,
         message: `Contracting layer: ${l.name} shrinks signals to ${fmt(g)}x on average (sigma_max ${l.jacobian.sigmaMax === null ? '?' : fmt(l.jacobian.sigmaMax)}); ${weightSide(w, scheme)}${sat}. ${cause}`,
         measured: g,
+        measuredKind: f.kind,
         measuredName: 'rms gain of the layer Jacobian',
         threshold: t,
         thresholdName: 'contractingLayerRmsGain',
@@ -100,8 +105,11 @@ export const illConditioned: Rule = {
     const t = ctx.thresholds.illConditioned;
     const out: Finding[] = [];
     for (const l of ctx.report.layers) {
-      const k = l.jacobian.conditionNumber;
-      if (k === null || k <= t) continue;
+      const f = jacobianFigure(l.jacobian, 'conditionNumber');
+      // singular only because units are off at this sample (a ReLU's zero rows): how ReLU networks work, not a defect
+      if (f === null || !confirms(f, 'above', t) || offUnitsExplain(l)) continue;
+      const k = f.value;
+      const min = jacobianFigure(l.jacobian, 'sigmaMin');
       const w = weightOf(ctx, l);
       const wk = w?.conditionNumber ?? null;
       const weightsCause = wk !== null && wk > t / 10;
@@ -113,9 +121,10 @@ export const illConditioned: Rule = {
         severity: 'warning',
         layer: l.name,
         parameter: w?.name,
-        message: `Ill-conditioned layer: ${l.name} has condition number ${fmt(k)} (sigma_max ${fmt(l.jacobian.sigmaMax!)}, sigma_min ${fmt(l.jacobian.sigmaMin!)}, ${l.jacobian.method}); `
+        message: `Ill-conditioned layer: ${l.name} has condition number ${Number.isFinite(k) ? `${boundWords(f.kind)}${fmt(k)}` : `infinite, ${rankText(l.jacobian)}`} (sigma_max ${fmt(l.jacobian.sigmaMax!)}, sigma_min ${min ? `${boundWords(min.kind)}${fmt(min.value)}` : 'unknown'}, ${l.jacobian.method}); `
           + (wk !== null ? `its weight alone has condition ${fmt(wk)}, so ${weightsCause ? 'the weights are the cause' : `the activations${act ? ` (${act})` : ''} on these samples are the cause`}.` : 'no weight-only condition number for this layer.'),
-        measured: k,
+        measured: Number.isFinite(k) ? k : undefined,
+        measuredKind: f.kind,
         measuredName: 'condition number of the layer Jacobian',
         threshold: t,
         thresholdName: 'illConditioned',
@@ -129,3 +138,14 @@ export const illConditioned: Rule = {
     return out;
   },
 };
+
+/**
+ * True when a singular layer Jacobian is singular only because output units are off at this sample
+ * (zero rows, as a ReLU's inactive units give): its rank reaches the most the active rows allow.
+ */
+export function offUnitsExplain(l: LayerReport): boolean {
+  const r = l.jacobian.rank;
+  const { inputSize, outputSize } = l.jacobian;
+  if (!r || r.value >= r.of || inputSize === undefined || outputSize === undefined) return false;
+  return r.zeroRows > 0 && r.value >= Math.min(outputSize - r.zeroRows, inputSize);
+}
