@@ -40,7 +40,7 @@ export function decodeModel(bytes: Uint8Array, file?: string): Model {
 /** Why protobuf decoding failed, in words: cut short, or complete but damaged inside. */
 function protobufProblem(bytes: Uint8Array, e: unknown): string {
   if (e instanceof RangeError && /call stack/i.test(e.message)) return 'the file is corrupt: its messages nest deeper than any model does';
-  const detail = errorMessage(e).replace(/^index out of range: .*/, 'a length runs past the end of its message');
+  const detail = errorMessage(e).replace(/^index out of range\b.*/, 'a length runs past the end of its message');
   const scan = scanTopLevel(bytes);
   if (scan.state === 'ends-early') {
     return `the file ends before the model does: its part starting at byte ${scan.at} needs ${scan.needed} more bytes than the file has (truncated, for example by an interrupted download or copy)`;

@@ -40,6 +40,6 @@ export function checkTensorBytes(tensor: Pick<Tensor, 'name' | 'dataType' | 'dim
   if (expected === undefined || expected === held) return;
   throw new DoctorError(
     'corrupt-model',
-    `${what} has dims [${tensor.dims.join(', ')}] (${count} ${dataTypeName(tensor.dataType)} elements, ${expected} bytes) but holds ${held} bytes`,
+    `${what} has dims [${tensor.dims.join(', ')}] (${count} ${dataTypeName(tensor.dataType)} element${count === 1 ? '' : 's'}, ${expected} bytes) but holds ${held} bytes`,
   );
 }

@@ -1,5 +1,9 @@
 import { DoctorError } from '../errors';
-import type { Graph, Node } from './types';
+import { byteLengthOf } from './tensorSize';
+import { dataTypeName, type Graph, type Node } from './types';
+
+/** The largest sample input Gradient Doctor synthesizes or feeds, in bytes (one sample of one input). */
+export const MAX_INPUT_BYTES = 2 ** 31;
 
 /**
  * Checks that every node input is produced by a graph input, an initializer or another node, that
@@ -35,7 +39,29 @@ export function validateGraph(graph: Graph, file?: string): number[] {
       throw new DoctorError('invalid-graph', `graph output '${out.name}' is not produced by any node`, file);
     }
   }
+  checkInputSizes(graph, file);
   return topologicalOrder(graph, producer, file);
+}
+
+/**
+ * Refuses a graph input whose fixed dims make one sample larger than {@link MAX_INPUT_BYTES}
+ * (dims such as [2147483648, 32] in a damaged or hostile file): the sample would be allocated
+ * before anything else could fail.
+ */
+function checkInputSizes(graph: Graph, file?: string): void {
+  for (const input of graph.inputs) {
+    const type = input.type;
+    if (graph.initializers.has(input.name) || type?.kind !== 'tensor' || !type.shape) continue;
+    const dims = type.shape.filter((d): d is number => typeof d === 'number' && d > 0);
+    const bytes = byteLengthOf(type.elemType, dims.reduce((a, b) => a * b, 1));
+    if (bytes !== undefined && bytes > MAX_INPUT_BYTES) {
+      throw new DoctorError(
+        'unsupported',
+        `input '${input.name}' has dims [${type.shape.join(', ')}]: one ${dataTypeName(type.elemType)} sample would take ${(bytes / 2 ** 30).toPrecision(3)} GiB, more than the 2 GiB Gradient Doctor feeds a model`,
+        file,
+      );
+    }
+  }
 }
 
 function topologicalOrder(graph: Graph, producer: Map<string, number>, file?: string): number[] {

@@ -4,6 +4,12 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, write
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { reportFailure } from '../../../src/cli/failure';
+import { DoctorError } from '../../../src/core/errors';
+import { decodeModel } from '../../../src/core/onnx/decode';
+import { encodeModel } from '../../../src/core/onnx/encode';
+import { DataType, type Model } from '../../../src/core/onnx/types';
+import { endlessLoop } from '../../fixtures/make_fuzz';
 import { malformed, model, ROOT, sampleFile } from '../../helpers';
 
 const cli = path.join(ROOT, 'dist', 'cli.js');
@@ -80,8 +86,10 @@ describe('gradient-doctor analyze / what-if: findings, --fail-on, thresholds and
     assert.match(r.stdout, /fix: Swap the 11 hidden Sigmoid activations/);
   });
 
-  it('--fail-on exits 1 at or above the level, 0 below it', () => {
-    assert.equal(run('analyze', model('mlp_sigmoid'), ...quick, '--fail-on', 'error').status, 1);
+  it('--fail-on exits 1 at or above the level, 0 below it, and says why on stderr', () => {
+    const failed = run('analyze', model('mlp_sigmoid'), ...quick, '--fail-on', 'error');
+    assert.equal(failed.status, 1);
+    assert.equal(failed.stderr, 'gradient-doctor: exit 1: the report has 1 error (--fail-on error)\n');
     assert.equal(run('analyze', model('mlp_tanh_overscaled'), ...quick, '--fail-on', 'error').status, 0);
     assert.equal(run('analyze', model('mlp_tanh_overscaled'), ...quick, '--fail-on', 'warning').status, 1);
     assert.equal(run('analyze', model('mlp_relu_he'), ...quick, '--fail-on', 'warning').status, 0);
@@ -122,5 +130,96 @@ describe('gradient-doctor analyze / what-if: findings, --fail-on, thresholds and
     const again = run('what-if', file, ...quick, '--fix', 'mis-scaled-init', '--write');
     assert.equal(again.status, 2);
     assert.match(again.stderr, /refusing to overwrite an existing file/);
+  });
+});
+
+describe('gradient-doctor CLI: bad input and limits (issue 15)', () => {
+  const dir = () => mkdtempSync(path.join(tmpdir(), 'gd-cli-'));
+  const write = (m: Model) => {
+    const file = path.join(dir(), 'm.onnx');
+    writeFileSync(file, encodeModel(m).bytes);
+    return file;
+  };
+  const text = malformed('text.onnx');
+
+  it('stops a run past --run-timeout (a Loop of 2^40 iterations) with one line that says so, writing nothing', { timeout: 60_000 }, () => {
+    const file = write(endlessLoop());
+    const out = path.join(path.dirname(file), 'summary.json');
+    const r = run('inspect', file, '--run-timeout', '1', '--out', out);
+    assert.equal(r.signal, 'SIGALRM', `ended by the watchdog (status ${r.status}, stderr ${r.stderr})`);
+    assert.match(r.stderr, /^gradient-doctor: error: .*m\.onnx: onnxruntime ran for more than 1 s in one call \(the run time limit\) and was stopped; .*--run-timeout <seconds>/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.deepEqual(readdirSync(path.dirname(file)), ['m.onnx']);
+  });
+
+  it("keeps onnxruntime's own log off stderr and its C++ locations out of the message", () => {
+    // ConstantOfShape to [2^31, 2^31]: onnxruntime fails to allocate, and logs it natively unless told not to
+    const m = decodeModel(readFileSync(model('mlp_traced')));
+    const shape = { name: 'huge', dataType: DataType.INT64, dims: [2], raw: new Uint8Array(new BigInt64Array([2n ** 31n, 2n ** 31n]).buffer) };
+    m.graph.initializers.set('huge', shape);
+    m.graph.nodes.push({ name: 'fill', opType: 'ConstantOfShape', domain: '', inputs: ['huge'], outputs: ['filled'], attributes: [], metadata: {} });
+    m.graph.outputs.push({ name: 'filled' });
+    const r = run('inspect', write(m));
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^gradient-doctor: error: .*m\.onnx: onnxruntime failed to run the model: /);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(!r.stderr.includes('\u001b['), 'no coloured native log line');
+    assert.doesNotMatch(r.stderr, /\.(cc|h):\d+|onnxruntime::/);
+  });
+
+  it('refuses --out into a missing folder or onto a folder before any work (the model is not even read)', () => {
+    const missing = run('analyze', text, '--out', path.join(dir(), 'no', 'such', 'r.json'));
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /^gradient-doctor: error: .*r\.json: --out cannot be written: its folder .* cannot be used \(it does not exist\)\n$/);
+    const folder = run('inspect', text, '--out', dir());
+    assert.equal(folder.status, 2);
+    assert.match(folder.stderr, /--out names a folder/);
+  });
+
+  it('refuses what-if --write onto the model or an existing file, and compare with a missing second model, before analysing', () => {
+    const d = dir();
+    const file = path.join(d, 'text.onnx');
+    copyFileSync(text, file);
+    const onModel = run('what-if', file, '--write', file);
+    assert.equal(onModel.status, 2);
+    assert.match(onModel.stderr, /refusing to overwrite the original model/);
+    writeFileSync(path.join(d, 'taken.onnx'), 'x');
+    const onFile = run('what-if', file, '--write', path.join(d, 'taken.onnx'));
+    assert.match(onFile.stderr, /refusing to overwrite an existing file/);
+    const compare = run('compare', file, path.join(d, 'missing.onnx'));
+    assert.equal(compare.status, 2);
+    assert.match(compare.stderr, /missing\.onnx: cannot read the candidate model: it does not exist\n$/);
+  });
+
+  it('prints a usage error as one line and a hint, not the whole help', () => {
+    for (const args of [['analyze'], ['analyze', model('mlp_sigmoid'), '--bogus'], ['frobnicate']]) {
+      const r = run(...args);
+      assert.equal(r.status, 2);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 2, r.stderr);
+      assert.match(lines[0], /^gradient-doctor: error: /);
+      assert.match(lines[1], /^\(run 'gradient-doctor (analyze )?--help' for /);
+    }
+  });
+
+  it("help shows the run time limit's default and no '(default: {})'", () => {
+    const r = run('analyze', '--help');
+    assert.equal(r.status, 0);
+    assert.doesNotMatch(r.stdout, /\(default: \{\}\)/);
+    assert.match(r.stdout, /--run-timeout <seconds>\s+time limit on each onnxruntime call.*\(default: 300\)/s);
+  });
+
+  it('reports an error that is not a DoctorError as a bug in Gradient Doctor, with exit code 3', () => {
+    const written: string[] = [];
+    const original = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      assert.equal(reportFailure(new TypeError("Cannot read properties of null (reading 'initializer')")), 3);
+      assert.equal(reportFailure(new DoctorError('bad-input', 'no such model', 'm.onnx')), 2);
+    } finally {
+      process.stderr.write = original;
+    }
+    assert.match(written[0], /^gradient-doctor: internal error: Cannot read properties of null.*\nThis is a bug in Gradient Doctor, not a problem with your input\. Please report it/);
+    assert.equal(written[1], 'gradient-doctor: error: m.onnx: no such model\n');
   });
 });
