@@ -5,7 +5,7 @@ export interface ThresholdSpec {
   value: number;
   /** What it bounds, in one line. */
   description: string;
-  /** Why this default (DOMAIN.md section). */
+  /** Why this default, in one sentence a user can follow (shown in the README's threshold table). */
   reason: string;
 }
 
@@ -19,72 +19,72 @@ export const THRESHOLDS = {
   vanishingGradientWarning: {
     value: 1e-3,
     description: 'gradient reaching the first layer / gradient leaving the last layer: warning below',
-    reason: 'a 1000x attenuation means the first layers learn three orders of magnitude slower than the last (section 1)',
+    reason: 'a 1000x attenuation means the first layers learn three orders of magnitude slower than the last',
   },
   vanishingGradientError: {
     value: 1e-5,
     description: 'the same ratio: error below',
-    reason: 'at 1e-5 the first layers\' updates drown in float32 rounding of the last layers\' (section 1: 20 sigmoid layers give ~1e-12)',
+    reason: 'at 1e-5 the first layers\' updates drown in float32 rounding of the last layers\' (20 sigmoid layers give ~1e-12)',
   },
   explodingGradientWarning: {
     value: 1e2,
     description: 'gradient reaching the first layer / gradient leaving the last layer: warning above',
-    reason: 'a 100x growth makes the first layers\' step 100x the last layers\': one learning rate cannot suit both (section 1)',
+    reason: 'a 100x growth makes the first layers\' step 100x the last layers\': one learning rate cannot suit both',
   },
   explodingGradientError: {
     value: 1e4,
     description: 'the same ratio: error above',
-    reason: 'growth of 1e4 overflows float16 and destabilises float32 training within a few steps (section 1)',
+    reason: 'growth of 1e4 overflows float16 and destabilises float32 training within a few steps',
   },
   endToEndSigmaMax: {
     value: 10,
     description: 'largest singular value of the input-to-output Jacobian: warning above',
-    reason: 'dynamical isometry wants every singular value near 1; 10x stretch in one direction is far from it (section 2)',
+    reason: 'dynamical isometry wants every singular value near 1; 10x stretch in one direction is far from it',
   },
   endToEndRmsGain: {
     value: 1e-4,
     description: 'rms singular value of the input-to-output Jacobian: warning below',
-    reason: 'the output no longer depends measurably on the input: the signal has collapsed (section 2)',
+    reason: 'the output no longer depends measurably on the input: the signal has collapsed',
   },
   lyapunovExponent: {
     value: 0.5,
     description: '|mean over layers of log(rms gain)|: warning above, for models without skip connections',
-    reason: 'e^0.5 = 1.65x per layer compounds to 150x over 10 layers; zero is the critical point (section 2)',
+    reason: 'e^0.5 = 1.65x per layer compounds to 150x over 10 layers; zero is the critical point',
   },
   lyapunovMinLayers: {
     value: 6,
     description: 'the Lyapunov exponent is judged only with at least this many layers',
-    reason: 'a mean over a few layers says little about depth (section 2)',
+    reason: 'a mean over a few layers says little about depth',
   },
   expansiveLayerSigmaMax: {
     value: 2,
     description: 'a layer\'s largest singular value above which it counts as exploding when its weights are also over-scaled',
-    reason: 'a well-initialised square layer reaches ~2 at the random-matrix edge; above it with over-scaled weights, the weights are the cause (sections 1, 5)',
+    reason: 'a well-initialised square layer reaches ~2 at the random-matrix edge; above it with over-scaled weights, the weights are the cause',
   },
   explodingLayerSigmaMax: {
     value: 5,
     description: 'a layer\'s largest singular value above which it counts as exploding whatever its weights',
-    reason: '2.5x beyond the random-matrix edge of a well-initialised layer (section 2)',
+    reason: '2.5x beyond the random-matrix edge of a well-initialised layer',
   },
   contractingLayerRmsGain: {
     value: 0.2,
     description: 'a layer\'s rms gain below which it counts as contracting',
-    reason: 'five such layers shrink a signal 3000x; a sigmoid layer cannot exceed 0.25 (section 1)',
+    reason: 'five such layers shrink a signal 3000x; a sigmoid layer cannot exceed 0.25',
   },
   illConditioned: {
     value: 1e4,
     description: 'a layer\'s condition number sigma_max / sigma_min: warning above',
-    reason: 'the layer passes gradients 10^4 times more strongly along some directions than others: the network is blind to the weak ones (section 2)',
+    reason: 'the layer passes gradients 10^4 times more strongly along some directions than others: the network is blind to the weak ones',
   },
   saturatedFraction: {
     value: 0.1,
     description: 'fraction of a sigmoid/tanh layer\'s units saturated on every sample: warning above',
-    reason: 'a saturated unit passes a slope below 0.02: no gradient (sections 1, 5)',
+    reason: 'a saturated unit passes a slope below 0.02: no gradient',
   },
   deadFraction: {
     value: 0.5,
     description: 'fraction of a ReLU layer\'s units inactive on every sample: warning above',
-    reason: 'a unit negative on all inputs never gets a gradient (section 6); deep ReLU stacks at He init correlate their samples, so up to a third of a deep layer can look dead at init, half is beyond that',
+    reason: 'a unit negative on all inputs never gets a gradient; deep ReLU stacks at He init correlate their samples, so up to a third of a deep layer can look dead at init, half is beyond that',
   },
   deadMinSamples: {
     value: 8,
@@ -94,37 +94,37 @@ export const THRESHOLDS = {
   initVarianceRatio: {
     value: 4,
     description: 'weight variance / the init scheme\'s variance for its fan-in and activation: warning above this or below its inverse',
-    reason: 'a factor 4 in variance is 2x per layer in gain, compounding with depth (section 5)',
+    reason: 'a factor 4 in variance is 2x per layer in gain, compounding with depth',
   },
   heavyTailKurtosis: {
     value: 6,
     description: 'excess kurtosis of a weight: warning above',
-    reason: 'heavy tails push units into saturation even with the right variance (section 5); a Gaussian has 0, a Laplace 3',
+    reason: 'heavy tails push units into saturation even with the right variance; a Gaussian has 0, a Laplace 3',
   },
   recurrentRadiusHigh: {
     value: 1,
     description: 'spectral radius of a recurrent weight gate: warning above',
-    reason: 'rho > 1 makes the gradient through time explode (section 7)',
+    reason: 'rho > 1 makes the gradient through time explode',
   },
   recurrentRadiusLow: {
     value: 0.3,
     description: 'spectral radius of a recurrent weight gate: warning below',
-    reason: 'rho = 0.3 forgets 90% of a signal within two steps: long-range gradients vanish (section 7)',
+    reason: 'rho = 0.3 forgets 90% of a signal within two steps: long-range gradients vanish',
   },
   divisorFloor: {
     value: 1e-6,
     description: 'smallest |divisor| of Div or Reciprocal on the samples: warning below',
-    reason: 'near zero the quotient overflows float32 and its derivative (1/x^2) far sooner (section 9)',
+    reason: 'near zero the quotient overflows float32 and its derivative (1/x^2) far sooner',
   },
   plainStackMinLayers: {
     value: 8,
     description: 'a model without skip connections and at least this many layers counts as a deep plain stack',
-    reason: 'residual connections are the standard cure for gradient decay beyond a few layers (section 6)',
+    reason: 'residual connections are the standard cure for gradient decay beyond a few layers',
   },
   batchNormVarianceFloor: {
     value: 1e-6,
     description: 'a BatchNorm running variance below this counts as degenerate',
-    reason: 'the unit is divided by sqrt(var + eps) ~ sqrt(eps): a gain of ~300 on noise (section 6)',
+    reason: 'the unit is divided by sqrt(var + eps) ~ sqrt(eps): a gain of ~300 on noise',
   },
 } satisfies Record<string, ThresholdSpec>;
 
