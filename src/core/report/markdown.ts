@@ -49,7 +49,7 @@ function findingLine(f: Finding): string {
 export function reportMarkdown(r: AnalysisReport): string {
   const v = r.verdict;
   const lines = [`## Gradient Doctor: \`${base(r.model.path)}\` is ${LABEL[v?.status ?? 'unknown']}`, ''];
-  if (v) lines.push(`**${v.headline}**`, '', `${v.counts.error} errors, ${v.counts.warning} warnings, ${v.counts.info} info · ${r.layers.length} layers · ${r.run.executionProvider.toUpperCase()} · ${r.run.samples} sample${r.run.samples === 1 ? '' : 's'}, seed ${r.run.seed}, loss ${r.run.loss}`, '');
+  if (v) lines.push(`**${v.headline}**`, '', `${plural(v.counts.error, 'error')}, ${plural(v.counts.warning, 'warning')}, ${v.counts.info} info · ${r.layers.length} layers · ${r.run.executionProvider.toUpperCase()} · ${r.run.samples} sample${r.run.samples === 1 ? '' : 's'}, seed ${r.run.seed}, loss ${r.run.loss}`, '');
   const flagged = r.layers.filter((l) => r.findings.some((f) => f.layer === l.name && f.severity !== 'info'));
   if (flagged.length) {
     lines.push('| layer | σmax | σmin | rms gain | κ | ‖∂L/∂in‖ | findings | fix |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -69,6 +69,11 @@ export function reportMarkdown(r: AnalysisReport): string {
 
 function figureOf(l: LayerReport | undefined, name: JacobianFigureName): string {
   return l ? formatFigure(jacobianFigure(l.jacobian, name)) : '—';
+}
+
+/** "1 error", "2 errors". */
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** A comparison as Markdown: the verdicts, per-layer changes, findings introduced and resolved, regressions. */
