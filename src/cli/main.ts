@@ -40,7 +40,8 @@ function addRunOptions(cmd: Command): Command {
 /** Adds the analysis flags shared by `analyze` and `what-if`. */
 function addAnalysisOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--loss <loss>', 'scalar loss for the gradient flow: sum, mse (half squared norm) or ce (softmax cross-entropy)').choices(['sum', 'mse', 'ce']).default('sum'))
+    .addOption(new Option('--loss <loss>', 'scalar loss for the gradient flow: auto (ce for class scores, nll for probabilities, else sum), sum, mse (half squared norm), ce (softmax cross-entropy) or nll (negative log-likelihood of probabilities)').choices(['auto', 'sum', 'mse', 'ce', 'nll']).default('auto'))
+    .addOption(new Option('--loss-reduction <reduction>', 'combine the per-prediction losses by their mean (as PyTorch does; learning rates are quoted for it) or sum').choices(['mean', 'sum']).default('mean'))
     .option('--labels <file>', 'class labels for --loss ce: a JSON array of integers, one per prediction')
     .addOption(new Option('--granularity <g>', 'layers: each parameterized op, op + its bias/norm/activation, or module').choices(['op', 'layer', 'module']).default('layer'))
     .option('--momentum <beta>', 'heavy-ball momentum for the stable learning-rate bound', parseFloat, 0.9)
@@ -189,6 +190,7 @@ function analysisOptions(flags: RunFlags & AnalyzeCliFlags): Partial<EngineOptio
   return {
     ...engineOptions(flags),
     loss: flags.loss,
+    lossReduction: flags.lossReduction,
     labels: flags.labels ? readLabelsFile(flags.labels) : undefined,
     granularity: flags.granularity,
     momentum: flags.momentum,
@@ -203,7 +205,8 @@ interface AnalyzeCliFlags {
   format: 'table' | 'json' | 'md' | 'sarif' | 'html' | 'netron';
   out?: string;
   progress: boolean;
-  loss: 'sum' | 'mse' | 'ce';
+  loss: 'auto' | 'sum' | 'mse' | 'ce' | 'nll';
+  lossReduction: 'mean' | 'sum';
   labels?: string;
   granularity: 'op' | 'layer' | 'module';
   momentum: number;

@@ -32,7 +32,8 @@ export function readRunOptions(model: vscode.Uri): EngineOptions & Partial<Analy
   const labels = matchModel(model, c.get<Record<string, string>>('labels', {}));
   return {
     ...readEngineOptions(model),
-    loss: c.get<'sum' | 'mse' | 'ce'>('loss', 'sum'),
+    loss: c.get<AnalysisFlags['loss']>('loss', 'auto'),
+    lossReduction: c.get<'mean' | 'sum'>('lossReduction', 'mean'),
     granularity: c.get<'op' | 'layer' | 'module'>('granularity', 'layer'),
     momentum: c.get<number>('momentum', 0.9),
     curvatureIterations: c.get<number>('curvatureIterations', 20),

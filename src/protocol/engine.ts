@@ -19,7 +19,9 @@ export interface EngineOptions {
 
 /** Options of the analysis on top of {@link EngineOptions}. */
 export interface AnalysisFlags {
-  loss: 'sum' | 'mse' | 'ce';
+  loss: 'auto' | 'sum' | 'mse' | 'ce' | 'nll';
+  /** Mean (default) or sum of the per-prediction losses. */
+  lossReduction?: 'mean' | 'sum';
   labels?: number[];
   granularity: 'op' | 'layer' | 'module';
   momentum: number;

@@ -138,6 +138,7 @@ function analyzeOptionsOf(options: Partial<EngineOptions> & Partial<AnalysisFlag
     executionProvider: options.executionProvider ?? 'auto',
     samples,
     ...(options.loss ? { loss: options.loss } : {}),
+    ...(options.lossReduction ? { lossReduction: options.lossReduction } : {}),
     ...(options.labels ? { labels: options.labels } : {}),
     ...(options.granularity ? { granularity: options.granularity } : {}),
     ...(options.momentum !== undefined ? { momentum: options.momentum } : {}),

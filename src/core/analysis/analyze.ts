@@ -15,7 +15,7 @@ import { validateGraph } from '../onnx/validate';
 import { REPORT_SCHEMA_MINOR, REPORT_SCHEMA_VERSION, type AnalysisReport, type LayerReport, type ParameterReport } from '../report/types';
 import { diagnose, type DiagnosisOptions } from '../diagnosis/diagnose';
 import { estimateCurvature } from './curvature';
-import { lossGradient, median, norm, type LossKind } from './gradientFlow';
+import { lossGradient, median, norm, resolveLoss, type Loss, type LossKind, type LossReduction } from './gradientFlow';
 import { EXACT_MAX_DIM, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
 import { createOrtGram } from './gram';
 import { findLayers, type Granularity, type Layer } from './layers';
@@ -28,6 +28,8 @@ export interface AnalyzeOptions {
   executionProvider: ExecutionProviderPreference;
   samples: SampleOptions;
   loss: LossKind;
+  /** Mean (PyTorch's default) or sum over the batch's predictions. */
+  lossReduction?: LossReduction;
   /** Class labels for the 'ce' loss, one per prediction of a sample. */
   labels?: number[];
   granularity: Granularity;
@@ -41,7 +43,8 @@ export interface AnalyzeOptions {
 
 /** Defaults of {@link AnalyzeOptions} (documented in the README). */
 export const DEFAULT_ANALYZE_OPTIONS: Omit<AnalyzeOptions, 'executionProvider' | 'samples'> = {
-  loss: 'sum',
+  loss: 'auto',
+  lossReduction: 'mean',
   granularity: 'layer',
   momentum: 0.9,
   curvatureIterations: 20,
@@ -96,6 +99,8 @@ export async function analyzeModel(
   const numerics = new NumericsTracker();
   const estimatedOps = new Set<string>();
   let curvatureModel = { model, order: source.order };
+  let resolved: Loss | undefined;
+  const producer = graph.nodes.find((n) => n.outputs.includes(outName))?.opType;
   const throughTime: Array<Array<{ node: string; norms: number[] }>> = [];
   const gram = await createOrtGram(createRunner, options.executionProvider);
   // the samples' steps fill the bar up to the curvature's 0.97; the conv norms of the first sample are one more step
@@ -139,7 +144,8 @@ export async function analyzeModel(
       await checkpoint(ctx);
       progress(`Sample ${s + 1}: gradient flow`, step++ / steps);
       const y = forward.values.get(outName);
-      const loss = y ? lossGradient(options.loss, y, rng, options.labels) : undefined;
+      resolved ??= y ? resolveLoss(options.loss, options.lossReduction ?? 'mean', y, producer) : undefined;
+      const loss = y && resolved ? lossGradient(resolved, y, rng, options.labels) : undefined;
       const stepNames = unrolledSteps.flatMap((u) => u.hidden);
       const gradients = loss ? await gradientNorms(runner, [...floatInputs, ...trainable], outName, loss.gradient, layers, [...aliases, ...stepNames]).catch(asError) : new Error('no value for the first output');
       if (!(gradients instanceof Error)) throughTime.push(unrolledSteps.map((u) => ({ node: u.node, norms: u.hidden.map((h) => gradients.get(h) ?? 0) })));
@@ -169,7 +175,7 @@ export async function analyzeModel(
   await checkpoint(ctx);
   progress('Curvature: top Hessian eigenvalue', 0.97);
   const curvature = options.curvatureIterations > 0
-    ? await estimateCurvature(curvatureModel.model, curvatureModel.order, opset, prepared.samples[0], trainable, outName, options, createRunner, ctx).catch((e: unknown) => {
+    ? await estimateCurvature(curvatureModel.model, curvatureModel.order, opset, prepared.samples[0], trainable, outName, { ...options, loss: resolved?.kind ?? 'sum', lossReduction: resolved?.reduction }, createRunner, ctx).catch((e: unknown) => {
       if (isDoctorError(e) && e.kind === 'cancelled') throw e;
       return { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: errorMessage(e) };
     })
@@ -211,9 +217,11 @@ export async function analyzeModel(
       sampleSource: prepared.source,
       sampleInputs: prepared.recipes,
       seed: options.samples.seed,
-      loss: options.loss,
+      loss: resolved?.kind ?? (options.loss === 'auto' ? 'sum' : options.loss),
+      lossReduction: resolved?.reduction ?? options.lossReduction ?? 'mean',
+      lossNote: resolved?.note,
       lossValue: median(results.map((r) => r.lossValue)),
-      labels: options.loss === 'ce' ? (options.labels ? 'given' : 'pseudo-labels drawn uniformly with the seed') : undefined,
+      labels: resolved?.kind === 'ce' || resolved?.kind === 'nll' ? (options.labels ? 'given' : 'pseudo-labels drawn uniformly with the seed') : undefined,
       granularity: options.granularity,
       durationMs: performance.now() - t0,
       derivativeRuns: runsTotal,

@@ -14,7 +14,7 @@ import type { AnalysisReport } from '../report/types';
 import type { AnalyzeOptions } from './analyze';
 import { tridiagonalEigen } from '../linalg/tridiagonalEigen';
 import { dot, reorthogonalize } from '../linalg/lanczos';
-import { lossGradient, norm } from './gradientFlow';
+import { lossGradient, norm, resolvedLoss } from './gradientFlow';
 
 /**
  * Step of the Hessian-vector differences, relative to ||theta||. Each coordinate moves by about
@@ -130,7 +130,7 @@ export async function estimateCurvature(
     const y = forward.values.get(outName);
     if (!y) throw new DoctorError('runtime', `no value for output '${outName}'`);
     // the same seed each time: 'ce' pseudo-labels must not change between the two gradients
-    const loss = lossGradient(options.loss, y, new Rng(options.samples.seed), options.labels);
+    const loss = lossGradient(resolvedLoss(options), y, new Rng(options.samples.seed), options.labels);
     const g = await derivatives.vjp({ sources: params, targets: [outName] }, [[loss.gradient]]);
     return concat(g.map((x) => x[0]), total);
   };

@@ -9,7 +9,7 @@ import { defaultOpset, type Graph, type Model, type Node, type Tensor } from '..
 import { validateGraph } from '../onnx/validate';
 import type { RunnerFactory, TensorRunner } from '../ports';
 import type { AnalyzeOptions } from './analyze';
-import { lossGradient } from './gradientFlow';
+import { lossGradient, resolvedLoss } from './gradientFlow';
 
 /** Exact Hessian-vector products at a fixed point, and the sessions behind them. */
 export interface ExactHvp {
@@ -52,23 +52,39 @@ export async function createExactHvp(
     lossNodes.push({ name: `loss/${opType}_${lossNodes.length}`, opType, domain: '', inputs, outputs, attributes, metadata: {} });
   };
   const gy = 'loss/grad';
-  const loss = lossGradient(options.loss, y, new Rng(options.samples.seed), options.labels);
-  if (options.loss === 'sum') {
-    lossInits.set(gy, float32Tensor(gy, y.dims, loss.gradient));
-  } else if (options.loss === 'mse') {
-    node('Identity', [outName], [gy]);
-  } else {
-    const onehot = Float64Array.from(loss.gradient, () => 0);
+  const lossKind = resolvedLoss(options);
+  const loss = lossGradient(lossKind, y, new Rng(options.samples.seed), options.labels);
+  const onehot = () => {
+    const hot = new Float64Array(loss.gradient.length);
     const [batch, classes] = y.dims;
-    const inner = onehot.length / (batch * classes);
+    const inner = hot.length / (batch * classes);
     (loss.labels ?? []).forEach((label, r) => {
-      const b = Math.floor(r / inner);
-      const p = r % inner;
-      onehot[(b * classes + label) * inner + p] = 1;
+      hot[(Math.floor(r / inner) * classes + label) * inner + (r % inner)] = 1;
     });
-    lossInits.set('loss/onehot', float32Tensor('loss/onehot', y.dims, onehot));
+    return hot;
+  };
+  // the reduction's factor: 1 / the predictions a mean averages over
+  const rows = loss.labels?.length ?? y.dims[0] ?? 1;
+  const factor = lossKind.reduction === 'sum' ? 1 : 1 / Math.max(lossKind.kind === 'sum' || lossKind.kind === 'mse' ? y.dims[0] ?? 1 : rows, 1);
+  lossInits.set('loss/factor', float32Tensor('loss/factor', [], Float64Array.of(factor)));
+  if (lossKind.kind === 'sum') {
+    lossInits.set(gy, float32Tensor(gy, y.dims, loss.gradient));
+  } else if (lossKind.kind === 'mse') {
+    node('Mul', [outName, 'loss/factor'], [gy]);
+  } else if (lossKind.kind === 'ce') {
+    lossInits.set('loss/onehot', float32Tensor('loss/onehot', y.dims, onehot()));
     node('Softmax', [outName], ['loss/softmax'], [{ name: 'axis', type: 'int', value: 1 }]);
-    node('Sub', ['loss/softmax', 'loss/onehot'], [gy]);
+    node('Sub', ['loss/softmax', 'loss/onehot'], ['loss/raw']);
+    node('Mul', ['loss/raw', 'loss/factor'], [gy]);
+  } else {
+    // nll of probabilities: dL/dy = -factor onehot / y at the labels, 0 elsewhere (dividing by 1 there, never by 0)
+    const hot = onehot();
+    lossInits.set('loss/onehot', float32Tensor('loss/onehot', y.dims, hot));
+    lossInits.set('loss/offlabel', float32Tensor('loss/offlabel', y.dims, hot.map((x) => 1 - x)));
+    lossInits.set('loss/negonehot', float32Tensor('loss/negonehot', y.dims, hot.map((x) => -factor * x)));
+    node('Mul', [outName, 'loss/onehot'], ['loss/atlabel']);
+    node('Add', ['loss/atlabel', 'loss/offlabel'], ['loss/denominator']);
+    node('Div', ['loss/negonehot', 'loss/denominator'], [gy]);
   }
   lossInits.set('loss/axis0', { name: 'loss/axis0', dataType: 7, dims: [1], raw: new Uint8Array(new BigInt64Array([0n]).buffer) });
   node('Unsqueeze', [gy, 'loss/axis0'], [dm.derivativeInputs[0]]);

@@ -49,7 +49,7 @@ function findingLine(f: Finding): string {
 export function reportMarkdown(r: AnalysisReport): string {
   const v = r.verdict;
   const lines = [`## Gradient Doctor: \`${base(r.model.path)}\` is ${LABEL[v?.status ?? 'unknown']}`, ''];
-  if (v) lines.push(`**${v.headline}**`, '', `${plural(v.counts.error, 'error')}, ${plural(v.counts.warning, 'warning')}, ${v.counts.info} info · ${r.layers.length} layers · ${r.run.executionProvider.toUpperCase()} · ${r.run.samples} sample${r.run.samples === 1 ? '' : 's'}, seed ${r.run.seed}, loss ${r.run.loss}`, '');
+  if (v) lines.push(`**${v.headline}**`, '', `${plural(v.counts.error, 'error')}, ${plural(v.counts.warning, 'warning')}, ${v.counts.info} info · ${r.layers.length} layers · ${r.run.executionProvider.toUpperCase()} · ${r.run.samples} sample${r.run.samples === 1 ? '' : 's'}, seed ${r.run.seed}, loss ${r.run.loss}${r.run.lossReduction ? ` (${r.run.lossReduction})` : ''}`, '');
   const flagged = r.layers.filter((l) => r.findings.some((f) => f.layer === l.name && f.severity !== 'info'));
   if (flagged.length) {
     lines.push('| layer | σmax | σmin | rms gain | κ | ‖∂L/∂in‖ | findings | fix |', '| --- | --- | --- | --- | --- | --- | --- | --- |');

@@ -11,7 +11,8 @@ export function formatReportTable(r: AnalysisReport): string {
   if (r.verdict) lines.push(r.verdict.headline, '');
   lines.push(`Model      ${r.model.path}`);
   lines.push(`Run        ${run.executionProvider.toUpperCase()} (onnxruntime-node ${run.ortVersion})${run.executionProviderNote ? `; CUDA not used: ${run.executionProviderNote}` : ''}`);
-  lines.push(`Samples    ${run.samples} ${run.sampleSource}, seed ${run.seed} · loss ${run.loss}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''} · granularity ${run.granularity} · ${(run.durationMs / 1000).toFixed(2)} s, ${run.derivativeRuns} derivative runs`);
+  lines.push(`Samples    ${run.samples} ${run.sampleSource}, seed ${run.seed} · loss ${run.loss}${run.lossReduction ? ` (${run.lossReduction})` : ''}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''} · granularity ${run.granularity} · ${(run.durationMs / 1000).toFixed(2)} s, ${run.derivativeRuns} derivative runs`);
+  if (run.lossNote) lines.push(`Loss       ${run.lossNote}`);
   lines.push('');
   const header = ['#', 'layer', 'ops', 'σmax', 'σmin', 'rms gain', 'κ', 'method', '‖∂L/∂in‖', '‖∂L/∂out‖', 'Σ log gain'];
   const rows = r.layers.map((l) => [

@@ -216,7 +216,12 @@ export interface AnalysisReport {
     sampleSource: 'synthesized' | 'files';
     sampleInputs: Array<{ input: string; dtype: string; dims: number[]; distribution: string }>;
     seed: number;
-    loss: 'sum' | 'mse' | 'ce';
+    /** The loss the gradient flow and curvature were taken of (README "Losses"). */
+    loss: 'sum' | 'mse' | 'ce' | 'nll';
+    /** Mean or sum over the batch's predictions; the learning-rate bound is for this loss. */
+    lossReduction?: 'mean' | 'sum';
+    /** Why this loss, when it was chosen for the model (`auto`). */
+    lossNote?: string;
     lossValue: number | null;
     labels?: string;
     granularity: 'op' | 'layer' | 'module';
