@@ -102,7 +102,7 @@ describe('gradient-doctor analyze / what-if: findings, --fail-on, thresholds and
     assert.equal(f.severity, 'warning');
     const dir = mkdtempSync(path.join(tmpdir(), 'gd-cli-'));
     const config = path.join(dir, 'gd.json');
-    writeFileSync(config, JSON.stringify({ thresholds: { vanishingGradientWarning: 1e-12, vanishingGradientError: 1e-13 }, learningRate: 10 }));
+    writeFileSync(config, JSON.stringify({ thresholds: { vanishingGradientWarning: 1e-12, vanishingGradientError: 1e-13 }, learningRate: 100 }));
     const r = run('analyze', model('mlp_sigmoid'), '--curvature-iterations', '4', '--format', 'json', '--config', config);
     assert.equal(r.status, 0, r.stderr);
     const findings = JSON.parse(r.stdout).findings as Array<{ rule: string; severity: string }>;
