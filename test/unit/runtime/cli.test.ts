@@ -90,6 +90,8 @@ describe('gradient-doctor analyze / what-if: findings, --fail-on, thresholds and
     const failed = run('analyze', model('mlp_sigmoid'), ...quick, '--fail-on', 'error');
     assert.equal(failed.status, 1);
     assert.equal(failed.stderr, 'gradient-doctor: exit 1: the report has 1 error (--fail-on error)\n');
+    const md = run('analyze', model('mlp_sigmoid'), ...quick, '--format', 'md');
+    assert.match(md.stdout, /\n1 error, \d+ warnings?, /, 'one error, in the singular');
     assert.equal(run('analyze', model('mlp_tanh_overscaled'), ...quick, '--fail-on', 'error').status, 0);
     assert.equal(run('analyze', model('mlp_tanh_overscaled'), ...quick, '--fail-on', 'warning').status, 1);
     assert.equal(run('analyze', model('mlp_relu_he'), ...quick, '--fail-on', 'warning').status, 0);
