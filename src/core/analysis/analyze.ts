@@ -414,7 +414,8 @@ function nonFiniteWeights(parameters: ParameterReport[], model: Model): Analysis
   return parameters
     .filter((p) => p.norm === null)
     .filter((p) => {
-      const t = model.graph.initializers.get(p.name);
+      // an exporter's Identity copy of a shared initializer (a causal mask, say) holds that initializer's values
+      const t = model.graph.initializers.get(p.aliasOf ?? p.name);
       return !t || !masks.intended(p.name, tensorToFloat64(t));
     })
     .map((p) => ({ tensor: p.name, node: model.graph.nodes.find((n) => n.inputs.includes(p.name))?.name, where: 'weight' as const }));

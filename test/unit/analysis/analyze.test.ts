@@ -105,6 +105,22 @@ describe('analyzeModel', () => {
     assertValid(r);
   });
 
+  it('does not report a -inf attention mask copied through an Identity (as exporters do) as a NaN or Inf weight', async () => {
+    const file = variant('mlp_sigmoid', (m) => {
+      const out = m.graph.outputs[0].name;
+      const last = m.graph.nodes.find((n) => n.outputs.includes(out));
+      if (!last) throw new Error('fixture changed');
+      last.outputs = ['logits'];
+      m.graph.initializers.set('mask', float32Tensor('mask', [1, 32], Array.from({ length: 32 }, (_, i) => (i < 16 ? 0 : -Infinity))));
+      const node = (name: string, opType: string, inputs: string[], outputs: string[]) => ({ name, opType, domain: '', inputs, outputs, attributes: [], metadata: {} });
+      m.graph.nodes.push(node('/mask/Identity', 'Identity', ['mask'], ['mask_copy']), node('/Add_mask', 'Add', ['logits', 'mask_copy'], ['masked']),
+        { ...node('/Softmax', 'Softmax', ['masked'], [out]), attributes: [{ name: 'axis', type: 'int', value: 1 }] });
+    });
+    const r = await analyzeFile(file, { ...quick, curvatureIterations: 0 });
+    assert.deepEqual(r.nonFinite, []);
+    assert.ok(!r.findings.some((f) => f.severity === 'error' && /NaN|Inf/.test(f.message)));
+  });
+
   /** The same span of another model, probed with rules all the way: the reference for an estimate. */
   async function exactSpan(file: string, span: { sources: string[]; targets: string[] }) {
     const loaded = loadModelFile(file);
