@@ -38,7 +38,7 @@ async function start(msg: Extract<WorkerRequest, { type: 'work/start' }>): Promi
   } catch (e) {
     const error = isDoctorError(e)
       ? { kind: e.kind, message: e.message, file: e.file }
-      : { kind: 'runtime' as const, message: errorMessage(e), stack: e instanceof Error ? e.stack : undefined };
+      : { kind: 'runtime' as const, message: `internal error, a bug in Gradient Doctor (please report it with the log): ${errorMessage(e)}`, stack: e instanceof Error ? e.stack : undefined };
     send({ type: 'work/error', id: msg.id, error });
   } finally {
     running.delete(msg.id);
