@@ -16,7 +16,7 @@ import { REPORT_SCHEMA_MINOR, REPORT_SCHEMA_VERSION, type AnalysisReport, type L
 import { diagnose, type DiagnosisOptions } from '../diagnosis/diagnose';
 import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, resolveLoss, type Loss, type LossKind, type LossReduction } from './gradientFlow';
-import { EXACT_MAX_DIM, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
+import { END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
 import { createOrtGram } from './gram';
 import { findLayers, type Granularity, type Layer } from './layers';
 import { NumericsTracker } from './numerics';
@@ -152,7 +152,7 @@ export async function analyzeModel(
       await checkpoint(ctx);
       progress(`Sample ${s + 1}: end-to-end Jacobian`, step++ / steps);
       const endToEnd = floatInputs.length > 0
-        ? await probe(runner, { sources: floatInputs, targets: [outName] }, shapeOf, rng, gram.gram)
+        ? await probe(runner, { sources: floatInputs, targets: [outName] }, shapeOf, rng, gram.gram, END_TO_END_EXACT_MAX_DIM)
         : new Error('the model has no float inputs (its inputs are integer ids), so there is no input-to-output Jacobian');
       if (s === 0) {
         await checkpoint(ctx);
@@ -256,9 +256,9 @@ function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-async function probe(runner: DerivativeRunner, span: { sources: string[]; targets: string[] }, shapeOf: (t: string) => number[], rng: Rng, gram?: GramFunction): Promise<JacobianFigures | Error> {
+async function probe(runner: DerivativeRunner, span: { sources: string[]; targets: string[] }, shapeOf: (t: string) => number[], rng: Rng, gram?: GramFunction, exactMaxDim?: number): Promise<JacobianFigures | Error> {
   try {
-    return await probeJacobian(runner, span, shapeOf, rng, gram);
+    return await probeJacobian(runner, span, shapeOf, rng, gram, exactMaxDim);
   } catch (e) {
     return asError(e);
   }

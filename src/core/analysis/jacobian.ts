@@ -11,6 +11,12 @@ import type { FigureKind } from '../report/types';
 
 /** Layers with min(m, n) up to this get their Jacobian assembled and all singular values computed exactly... */
 export const EXACT_MAX_DIM = 1024;
+/**
+ * ...and the end-to-end Jacobian up to this: each of its products runs the whole network, so
+ * assembling a classifier's 1000 x 12288 one took 1000 of them where Lanczos, Gauss quadrature and
+ * Hutchinson take under 90 (its sigma_min and kappa are then bounds, said so).
+ */
+export const END_TO_END_EXACT_MAX_DIM = 128;
 /** ...when the assembled m x n Jacobian has at most this many entries (128 MiB in float64). */
 export const EXACT_MAX_ENTRIES = 16 * 1024 * 1024;
 /** Probe vectors times vector length per onnxruntime run, at most (bounds memory per run). */
@@ -158,9 +164,9 @@ export const FD_MAX_COLUMNS = 1024;
  * derivative rule falls back to central finite differences (n <= FD_MAX_COLUMNS), marked as an
  * estimate with a Richardson error bar.
  */
-export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction = jsGram): Promise<JacobianFigures> {
+export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction = jsGram, exactMaxDim = EXACT_MAX_DIM): Promise<JacobianFigures> {
   try {
-    const figures = await probeWithRules(runner, span, shapeOf, rng, gram);
+    const figures = await probeWithRules(runner, span, shapeOf, rng, gram, exactMaxDim);
     const estimated = runner.estimatesOf(span);
     if (estimated.length === 0) return figures;
     // elementwise ops without a rule entered as finite-difference slopes: widen the error bars by
@@ -276,11 +282,11 @@ async function probeByFiniteDifferences(fd: FiniteDifferenceRunner, span: Span, 
   };
 }
 
-async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction): Promise<JacobianFigures> {
+async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction, exactMaxDim: number): Promise<JacobianFigures> {
   const { op, n, m } = operator(runner, span, shapeOf);
   const runs0 = runner.runs;
   const k = Math.min(m, n);
-  if (k <= EXACT_MAX_DIM && m * n <= EXACT_MAX_ENTRIES) {
+  if (k <= exactMaxDim && m * n <= EXACT_MAX_ENTRIES) {
     const j = await assemble(runner, span, shapeOf, m, n);
     if (!j.every(Number.isFinite)) throw nonFinite();
     const sv = singularValuesFromGram(await gram(j, m, n), k);
