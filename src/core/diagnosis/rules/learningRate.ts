@@ -1,3 +1,4 @@
+import { boundWords } from '../../report/figures';
 import { fmt, type Rule } from '../rule';
 
 export const learningRate: Rule = {
@@ -11,14 +12,18 @@ export const learningRate: Rule = {
     const sgd = 2 / lam;
     const heavy = (2 * (1 + c.momentum)) / lam;
     const lr = ctx.training.learningRate;
+    const kind = c.kinds?.hessianMaxEigenvalue ?? 'estimate';
     const base = {
       id: 'learning-rate',
       rule: 'learning-rate',
       measured: c.hessianMaxEigenvalue,
-      measuredName: `top Hessian eigenvalue of the ${ctx.report.run.loss} loss${c.error !== undefined ? ` (± ${fmt(c.error)})` : ''}`,
-      why: 'Gradient descent is stable only for eta < 2 / lambda_max; beyond it the loss diverges along the top eigenvector (DOMAIN.md section 8).',
+      measuredKind: kind,
+      measuredName: `top Hessian eigenvalue of the ${ctx.report.run.loss} loss${ctx.report.run.lossReduction ? ` (${ctx.report.run.lossReduction} over the batch)` : ''}${c.error !== undefined ? ` (± ${fmt(c.error)})` : ''}`,
+      why: 'Gradient descent is stable only for eta < 2 / lambda_max; beyond it the loss diverges along the top eigenvector (README, "How the numbers are computed": curvature).',
     };
-    const bound = `SGD below ${fmt(sgd)}, heavy-ball momentum ${c.momentum} below ${fmt(heavy)} (lambda_max ${fmt(c.hessianMaxEigenvalue)}${decay ? ` + weight decay ${fmt(decay)}` : ''}, at these samples and this loss)`;
+    // lambda_max a lower bound (Lanczos not converged): the rates are upper bounds, "at most"
+    const atMost = kind === 'lower-bound' ? 'at most ' : '';
+    const bound = `SGD below ${atMost}${fmt(sgd)}, heavy-ball momentum ${c.momentum} below ${atMost}${fmt(heavy)} (lambda_max ${boundWords(kind)}${fmt(c.hessianMaxEigenvalue)}${decay ? ` + weight decay ${fmt(decay)}` : ''}, at these samples and this loss)`;
     if (lr !== undefined && lr > 0 && lr > sgd) {
       return [{
         ...base,
