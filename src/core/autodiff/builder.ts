@@ -12,6 +12,8 @@ export class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly constants = new Map<string, Tensor>();
   private counter = 0;
+  /** Scalar constants already made, by type and value: one initializer each, however many nodes read it. */
+  private readonly scalars = new Map<string, string>();
 
   constructor(private readonly prefix: string) {}
 
@@ -40,9 +42,15 @@ export class GraphBuilder {
     return name;
   }
 
-  /** A scalar constant of the given float type. */
+  /** A scalar constant of the given float type (shared by every node that reads the same value). */
   scalar(value: number, dataType: DataType = DataType.FLOAT, hint = 'c'): string {
-    return this.tensor([], [value], dataType, hint);
+    const key = `${dataType}:${Object.is(value, -0) ? '-0' : value}`;
+    let name = this.scalars.get(key);
+    if (!name) {
+      name = this.tensor([], [value], dataType, hint);
+      this.scalars.set(key, name);
+    }
+    return name;
   }
 
   /** A float constant of any shape. */

@@ -42,13 +42,17 @@ export interface DerivativeModel {
 /** The opset every derivative model is written in (its rules emit opset 17 operators). */
 export const DERIVATIVE_OPSET = 17;
 
-/** Nodes of the span, in topological order: those that depend on a source and lead to a target. */
+/**
+ * Nodes of the span, in topological order: those that depend on a source and lead to a target. The
+ * sources are the independent variables: a node that makes a source is not part of the span.
+ */
 export function spanNodes(graph: Graph, order: number[], span: Span): Node[] {
   const reach = new Set(span.sources);
+  const sources = new Set(span.sources);
   const forward: number[] = [];
   for (const i of order) {
     const node = graph.nodes[i];
-    if (NON_DIFFERENTIABLE.has(node.opType)) continue;
+    if (NON_DIFFERENTIABLE.has(node.opType) || node.outputs.some((o) => sources.has(o))) continue;
     if (node.inputs.some((x) => reach.has(x))) {
       forward.push(i);
       for (const o of node.outputs) if (o) reach.add(o);
@@ -68,6 +72,7 @@ export function spanNodes(graph: Graph, order: number[], span: Span): Node[] {
 
 class Context implements RuleContext {
   node!: Node;
+  private constantIndex: Map<string, Node> | undefined;
   /** Tensors that need cotangents (reverse mode); undefined in forward mode. */
   active: Set<string> | undefined;
 
@@ -94,13 +99,22 @@ class Context implements RuleContext {
   constant(name: string): Float64Array | undefined {
     if (this.constants.has(name)) return this.constants.get(name);
     const init = this.model.graph.initializers.get(name);
-    const fromNode = this.model.graph.nodes.find((n) => n.opType === 'Constant' && n.outputs[0] === name);
+    const fromNode = this.constantNodes().get(name);
     const attr = fromNode ? getAttribute(fromNode, 'value') : undefined;
     const tensor: Tensor | undefined = init ?? (attr?.type === 'tensor' ? attr.value : undefined);
     const values = tensor ? tensorToFloat64(tensor) : this.facts.value?.(name);
     if (!values) return undefined;
     this.constants.set(name, values);
     return values;
+  }
+
+  /** The model's Constant nodes by output name, indexed on first use (a lookup per rule must not walk the graph). */
+  private constantNodes(): Map<string, Node> {
+    if (!this.constantIndex) {
+      this.constantIndex = new Map();
+      for (const n of this.model.graph.nodes) if (n.opType === 'Constant' && n.outputs[0]) this.constantIndex.set(n.outputs[0], n);
+    }
+    return this.constantIndex;
   }
 
   int(name: string, fallback: number): number {
@@ -180,12 +194,12 @@ function slopeRule(node: Node, slope: Float64Array): DerivativeRule {
 /**
  * Builds the forward-mode derivative model of a span: inputs are batched tangents of the sources
  * (plus the primal values the rules read), outputs the batched tangents of the targets, J v.
+ * `nodes` are the span's nodes when the caller already has them (a segment of a longer span).
  */
-export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, fed: ReadonlySet<string> = new Set()): DerivativeModel {
+export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, fed: ReadonlySet<string> = new Set(), nodes: Node[] = spanNodes(model.graph, order, span)): DerivativeModel {
   const b = new GraphBuilder('jvp/');
   const ctx = new Context(b, opset, facts, model, new Map());
   const estimated = new Set<string>();
-  const nodes = spanNodes(model.graph, order, span);
   const tangent = new Map<string, string>();
   const inputs = span.sources.map((s) => {
     const name = `tangent/${s}`;
@@ -214,12 +228,21 @@ export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts,
 /**
  * Builds the reverse-mode derivative model of a span: inputs are batched cotangents of the targets,
  * outputs the batched cotangents of the sources and of `extra` tensors inside the span, J^T u.
+ * `nodes` are the span's nodes when the caller already has them (a segment of a longer span).
  */
-export function buildVjpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, extra: string[] = [], fed: ReadonlySet<string> = new Set()): DerivativeModel {
+export function buildVjpModel(
+  model: Model,
+  order: number[],
+  facts: PrimalFacts,
+  span: Span,
+  opset: number,
+  extra: string[] = [],
+  fed: ReadonlySet<string> = new Set(),
+  nodes: Node[] = spanNodes(model.graph, order, span),
+): DerivativeModel {
   const b = new GraphBuilder('vjp/');
   const ctx = new Context(b, opset, facts, model, new Map());
   const estimated = new Set<string>();
-  const nodes = spanNodes(model.graph, order, span);
   const active = new Set(span.sources);
   for (const node of nodes) for (const o of node.outputs) if (o) active.add(o);
   ctx.active = active;
@@ -286,7 +309,8 @@ function finish(
       else primalInputs.push(x);
     }
   }
-  for (const [k, v] of b.constants) if (live.some((n) => n.inputs.includes(k))) initializers.set(k, v);
+  const read = new Set(live.flatMap((n) => n.inputs));
+  for (const [k, v] of b.constants) if (read.has(k)) initializers.set(k, v);
   const info = (name: string, primal: string, batched: boolean): ValueInfo => {
     const shape = facts.shape(primal) ?? [];
     const elemType = facts.dtype(primal) ?? 1;

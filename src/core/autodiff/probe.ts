@@ -6,6 +6,7 @@ import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '.
 import { buildJvpModel, buildVjpModel, spanNodes, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
 import { elementwiseSlope, FD_ELEMENTWISE, FD_NODE_MAX_INPUTS, FiniteDifferenceRunner, nodeJacobian, type EstimatedJacobian, type EstimatedSlope } from './finiteDifference';
 import { REGISTRY } from './registry';
+import { SEGMENT_NODES, segmentSpan, type Segment } from './segments';
 
 const DTYPE_OF: Record<string, DataType> = {
   float32: DataType.FLOAT, float64: DataType.DOUBLE, int64: DataType.INT64, int32: DataType.INT32, bool: DataType.BOOL,
@@ -98,6 +99,7 @@ export class DerivativeRunner {
   readonly estimated = new Set<string>();
 
   private readonly spanEstimates = new Map<string, string[]>();
+  private readonly segments = new Map<string, Segment[]>();
 
   /** Op types whose derivatives in this span's models are finite-difference slopes. */
   estimatesOf(span: Span): string[] {
@@ -120,6 +122,8 @@ export class DerivativeRunner {
     private readonly ep: ExecutionProviderPreference,
     /** Initializers fed at run time from the forward values instead of baked in (so sessions survive new parameter values). */
     private readonly fedInitializers: ReadonlySet<string> = new Set(),
+    /** Spans longer than this many nodes run as segments (see segmentSpan). */
+    private readonly segmentNodes: number = SEGMENT_NODES,
   ) {}
 
   /** Moves to another point (same shapes): cached sessions are kept. */
@@ -127,16 +131,66 @@ export class DerivativeRunner {
     this.forward = forward;
   }
 
-  /** J v for each vector: per target, K rows. */
+  /** J v for each vector: per target, K rows. A long span runs as its segments in order. */
   async jvp(span: Span, vectors: VectorBatch[]): Promise<VectorBatch[]> {
-    const { dm, runner } = await this.session('jvp', span, []);
-    return this.run(dm, runner, span.sources, vectors);
+    const segments = this.segmentsOf(span);
+    if (segments.length === 1) {
+      const { dm, runner } = await this.session('jvp', span, [], span);
+      return this.run(dm, runner, span.sources, vectors);
+    }
+    const known = new Map<string, VectorBatch>(span.sources.map((s, i) => [s, vectors[i]]));
+    let out: VectorBatch[] = [];
+    for (const seg of segments) {
+      const { dm, runner } = await this.session('jvp', seg.span, [], span, seg.nodes);
+      out = await this.run(dm, runner, seg.span.sources, seg.span.sources.map((s) => known.get(s) as VectorBatch));
+      seg.span.targets.forEach((t, i) => known.set(t, out[i]));
+    }
+    return out;
   }
 
-  /** J^T u for each vector: per source (then per extra tensor), K rows. */
+  /** J^T u for each vector: per source (then per extra tensor), K rows. A long span runs as its segments in reverse order. */
   async vjp(span: Span, vectors: VectorBatch[], extra: string[] = []): Promise<VectorBatch[]> {
-    const { dm, runner } = await this.session('vjp', span, extra);
-    return this.run(dm, runner, span.targets, vectors);
+    const segments = this.segmentsOf(span);
+    if (segments.length === 1) {
+      const { dm, runner } = await this.session('vjp', span, extra, span);
+      return this.run(dm, runner, span.targets, vectors);
+    }
+    // an extra tensor's cotangent comes from the segment that makes it (the first one otherwise: zeros or a source's)
+    const home = new Map<string, number>();
+    segments.forEach((seg, j) => seg.nodes.forEach((n) => n.outputs.forEach((o) => home.set(o, j))));
+    const extrasOf = segments.map(() => [] as string[]);
+    for (const t of extra) if (!span.sources.includes(t)) extrasOf[home.get(t) ?? 0].push(t);
+    const carried = new Map<string, VectorBatch>(span.targets.map((t, i) => [t, vectors[i]]));
+    const sourceSums = new Map<string, VectorBatch>();
+    const extras = new Map<string, VectorBatch>();
+    for (let j = segments.length - 1; j >= 0; j--) {
+      const seg = segments[j];
+      const { dm, runner } = await this.session('vjp', seg.span, extrasOf[j], span, seg.nodes);
+      const out = await this.run(dm, runner, seg.span.targets, seg.span.targets.map((t) => carried.get(t) as VectorBatch));
+      seg.span.sources.forEach((s, i) => {
+        if (!span.sources.includes(s)) {
+          carried.set(s, out[i]);
+          return;
+        }
+        const prev = sourceSums.get(s);
+        sourceSums.set(s, prev ? prev.map((row, k) => row.map((x, e) => x + out[i][k][e])) : out[i]);
+      });
+      extrasOf[j].forEach((t, i) => extras.set(t, out[seg.span.sources.length + i]));
+    }
+    const rows = vectors[0]?.length ?? 0;
+    const zeros = (t: string) => Array.from({ length: rows }, () => new Float64Array(sizeOf(this.forward.shape(t) ?? [])));
+    return [...span.sources.map((s) => sourceSums.get(s) ?? zeros(s)), ...extra.map((t) => (span.sources.includes(t) ? sourceSums.get(t) ?? zeros(t) : extras.get(t) as VectorBatch))];
+  }
+
+  /** The span cut into segments (one when it is short or has no narrow cut), cached per span. */
+  private segmentsOf(span: Span): Segment[] {
+    const key = JSON.stringify([span.sources, span.targets]);
+    let segments = this.segments.get(key);
+    if (!segments) {
+      segments = segmentSpan(spanNodes(this.forward.model.graph, this.order, span), span, this.segmentNodes);
+      this.segments.set(key, segments);
+    }
+    return segments;
   }
 
   /** A finite-difference runner for a span at the same sample (fallback for ops without rules). */
@@ -154,17 +208,18 @@ export class DerivativeRunner {
     this.sessions.clear();
   }
 
-  private session(mode: 'jvp' | 'vjp', span: Span, extra: string[]) {
+  private session(mode: 'jvp' | 'vjp', span: Span, extra: string[], whole: Span, nodes?: Node[]) {
     const key = JSON.stringify([mode, span.sources, span.targets, extra]);
     let s = this.sessions.get(key);
     if (!s) {
       s = (async () => {
-        await this.forward.ensureSlopes(spanNodes(this.forward.model.graph, this.order, span), span.sources, this.createRunner, this.ep);
+        const own = nodes ?? spanNodes(this.forward.model.graph, this.order, span);
+        await this.forward.ensureSlopes(own, span.sources, this.createRunner, this.ep);
         const dm = mode === 'jvp'
-          ? buildJvpModel(this.forward.model, this.order, this.forward, span, this.opset, this.fedInitializers)
-          : buildVjpModel(this.forward.model, this.order, this.forward, span, this.opset, extra, this.fedInitializers);
+          ? buildJvpModel(this.forward.model, this.order, this.forward, span, this.opset, this.fedInitializers, own)
+          : buildVjpModel(this.forward.model, this.order, this.forward, span, this.opset, extra, this.fedInitializers, own);
         for (const op of dm.estimated) this.estimated.add(op);
-        const spanKey = JSON.stringify([span.sources, span.targets]);
+        const spanKey = JSON.stringify([whole.sources, whole.targets]);
         this.spanEstimates.set(spanKey, [...new Set([...(this.spanEstimates.get(spanKey) ?? []), ...dm.estimated])]);
         return { dm, runner: await this.createRunner(dm.model, { executionProvider: this.ep }) };
       })();
