@@ -125,6 +125,13 @@ export async function estimateCurvature(
     const feeds: Record<string, NdArray> = { ...sample, ...feedsAt(flat) };
     const out = await forwardRunner.run(feeds);
     const forward = new ForwardPass(paramModel, new Map([...Object.entries(feeds), ...Object.entries(out)]));
+    // A derivative model bakes in the finite-difference slopes of ops without a rule, taken at the
+    // point it was built at: moving it to another point would keep the old slopes and drop every
+    // second-derivative term through those ops. Such a model is rebuilt at each point.
+    if (derivatives && derivatives.estimated.size > 0) {
+      await derivatives.dispose();
+      derivatives = undefined;
+    }
     if (!derivatives) derivatives = new DerivativeRunner(forward, order, opset, createRunner, options.executionProvider, new Set(params));
     else derivatives.setForward(forward);
     const y = forward.values.get(outName);

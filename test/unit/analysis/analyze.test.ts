@@ -145,6 +145,21 @@ describe('analyzeModel', () => {
   const op = (name: string, opType: string, inputs: string[], outputs: string[], attributes: ReturnType<typeof decodeModel>['graph']['nodes'][number]['attributes'] = []) =>
     ({ name, opType, domain: '', inputs, outputs, attributes, metadata: {} });
 
+  it('keeps the second-derivative terms through an op without a rule in the finite-difference curvature (its slopes taken at each point)', async () => {
+    const withSoftsign = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_10', (x, y) => [op('/Sigmoid_10', 'Softsign', [x], [y])]));
+    const decomposed = variant('mlp_sigmoid', (m) => {
+      m.graph.initializers.set('one', float32Tensor('one', [], [1]));
+      replaceNode(m, '/Sigmoid_10', (x, y) => [op('abs', 'Abs', [x], ['abs_out']), op('add', 'Add', ['one', 'abs_out'], ['den']), op('/Sigmoid_10', 'Div', [x, 'den'], [y])]);
+    });
+    const options = { ...quick, curvatureIterations: 20, loss: 'mse' as const };
+    const estimate = (await analyzeFile(withSoftsign, options)).curvature;
+    const exact = (await analyzeFile(decomposed, options)).curvature;
+    assert.match(estimate.method ?? '', /central-difference/);
+    assert.match(exact.method ?? '', /exact Hessian-vector products/);
+    const [a, b] = [estimate.hessianMaxEigenvalue ?? NaN, exact.hessianMaxEigenvalue ?? NaN];
+    assert.ok(Math.abs(a - b) <= (estimate.error ?? 0) + (exact.error ?? 0) + 0.02 * b, `lambda_max ${a} ± ${estimate.error} (finite differences) vs ${b} ± ${exact.error} (exact)`);
+  });
+
   it('estimates the slope of an elementwise op without a rule by finite differences, in layers and in the gradient flow', async () => {
     const withSoftsign = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_1', (x, y) => [op('/Sigmoid_1', 'Softsign', [x], [y])]));
     // softsign(x) = x / (1 + |x|) from ops that have rules
