@@ -170,6 +170,9 @@ export async function estimateCurvature(
   }
 }
 
+/** The relative Lanczos residual under which lambda_max is reported as an estimate with that error bar rather than a lower bound. */
+const ESTIMATE_RESIDUAL = 0.05;
+
 async function lanczosTop(
   total: number,
   hvp: (v: Float64Array) => Promise<Float64Array>,
@@ -223,9 +226,10 @@ async function lanczosTop(
     throw new DoctorError('runtime', 'the Hessian-vector products are not finite (NaN or Inf in the weights or activations)');
   }
   const stable = lambda > 0;
-  // the top Ritz value of exact products is a Rayleigh quotient, at most lambda_max: a lower bound
-  // until its residual says it has converged (finite-difference products are estimates throughout)
-  const lambdaKind = truncation ? 'estimate' : converged ? 'estimate' : 'lower-bound';
+  // the top Ritz value of exact products is a Rayleigh quotient, at most lambda_max, with an
+  // eigenvalue within its residual: an estimate once the residual is small enough to be an error
+  // bar (ESTIMATE_RESIDUAL), a lower bound before (finite-difference products are estimates throughout)
+  const lambdaKind = truncation || converged || best.residual <= ESTIMATE_RESIDUAL * Math.abs(lambda) ? 'estimate' : 'lower-bound';
   const rateKind = lambdaKind === 'lower-bound' ? 'upper-bound' : 'estimate';
   return {
     hessianMaxEigenvalue: lambda,

@@ -45,12 +45,15 @@ const BOUND_MARK: Partial<Record<FigureKind, string>> = { 'upper-bound': '≤ ',
 
 /**
  * A figure as text: bounds as bounds ("≥ 53", "≤ 1.1e-4"), estimates with their error bar when
- * `withError` asks for it ("0.92 ± 0.01"), '—' when it could not be computed.
+ * `withError` asks for it ("0.92 ± 0.01"), '—' when it could not be computed. A measurement within
+ * its error bar of 0 is only known to be at most that error bar ("≤ 3.2e-9"), never printed as 0.
  */
 export function formatFigure(f: Figure | null, withError = false): string {
   if (f === null) return '—';
+  const measured = f.kind === 'exact' || f.kind === 'estimate';
+  if (measured && f.error !== undefined && f.error > 0 && Math.abs(f.value) <= f.error) return `≤ ${fmt(f.error)}`;
   const text = `${BOUND_MARK[f.kind] ?? ''}${fmt(f.value)}`;
-  return withError && f.kind !== 'exact' && f.error !== undefined && f.error > 0 && Number.isFinite(f.value) ? `${text} ± ${fmt(f.error)}` : text;
+  return withError && f.kind === 'estimate' && f.error !== undefined && f.error > 0 && Number.isFinite(f.value) ? `${text} ± ${fmt(f.error)}` : text;
 }
 
 /** A figure's kind in words, for tooltips and legends. */
