@@ -42,22 +42,61 @@ export interface DerivativeModel {
 /** The opset every derivative model is written in (its rules emit opset 17 operators). */
 export const DERIVATIVE_OPSET = 17;
 
+/** Who reads each tensor and where each node stands in the order: built once per graph and order. */
+interface GraphIndex {
+  order: number[];
+  consumers: Map<string, number[]>;
+  position: Int32Array;
+}
+
+const INDEXES = new WeakMap<Graph, GraphIndex>();
+
+function indexOf(graph: Graph, order: number[]): GraphIndex {
+  const known = INDEXES.get(graph);
+  if (known && known.order === order) return known;
+  const consumers = new Map<string, number[]>();
+  graph.nodes.forEach((n, i) => {
+    for (const x of new Set(n.inputs)) {
+      if (!x) continue;
+      const list = consumers.get(x);
+      if (list) list.push(i);
+      else consumers.set(x, [i]);
+    }
+  });
+  const position = new Int32Array(graph.nodes.length).fill(-1);
+  order.forEach((i, p) => (position[i] = p));
+  const index = { order, consumers, position };
+  INDEXES.set(graph, index);
+  return index;
+}
+
 /**
  * Nodes of the span, in topological order: those that depend on a source and lead to a target. The
- * sources are the independent variables: a node that makes a source is not part of the span.
+ * sources are the independent variables: a node that makes a source is not part of the span. The
+ * walk follows the graph's edges from the sources (the graph is indexed once), so its cost is the
+ * span's size, not the graph's.
  */
 export function spanNodes(graph: Graph, order: number[], span: Span): Node[] {
-  const reach = new Set(span.sources);
+  const { consumers, position } = indexOf(graph, order);
   const sources = new Set(span.sources);
-  const forward: number[] = [];
-  for (const i of order) {
-    const node = graph.nodes[i];
-    if (NON_DIFFERENTIABLE.has(node.opType) || node.outputs.some((o) => sources.has(o))) continue;
-    if (node.inputs.some((x) => reach.has(x))) {
-      forward.push(i);
-      for (const o of node.outputs) if (o) reach.add(o);
+  const reach = new Set(span.sources);
+  const reached = new Set<number>();
+  const work = [...span.sources];
+  while (work.length > 0) {
+    const t = work.pop() as string;
+    for (const i of consumers.get(t) ?? []) {
+      const node = graph.nodes[i];
+      if (reached.has(i) || position[i] < 0 || NON_DIFFERENTIABLE.has(node.opType) || node.outputs.some((o) => sources.has(o))) continue;
+      reached.add(i);
+      for (const o of node.outputs) {
+        if (o && !reach.has(o)) {
+          reach.add(o);
+          work.push(o);
+        }
+      }
     }
   }
+  const forward = [...reached].sort((a, b) => position[a] - position[b]);
   const needed = new Set(span.targets);
   const kept: Node[] = [];
   for (let k = forward.length - 1; k >= 0; k--) {

@@ -135,7 +135,7 @@ export class DerivativeRunner {
   async jvp(span: Span, vectors: VectorBatch[]): Promise<VectorBatch[]> {
     const segments = this.segmentsOf(span);
     if (segments.length === 1) {
-      const { dm, runner } = await this.session('jvp', span, [], span);
+      const { dm, runner } = await this.session('jvp', span, [], span, segments[0].nodes);
       return this.run(dm, runner, span.sources, vectors);
     }
     const known = new Map<string, VectorBatch>(span.sources.map((s, i) => [s, vectors[i]]));
@@ -152,7 +152,7 @@ export class DerivativeRunner {
   async vjp(span: Span, vectors: VectorBatch[], extra: string[] = []): Promise<VectorBatch[]> {
     const segments = this.segmentsOf(span);
     if (segments.length === 1) {
-      const { dm, runner } = await this.session('vjp', span, extra, span);
+      const { dm, runner } = await this.session('vjp', span, extra, span, segments[0].nodes);
       return this.run(dm, runner, span.targets, vectors);
     }
     // an extra tensor's cotangent comes from the segment that makes it (the first one otherwise: zeros or a source's)
