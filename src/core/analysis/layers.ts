@@ -58,11 +58,18 @@ export function findLayers(model: Model, order: number[], granularity: Granulari
   const graph = model.graph;
   const constants = constantTensors(graph, order);
   const consumers = new Map<string, Node[]>();
-  for (const n of graph.nodes) for (const x of n.inputs) if (x) consumers.set(x, [...(consumers.get(x) ?? []), n]);
+  for (const n of graph.nodes) {
+    for (const x of n.inputs) {
+      if (!x) continue;
+      const list = consumers.get(x);
+      if (list) list.push(n);
+      else consumers.set(x, [n]);
+    }
+  }
   const graphOutputs = new Set(graph.outputs.map((o) => o.name));
   const floatParams = (nodes: Node[]) =>
     [...new Set(nodes.flatMap((n) => n.inputs).filter((x) => FLOAT_TYPES.has(graph.initializers.get(x)?.dataType ?? DataType.UNDEFINED)))];
-  if (granularity === 'module') return moduleLayers(graph, order, constants, floatParams);
+  if (granularity === 'module') return moduleLayers(graph, order, constants, floatParams, consumers);
   const layers: Layer[] = [];
   for (const i of order) {
     const node = graph.nodes[i];
@@ -97,22 +104,25 @@ export function findLayers(model: Model, order: number[], granularity: Granulari
   return layers;
 }
 
-function moduleLayers(graph: Graph, order: number[], constants: Set<string>, floatParams: (nodes: Node[]) => string[]): Layer[] {
+function moduleLayers(graph: Graph, order: number[], constants: Set<string>, floatParams: (nodes: Node[]) => string[], consumers: Map<string, Node[]>): Layer[] {
   const groups = new Map<string, Node[]>();
   for (const i of order) {
     const node = graph.nodes[i];
     const path = modulePath(node.name);
     if (!path || node.opType === 'Constant') continue;
-    groups.set(path, [...(groups.get(path) ?? []), node]);
+    const group = groups.get(path);
+    if (group) group.push(node);
+    else groups.set(path, [node]);
   }
+  const graphOutputs = new Set(graph.outputs.map((o) => o.name));
   const layers: Layer[] = [];
   for (const [path, nodes] of groups) {
     if (!nodes.some((n) => isParameterized(graph, n, constants))) continue;
     const produced = new Set(nodes.flatMap((n) => n.outputs));
     const inputs = [...new Set(nodes.flatMap((n) => n.inputs).filter((x) => x && !produced.has(x) && !isConstant(graph, x, constants)))];
-    const usedOutside = new Set(graph.nodes.filter((n) => !nodes.includes(n)).flatMap((n) => n.inputs));
-    for (const o of graph.outputs) usedOutside.add(o.name);
-    const outputs = nodes.flatMap((n) => n.outputs).filter((o) => usedOutside.has(o));
+    // outputs read outside the module (a walk over the module's own consumers, not the whole graph)
+    const inside = new Set(nodes);
+    const outputs = nodes.flatMap((n) => n.outputs).filter((o) => graphOutputs.has(o) || (consumers.get(o) ?? []).some((c) => !inside.has(c)));
     if (inputs.length === 0 || outputs.length === 0) continue;
     layers.push({
       name: path,
