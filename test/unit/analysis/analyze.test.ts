@@ -209,18 +209,21 @@ describe('analyzeModel', () => {
   });
 
   it('falls back to finite differences for a whole layer when an op without a rule mixes several varying inputs', async () => {
-    // y = Max(x, sigmoid(x)): Max has no rule, and both of its inputs vary with the layer input
-    const withMax = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_1', (x, y) => [op('s', 'Sigmoid', [x], ['s_out']), op('/Sigmoid_1', 'Max', [x, 's_out'], [y])]));
-    const decomposed = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_1', (x, y) => [
-      op('s', 'Sigmoid', [x], ['s_out']), op('gt', 'Greater', [x, 's_out'], ['gt_out']), op('/Sigmoid_1', 'Where', ['gt_out', x, 's_out'], [y]),
-    ]));
-    // the span from the second Gemm's input to the Max output (the Gemm output branches, so no layer covers it)
-    const gemm = decodeModel(readFileSync(withMax)).graph.nodes.find((n) => n.name === '/layers.1/Gemm');
-    const max = decodeModel(readFileSync(withMax)).graph.nodes.find((n) => n.opType === 'Max');
-    const span = { sources: [gemm?.inputs[0] ?? ''], targets: [max?.outputs[0] ?? ''] };
-    const estimate = await exactSpan(withMax, span);
+    // y = PRelu(x, sigmoid(x)): PRelu has no rule, and both of its inputs vary with the layer input
+    const withPrelu = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_1', (x, y) => [op('s', 'Sigmoid', [x], ['s_out']), op('/Sigmoid_1', 'PRelu', [x, 's_out'], [y])]));
+    const decomposed = variant('mlp_sigmoid', (m) => {
+      m.graph.initializers.set('zero', float32Tensor('zero', [], [0]));
+      replaceNode(m, '/Sigmoid_1', (x, y) => [
+        op('s', 'Sigmoid', [x], ['s_out']), op('lt', 'Less', [x, 'zero'], ['lt_out']), op('neg', 'Mul', ['s_out', x], ['neg_out']), op('/Sigmoid_1', 'Where', ['lt_out', 'neg_out', x], [y]),
+      ]);
+    });
+    // the span from the second Gemm's input to the PRelu output (the Gemm output branches, so no layer covers it)
+    const gemm = decodeModel(readFileSync(withPrelu)).graph.nodes.find((n) => n.name === '/layers.1/Gemm');
+    const prelu = decodeModel(readFileSync(withPrelu)).graph.nodes.find((n) => n.opType === 'PRelu');
+    const span = { sources: [gemm?.inputs[0] ?? ''], targets: [prelu?.outputs[0] ?? ''] };
+    const estimate = await exactSpan(withPrelu, span);
     assert.equal(estimate.method, 'finite-difference');
-    assert.match(estimate.note ?? '', /Max/);
+    assert.match(estimate.note ?? '', /PRelu/);
     const truth = await exactSpan(decomposed, span);
     assert.equal(truth.method, 'exact');
     const err = Math.abs(estimate.sigmaMax - truth.sigmaMax);
@@ -326,26 +329,14 @@ describe('analyzeModel', () => {
   });
 
   it('refuses the curvature of a piecewise-smooth loss it cannot differentiate twice exactly, saying why', async () => {
-    // a transposed convolution's weight gradient has no rule yet: exact Hessian products are out of reach here
+    // PRelu has no rule: exact Hessian products are out of reach, and the ReLUs rule out finite differences of gradients
     const file = variant('mlp_relu_he', (m) => {
-      const gemm = m.graph.nodes.find((n) => n.name === '/layers.1/Gemm');
-      if (!gemm) throw new Error('fixture changed');
-      const w = m.graph.initializers.get(gemm.inputs[1]);
-      if (!w) throw new Error('fixture changed');
-      // y = ConvTranspose(x viewed as [1, 32, 1, 1], W viewed as [32, 32, 1, 1]) is the same map as Gemm without bias
-      m.graph.initializers.set('shape4', { name: 'shape4', dataType: 7, dims: [4], raw: new Uint8Array(new BigInt64Array([1n, 32n, 1n, 1n]).buffer) });
-      m.graph.initializers.set('shape2', { name: 'shape2', dataType: 7, dims: [2], raw: new Uint8Array(new BigInt64Array([1n, 32n]).buffer) });
-      const wt = float32Tensor('wt4', [32, 32, 1, 1], tensorToFloat64(w));
-      m.graph.initializers.set('wt4', wt);
-      const i = m.graph.nodes.indexOf(gemm);
-      m.graph.nodes.splice(i, 1,
-        { name: 'r4', opType: 'Reshape', domain: '', inputs: [gemm.inputs[0], 'shape4'], outputs: ['x4'], attributes: [], metadata: {} },
-        { name: 'ct', opType: 'ConvTranspose', domain: '', inputs: ['x4', 'wt4'], outputs: ['y4'], attributes: [], metadata: {} },
-        { name: '/layers.1/Gemm', opType: 'Reshape', domain: '', inputs: ['y4', 'shape2'], outputs: gemm.outputs, attributes: [], metadata: {} });
+      m.graph.initializers.set('slope', float32Tensor('slope', [32], new Array(32).fill(0.1)));
+      replaceNode(m, '/Relu_1', (x, y) => [op('/Relu_1', 'PRelu', [x, 'slope'], [y])]);
     });
     const r = await analyzeFile(file, { ...quick, curvatureIterations: 3 });
     assert.equal(r.curvature.hessianMaxEigenvalue, null);
-    assert.match(r.curvature.reason ?? '', /piecewise smooth in the parameters \(Relu.*ConvTranspose/);
+    assert.match(r.curvature.reason ?? '', /piecewise smooth in the parameters \(Relu.*PRelu/);
     assertValid(r);
   });
 
