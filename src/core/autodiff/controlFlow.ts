@@ -25,6 +25,30 @@ export interface InlinedNode {
   inlined: boolean;
 }
 
+/**
+ * The outer-scope tensors a node's subgraphs read (If branches, Loop and Scan bodies, nested ones
+ * too): inputs of the node that its `inputs` list does not show. Empty for nodes without subgraphs.
+ */
+export function implicitInputs(node: Node): string[] {
+  const found = new Set<string>();
+  const visit = (g: Graph, outer: ReadonlySet<string>) => {
+    const local = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
+    for (const n of g.nodes) for (const o of n.outputs) if (o) local.add(o);
+    for (const n of g.nodes) {
+      for (const x of n.inputs) if (x && !local.has(x) && !outer.has(x)) found.add(x);
+      for (const a of n.attributes) {
+        const graphs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
+        for (const inner of graphs) visit(inner, new Set([...outer, ...local]));
+      }
+    }
+  };
+  for (const a of node.attributes) {
+    const graphs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
+    for (const g of graphs) visit(g, new Set());
+  }
+  return [...found];
+}
+
 /** True when the main graph has an If, Loop or Scan node. */
 export function hasControlFlow(model: Model): boolean {
   return model.graph.nodes.some((n) => CONTROL_FLOW_OPS.has(n.opType) && (n.domain === '' || n.domain === 'ai.onnx'));

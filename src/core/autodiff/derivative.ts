@@ -2,6 +2,7 @@ import { DoctorError } from '../errors';
 import { DataType, getAttribute, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/types';
 import { tensorToFloat64 } from '../onnx/tensorData';
 import { GraphBuilder } from './builder';
+import { implicitInputs } from './controlFlow';
 import { zerosLike } from './helpers';
 import { NON_DIFFERENTIABLE, REGISTRY } from './registry';
 import { UnsupportedDerivative, type DerivativeRule, type Derivs, type RuleContext } from './rule';
@@ -56,7 +57,7 @@ function indexOf(graph: Graph, order: number[]): GraphIndex {
   if (known && known.order === order) return known;
   const consumers = new Map<string, number[]>();
   graph.nodes.forEach((n, i) => {
-    for (const x of new Set(n.inputs)) {
+    for (const x of new Set(allInputs(n))) {
       if (!x) continue;
       const list = consumers.get(x);
       if (list) list.push(i);
@@ -71,7 +72,9 @@ function indexOf(graph: Graph, order: number[]): GraphIndex {
 }
 
 /**
- * Nodes of the span, in topological order: those that depend on a source and lead to a target. The
+ * Nodes of the span, in topological order: those that depend on a source and lead to a target
+ * (through their inputs or what their subgraphs read, so an If that is not inlined is in the span
+ * and, having no rule, stops exact derivatives instead of passing none). The
  * sources are the independent variables: a node that makes a source is not part of the span. The
  * walk follows the graph's edges from the sources (the graph is indexed once), so its cost is the
  * span's size, not the graph's.
@@ -103,10 +106,16 @@ export function spanNodes(graph: Graph, order: number[], span: Span): Node[] {
     const node = graph.nodes[forward[k]];
     if (node.outputs.some((o) => needed.has(o))) {
       kept.push(node);
-      for (const x of node.inputs) if (x) needed.add(x);
+      for (const x of allInputs(node)) if (x) needed.add(x);
     }
   }
   return kept.reverse();
+}
+
+/** A node's inputs, with the outer-scope tensors its subgraphs read (an If's branches read them without listing them). */
+export function allInputs(node: Node): string[] {
+  const hidden = node.attributes.some((a) => a.type === 'graph' || a.type === 'graphs') ? implicitInputs(node) : [];
+  return hidden.length > 0 ? [...node.inputs, ...hidden] : node.inputs;
 }
 
 class Context implements RuleContext {
@@ -248,7 +257,8 @@ export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts,
   for (const node of nodes) {
     ctx.node = node;
     const d: Derivs = node.inputs.map((x) => (x ? tangent.get(x) : undefined));
-    if (d.every((t) => t === undefined)) continue;
+    // a node whose subgraphs read a varying tensor varies too, though no listed input does (an If)
+    if (d.every((t) => t === undefined) && !allInputs(node).some((x) => tangent.has(x))) continue;
     const out = ruleFor(node, facts, estimated).jvp(ctx, d);
     node.outputs.forEach((o, i) => {
       const t = out[i];

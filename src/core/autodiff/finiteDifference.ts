@@ -3,7 +3,7 @@ import type { NdArray } from '../ndarray';
 import { sizeOf } from '../ndarray';
 import type { Graph, Model, Node, Tensor, ValueInfo } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
-import { spanNodes, type Span } from './derivative';
+import { allInputs, spanNodes, type Span } from './derivative';
 import type { ForwardPass, VectorBatch } from './probe';
 
 /** Relative central-difference step in float32: about the cube root of machine epsilon (DOMAIN.md section 4). */
@@ -91,7 +91,7 @@ export function spanForwardModel(model: Model, order: number[], forward: Forward
   const initializers = new Map<string, Tensor>();
   const primalInputs: string[] = [];
   for (const n of nodes) {
-    for (const x of n.inputs) {
+    for (const x of allInputs(n)) {
       if (!x || produced.has(x)) continue;
       produced.add(x);
       const init = model.graph.initializers.get(x);

@@ -5,6 +5,7 @@ import { DataType, type Model, type Node } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
 import { buildJvpModel, buildVjpModel, spanNodes, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
 import { elementwiseSlope, FD_ELEMENTWISE, FD_NODE_MAX_INPUTS, FiniteDifferenceRunner, nodeJacobian, type EstimatedJacobian, type EstimatedSlope } from './finiteDifference';
+import { CONTROL_FLOW_OPS } from './controlFlow';
 import { REGISTRY } from './registry';
 import { SEGMENT_NODES, segmentSpan, type Segment } from './segments';
 
@@ -39,7 +40,7 @@ export class ForwardPass implements PrimalFacts {
     const produced = new Set([...sources, ...nodes.flatMap((n) => n.outputs)]);
     for (const n of nodes) {
       const out = n.outputs[0];
-      if (REGISTRY.has(n.opType) || this.slopes.has(out) || this.localJacobians.has(out)) continue;
+      if (REGISTRY.has(n.opType) || CONTROL_FLOW_OPS.has(n.opType) || this.slopes.has(out) || this.localJacobians.has(out)) continue;
       if (FD_ELEMENTWISE.has(n.opType)) {
         this.slopes.set(out, await elementwiseSlope(n, this, createRunner, ep));
         continue;

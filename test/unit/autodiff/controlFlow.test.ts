@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { constantsToInitializers, inlineControlFlow } from '../../../src/core/autodiff/controlFlow';
 import { DerivativeRunner, ForwardPass } from '../../../src/core/autodiff/probe';
+import { UnsupportedDerivative } from '../../../src/core/autodiff/rule';
 import { Rng } from '../../../src/core/inputs/rng';
 import type { NdArray } from '../../../src/core/ndarray';
 import { DataType, type Attribute, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../../../src/core/onnx/types';
@@ -81,6 +82,26 @@ describe('inlining control flow at the sample', () => {
     const other = await checkInlined(ifModel(), sample(8000), 'x');
     assert.deepEqual(other.how, ['If /If: else branch']);
     assert.ok(!other.inlined.graph.initializers.has('W'));
+  });
+
+  it('stops exact derivatives at an If left as it is (no made-up zero), and differentiates it by finite differences', async () => {
+    const model = ifModel();
+    const sample = { x: x([2, 3]), rate: { dtype: 'int64', dims: [], data: BigInt64Array.of(16000n) } as NdArray };
+    const forward = await ForwardPass.run(model, sample, createOrtRunner, 'cpu');
+    const order = validateGraph(model.graph);
+    const runner = new DerivativeRunner(forward, order, 17, createOrtRunner, 'cpu');
+    const span = { sources: ['x'], targets: ['y'] };
+    const v = Float64Array.from({ length: 6 }, () => rng.normal());
+    await assert.rejects(runner.jvp(span, [[v]]), (e: Error) => e instanceof UnsupportedDerivative && /If node '\/If'/.test(e.message));
+    await assert.rejects(runner.vjp(span, [[Float64Array.from({ length: 6 }, () => 1)]]), (e: Error) => e instanceof UnsupportedDerivative && /If node '\/If'/.test(e.message));
+    const fd = await runner.finiteDifference(span).jvp([v]);
+    const exact = await checkInlined(model, sample, 'x');
+    const inlinedForward = await ForwardPass.run(exact.inlined, sample, createOrtRunner, 'cpu');
+    const inlinedRunner = new DerivativeRunner(inlinedForward, validateGraph(exact.inlined.graph), 17, createOrtRunner, 'cpu');
+    const [jv] = await inlinedRunner.jvp(span, [[v]]);
+    expectClose(fd[0], jv[0], 1e-4, 1e-6, 'finite differences through the If against the inlined branch');
+    await runner.dispose();
+    await inlinedRunner.dispose();
   });
 
   it('unrolls a Loop over the trip count, threading its state and stacking its scan output', async () => {
