@@ -17,6 +17,7 @@ import { abs, clip, dropout, elu, erf, exp, gelu, hardSigmoid, hardSwish, identi
 import { averagePool, maxPool } from './rules/pool';
 import { pad } from './rules/pad';
 import { cumSum } from './rules/cumSum';
+import { groupNormalization } from './rules/groupNorm';
 import { instanceNormalization } from './rules/instanceNorm';
 import { resize, upsample } from './rules/resize';
 import { einsum } from './rules/einsum';
@@ -29,7 +30,7 @@ import { where } from './rules/where';
 /** Every derivative rule, listed explicitly (no side-effect registration). Keep README's table in step. */
 const RULES: DerivativeRule[] = [
   abs, addRule, averagePool, batchNormalization, cast, castLike, clip, concat, conv, convTranspose, cumSum, divRule, dropout, einsum, elu, erf, exp,
-  expand, flatten, gather, gatherElements, gelu, gemm, globalAveragePool, globalMaxPool, hardSigmoid, hardSwish, identity, instanceNormalization,
+  expand, flatten, gather, gatherElements, gelu, gemm, globalAveragePool, globalMaxPool, groupNormalization, hardSigmoid, hardSwish, identity, instanceNormalization,
   layerNormalization, leakyRelu, log, logSoftmax, matmul, maxPool, maxRule, meanRule, minRule, mulRule, neg, pad, powRule, reciprocal,
   reduceL1, reduceL2, reduceLogSum, reduceLogSumExp, reduceMax, reduceMean, reduceMin, reduceSum, reduceSumSquare, relu, reshape, resize, sigmoid,
   slice, softmax, softplus, scatterElements, split, sqrt, squeeze, subRule, sumRule, tanh, tile, transpose, unsqueeze, upsample, where,

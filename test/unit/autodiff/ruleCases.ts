@@ -227,4 +227,6 @@ export const CASES: RuleCase[] = [
   { title: 'Einsum with a broadcast ellipsis', op: 'Einsum', inputs: [{ name: 'a', dims: [2, 3, 4] }, { name: 'b', dims: [1, 4, 5] }], attrs: [str('equation', '...ij,...jk->...ik')] },
   { title: 'Einsum of one operand (a transpose with a sum)', op: 'Einsum', inputs: [{ name: 'a', dims: [2, 3, 4] }], attrs: [str('equation', 'abc->ca')] },
   { title: 'Einsum with a constant operand', op: 'Einsum', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'w', dims: [3, 4], kind: 'const' }], attrs: [str('equation', 'bi,io->bo')] },
+  { title: 'GroupNormalization with per-group scale and bias (opset 18)', op: 'GroupNormalization', opset: 18, inputs: [{ name: 'x', dims: [2, 4, 3, 2] }, { name: 's', dims: [2] }, { name: 'b', dims: [2] }], attrs: [int('num_groups', 2), float('epsilon', 1e-3)] },
+  { title: 'GroupNormalization with per-channel scale and bias (opset 21)', op: 'GroupNormalization', opset: 21, inputs: [{ name: 'x', dims: [2, 6, 5] }, { name: 's', dims: [6] }, { name: 'b', dims: [6] }], attrs: [int('num_groups', 3), int('stash_type', 11)] },
 ];

@@ -11,14 +11,15 @@ export interface Standardized {
 
 /**
  * Standardises `x` over `axes` (non-negative, of the primal tensor) with variance offset `eps`, in
- * the derivative graph, and gives the (symmetric) Jacobian of the standardisation.
+ * the derivative graph, and gives the (symmetric) Jacobian of the standardisation. `like` is a
+ * primal tensor of x's element type (x itself unless x is made in the derivative graph).
  */
-export function standardize(ctx: RuleContext, x: string, axes: number[], eps: number): Standardized {
+export function standardize(ctx: RuleContext, x: string, axes: number[], eps: number, like = x): Standardized {
   const b = ctx.b;
   const mean = b.op('ReduceMean', [x], { axes, keepdims: 1 });
   const centered = b.op('Sub', [x, mean]);
   const variance = b.op('ReduceMean', [b.op('Mul', [centered, centered])], { axes, keepdims: 1 });
-  const sigma = b.op('Sqrt', [b.op('Add', [variance, scalarLike(ctx, x, eps)])]);
+  const sigma = b.op('Sqrt', [b.op('Add', [variance, scalarLike(ctx, like, eps)])]);
   const xhat = b.op('Div', [centered, sigma]);
   const batchedAxes = axes.map((q) => q + 1);
   const project = (v: string) => {
