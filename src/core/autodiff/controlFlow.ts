@@ -246,7 +246,7 @@ function unrollLoop(node: Node, facts: SampleFacts, names: Names, budget: number
   else if (trip !== undefined && (!condName || passthrough)) count = trip;
   else if (scanOutputs.length > 0 && scanOutputs[0]) count = facts.shape(scanOutputs[0])?.[0];
   if (count === undefined) throw new NotInlined('the number of iterations at the sample is not known (a data-dependent condition and no scan output)');
-  if (count * body.nodes.length > budget) throw new NotInlined(`${count} iterations of ${body.nodes.length} nodes are too many to unroll`);
+  if (count * Math.max(1, body.nodes.length) > budget) throw new NotInlined(`${count} iterations of ${body.nodes.length} nodes are too many to unroll`);
   if (count === 0 && scanOutputs.some(Boolean)) throw new NotInlined('no iterations, so its scan outputs are empty');
   const inits = new Map<string, Tensor>();
   const hoisted = new Map<string, string>();
@@ -300,7 +300,7 @@ function unrollScan(node: Node, facts: SampleFacts, names: Names, budget: number
     return inAxes[i] < 0 ? inAxes[i] + rank : inAxes[i];
   };
   const length = nScan > 0 ? (shapes[0] as number[])[axisOf(0)] : 0;
-  if (length * body.nodes.length > budget) throw new NotInlined(`${length} steps of ${body.nodes.length} nodes are too many to unroll`);
+  if (length * Math.max(1, body.nodes.length) > budget) throw new NotInlined(`${length} steps of ${body.nodes.length} nodes are too many to unroll`);
   if (length === 0) throw new NotInlined('a scan of length 0');
   const inits = new Map<string, Tensor>();
   const hoisted = new Map<string, string>();

@@ -158,6 +158,15 @@ describe('inlining control flow at the sample', () => {
     assert.match(r.report[0].how, /number of iterations at the sample is not known/);
   });
 
+  it('refuses to unroll a Loop of 2^40 iterations, even of an empty body', () => {
+    const body = graphOf('body', [], [tensorInfo('i', DataType.INT64, []), tensorInfo('cond_in', DataType.BOOL, []), tensorInfo('h_in', DataType.DOUBLE, [3])], ['cond_in', 'h_in']);
+    const model = modelOf(graphOf('main', [node('Loop', ['M', '', 'x'], ['y'], [{ name: 'body', type: 'graph', value: body }], '/Endless')],
+      [tensorInfo('x', DataType.DOUBLE, [3])], ['y'], [int64('M', [2 ** 40], [])]));
+    const r = inlineControlFlow(model, { value: (t) => (t === 'M' ? Float64Array.of(2 ** 40) : undefined), shape: () => undefined });
+    assert.equal(r.changed, false);
+    assert.match(r.report[0].how, /1099511627776 iterations of 0 nodes are too many to unroll/);
+  });
+
   it('moves float Constant nodes holding more than one value into initializers, and leaves scalars', () => {
     const weight = doubles('ignored', [2, 2]);
     const model = modelOf(graphOf('main', [
