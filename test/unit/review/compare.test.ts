@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { marked } from 'marked';
 import { comparisonMarkdown, reportMarkdown } from '../../../src/core/report/markdown';
-import { fmt } from '../../../src/core/report/table';
+import { formatFigure, jacobianFigure } from '../../../src/core/report/figures';
 import { compareFiles } from '../../../src/runtime/engine';
 import { model, ROOT } from '../../helpers';
 
@@ -57,7 +57,9 @@ describe('comparing two models', () => {
     assert.equal(cmp?.rows.length, 12);
     assert.deepEqual(cmp?.header.map((h) => h.text), ['layer', 'status', 'rms gain', 'σmax', 'σmin', '‖∂L/∂in‖', 'gradient change']);
     const first = comparison.layers[0];
-    assert.equal(cmp?.rows[0][4].text, `${fmt(first.base!.jacobian.sigmaMin)} → ${fmt(first.candidate!.jacobian.sigmaMin)}`);
+    // printed with its kind: a ReLU layer's sigma_min within its error bar of 0 reads '≤ error bar'
+    assert.equal(cmp?.rows[0][4].text, `${formatFigure(jacobianFigure(first.base!.jacobian, 'sigmaMin'))} → ${formatFigure(jacobianFigure(first.candidate!.jacobian, 'sigmaMin'))}`);
+    assert.match(cmp?.rows[0][4].text ?? '', /→ ≤ /);
     assert.match(comparisonMarkdown(comparison), /\*\*Pathological → Healthy\*\*/);
   });
 
