@@ -18,6 +18,7 @@ import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, resolveLoss, type Loss, type LossKind, type LossReduction } from './gradientFlow';
 import { END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
 import { createOrtGram } from './gram';
+import { flattenForAnalysis } from './flatten';
 import { findLayers, type Granularity, type Layer } from './layers';
 import { NumericsTracker } from './numerics';
 import { SaturationTracker } from './saturation';
@@ -77,14 +78,17 @@ export async function analyzeModel(
 ): Promise<AnalysisReport> {
   const t0 = performance.now();
   const createRunner = cancellableRunners(createRunnerOf, ctx);
-  const model = source.model;
+  const progress = (message: string, fraction: number) => ctx?.onProgress?.({ message, fraction });
+  progress('Preparing sample inputs', 0);
+  const prepared = prepareSamples(source.model, options.samples, source.path);
+  // If, Loop and Scan as they run at the first sample, and weights stored as Constant nodes, become the model's own layers and parameters
+  const flat = await flattenForAnalysis(source.model, source.order, prepared.samples[0], createRunner, options.executionProvider);
+  const model = flat.model;
+  const modelOrder = flat.order;
   const graph = model.graph;
   const opset = defaultOpset(model);
   const summary = summarizeModel(model, source.externalDataFiles);
-  const progress = (message: string, fraction: number) => ctx?.onProgress?.({ message, fraction });
-  progress('Preparing sample inputs', 0);
-  const prepared = prepareSamples(model, options.samples, source.path);
-  const layers = findLayers(model, source.order, options.granularity);
+  const layers = findLayers(model, modelOrder, options.granularity);
   const parameters = weightFigures(model, layers);
   const trainable = parameters.filter((p) => !p.aliasOf && !isRunningStatistic(model, p.name)).map((p) => p.name);
   const aliases = parameters.filter((p) => p.aliasOf && !isRunningStatistic(model, p.name)).map((p) => p.name);
@@ -98,7 +102,7 @@ export async function analyzeModel(
   const saturation = new SaturationTracker();
   const numerics = new NumericsTracker();
   const estimatedOps = new Set<string>();
-  let curvatureModel = { model, order: source.order };
+  let curvatureModel = { model, order: modelOrder };
   let resolved: Loss | undefined;
   const producer = graph.nodes.find((n) => n.outputs.includes(outName))?.opType;
   const throughTime: Array<Array<{ node: string; norms: number[] }>> = [];
@@ -114,11 +118,11 @@ export async function analyzeModel(
       executionProvider = { requested: options.executionProvider, used: r.executionProvider.used, fallbackReason: r.executionProvider.fallbackReason };
       return r;
     }, options.executionProvider);
-    if (s === 0) nonFinite.push(...nonFiniteActivations(forward, source.order));
+    if (s === 0) nonFinite.push(...nonFiniteActivations(forward, modelOrder));
     saturation.add(layers, forward);
     numerics.add(forward);
     // Recurrent ops are differentiated through their unrolled form (time is depth).
-    let order = source.order;
+    let order = modelOrder;
     let unrolledSteps: UnrolledSteps[] = [];
     if (hasRecurrent(model)) {
       try {
@@ -227,6 +231,7 @@ export async function analyzeModel(
       derivativeRuns: runsTotal,
       exactMaxDim: EXACT_MAX_DIM,
       finiteDifferenceSlopes: estimatedOps.size ? [...estimatedOps] : undefined,
+      controlFlow: flat.controlFlow.length ? flat.controlFlow.map(({ node, opType, how, inlined }) => ({ node, opType, how, inlined })) : undefined,
     },
     layers: layerReports,
     parameters,

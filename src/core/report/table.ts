@@ -13,6 +13,7 @@ export function formatReportTable(r: AnalysisReport): string {
   lines.push(`Run        ${run.executionProvider.toUpperCase()} (onnxruntime-node ${run.ortVersion})${run.executionProviderNote ? `; CUDA not used: ${run.executionProviderNote}` : ''}`);
   lines.push(`Samples    ${run.samples} ${run.sampleSource}, seed ${run.seed} · loss ${run.loss}${run.lossReduction ? ` (${run.lossReduction})` : ''}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''} · granularity ${run.granularity} · ${(run.durationMs / 1000).toFixed(2)} s, ${run.derivativeRuns} derivative runs`);
   if (run.lossNote) lines.push(`Loss       ${run.lossNote}`);
+  if (run.controlFlow) lines.push(`Control    ${run.controlFlow.map((c) => `${c.opType} ${c.node}: ${c.how}`).join('; ')} (at the first sample; the figures follow it)`);
   lines.push('');
   const header = ['#', 'layer', 'ops', 'σmax', 'σmin', 'rms gain', 'κ', 'method', '‖∂L/∂in‖', '‖∂L/∂out‖', 'Σ log gain'];
   const rows = r.layers.map((l) => [

@@ -230,6 +230,8 @@ export interface AnalysisReport {
     exactMaxDim: number;
     /** Elementwise op types without a rule whose derivative is a finite-difference slope: every figure downstream of them is an estimate. */
     finiteDifferenceSlopes?: string[];
+    /** If, Loop and Scan nodes: the branch taken or iterations run at the first sample (analysed as such), or why one was left as it is. */
+    controlFlow?: Array<{ node: string; opType: string; how: string; inlined: boolean }>;
   };
   layers: LayerReport[];
   parameters: ParameterReport[];
