@@ -42,6 +42,7 @@ export async function createOrtRunner(model: Model, options: RunnerOptions, limi
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     logSeverityLevel: 4,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
     externalData: external.map((e) => ({ path: e.path, data: e.data })),
   };
   const guard: Guard = (call) => withTimeLimit(limit.seconds * 1000, timeLimitMessage(limit.file, limit.seconds), call);
