@@ -79,6 +79,11 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
           : flags.format === 'html' ? standaloneHtml(`${path.basename(result.file)}: Gradient Doctor`, result)
           : formatInspect(result);
         emit(text, flags.out);
+        // the summary stands on its own; a model that does not run on the sample still exits 2, saying why
+        if (result.forwardError) {
+          process.stderr.write(`gradient-doctor: error: ${result.forwardError.startsWith(result.file) ? '' : `${result.file}: `}${result.forwardError}\n`);
+          state.code = ExitCode.badInput;
+        }
       } finally {
         progress.stop();
       }

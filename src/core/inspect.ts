@@ -1,3 +1,4 @@
+import { isDoctorError } from './errors';
 import type { ElementType } from './ndarray';
 import { toNumbers } from './ndarray';
 import { prepareSamples, type SampleOptions } from './inputs/prepare';
@@ -8,19 +9,26 @@ import type { Model } from './onnx/types';
 import type { ExecutionProviderChoice, ExecutionProviderPreference, RunnerFactory } from './ports';
 import { checkpoint, type WorkContext } from './progress';
 
-/** What `inspect` reports: the model summary plus one real forward pass on a sample. */
+/**
+ * What `inspect` reports: the model summary, which needs no run, plus one real forward pass on a
+ * sample. When the sample cannot be made or the model does not run on it, the summary stands and
+ * `forwardError` says why (the run's fields are then empty or absent).
+ */
 export interface InspectResult {
   file: string;
   sha256: string;
   fileBytes: number;
   summary: ModelSummary;
-  executionProvider: ExecutionProviderChoice;
+  /** The execution provider of the session; absent when no session could be created. */
+  executionProvider?: ExecutionProviderChoice;
   ortVersion: string;
   sampleInputs: InputRecipe[];
   dimensionBindings: DimensionBinding[];
   /** The outputs of the forward pass on the first sample. */
   outputs: Array<{ name: string; dtype: ElementType; dims: number[]; finite: boolean }>;
-  forwardMs: number;
+  forwardMs?: number;
+  /** Why the forward pass failed, when it did. */
+  forwardError?: string;
 }
 
 /** Options for {@link inspectModel}. */
@@ -47,16 +55,37 @@ export async function inspectModel(
   ctx?: WorkContext,
 ): Promise<InspectResult> {
   const summary = summarizeModel(source.model, source.externalDataFiles);
+  const staticPart = { file: source.path, sha256: source.sha256, fileBytes: source.fileBytes, summary, ortVersion };
+  // the summary stands without a run: a sample or a session that fails is reported as the forward pass's own failure
+  const failed = (e: unknown, prepared?: ReturnType<typeof prepareSamples>): InspectResult => {
+    if (!isDoctorError(e) || e.kind === 'cancelled') throw e;
+    return { ...staticPart, sampleInputs: prepared?.recipes ?? [], dimensionBindings: prepared?.bindings ?? [], outputs: [], forwardError: e.message };
+  };
   ctx?.onProgress?.({ message: 'Preparing sample inputs', fraction: 0.2 });
-  const prepared = prepareSamples(source.model, { ...options.samples, count: 1 }, source.path);
+  let prepared: ReturnType<typeof prepareSamples>;
+  try {
+    prepared = prepareSamples(source.model, { ...options.samples, count: 1 }, source.path);
+  } catch (e) {
+    return failed(e);
+  }
   await checkpoint(ctx);
   ctx?.onProgress?.({ message: 'Creating onnxruntime session', fraction: 0.4 });
-  const runner = await createRunner(source.model, { executionProvider: options.executionProvider });
+  let runner: Awaited<ReturnType<RunnerFactory>>;
+  try {
+    runner = await createRunner(source.model, { executionProvider: options.executionProvider });
+  } catch (e) {
+    return failed(e, prepared);
+  }
   try {
     await checkpoint(ctx);
     ctx?.onProgress?.({ message: 'Running the model on a sample', fraction: 0.7 });
     const t0 = performance.now();
-    const out = await runner.run(prepared.samples[0]);
+    let out: Awaited<ReturnType<typeof runner.run>>;
+    try {
+      out = await runner.run(prepared.samples[0]);
+    } catch (e) {
+      return { ...failed(e, prepared), executionProvider: runner.executionProvider };
+    }
     const forwardMs = performance.now() - t0;
     return {
       file: source.path,

@@ -264,7 +264,7 @@ export function activate(context: vscode.ExtensionContext): GradientDoctorApi {
       );
       const doc = await vscode.workspace.openTextDocument(summaries.set(uri, formatInspect(result)));
       await vscode.window.showTextDocument(doc, { preview: true });
-      output.info(`inspected ${uri.fsPath}: ${result.summary.nodeCount} nodes on ${result.executionProvider.used}`);
+      output.info(`inspected ${uri.fsPath}: ${result.summary.nodeCount} nodes${result.forwardError ? `; the forward pass failed: ${result.forwardError}` : ` on ${result.executionProvider?.used}`}`);
       return result;
     } catch (e) {
       reportError(output, e, errorReported);

@@ -12,7 +12,7 @@ export function renderSummary(root: HTMLElement, r: InspectResult): void {
   fact('Producer', `${s.producer || 'unknown'} · IR ${s.irVersion} · opset ${s.opset}`);
   fact('Parameters', s.parameterCount.toLocaleString('en-US'));
   fact('Nodes', String(s.nodeCount));
-  fact('Execution provider', `${r.executionProvider.used.toUpperCase()}${r.executionProvider.fallbackReason ? ` (${r.executionProvider.fallbackReason})` : ''}`);
+  if (r.executionProvider) fact('Execution provider', `${r.executionProvider.used.toUpperCase()}${r.executionProvider.fallbackReason ? ` (${r.executionProvider.fallbackReason})` : ''}`);
   fact('onnxruntime', r.ortVersion);
   root.append(facts);
   root.append(table(['Input', 'Type', 'Shape', 'Sample'], s.inputs.map((i) => {
@@ -21,4 +21,5 @@ export function renderSummary(root: HTMLElement, r: InspectResult): void {
   }), 'Inputs'));
   root.append(table(['Output', 'Type', 'Shape'], s.outputs.map((o) => [o.name, o.dtype, formatShape(o.shape)]), 'Outputs'));
   root.append(table(['Operator', 'Nodes'], s.opHistogram.map((h) => [h.opType, String(h.count)]), 'Operators'));
+  if (r.forwardError) root.append(el('h2', 'Forward pass failed'), el('p', r.forwardError, 'error'));
 }

@@ -12,7 +12,7 @@ export function formatInspect(r: InspectResult): string {
   lines.push(`Producer    ${s.producer || 'unknown'} · IR ${s.irVersion} · opset ${s.opset}${extraOpsets(s.opsetImports)}`);
   lines.push(`Graph       ${s.graphName || '(unnamed)'}: ${s.nodeCount} nodes, ${s.initializerCount} initializers`);
   lines.push(`Parameters  ${s.parameterCount.toLocaleString('en-US')} (${formatBytes(s.initializerBytes)} of weights)`);
-  lines.push(`Runs on     ${ep.used.toUpperCase()} (onnxruntime-node ${r.ortVersion})${ep.fallbackReason ? `; CUDA not used: ${ep.fallbackReason}` : ''}`);
+  if (ep) lines.push(`Runs on     ${ep.used.toUpperCase()} (onnxruntime-node ${r.ortVersion})${ep.fallbackReason ? `; CUDA not used: ${ep.fallbackReason}` : ''}`);
   lines.push('');
   lines.push('Inputs');
   for (const i of s.inputs) {
@@ -27,11 +27,12 @@ export function formatInspect(r: InspectResult): string {
     const ran = r.outputs.find((x) => x.name === o.name);
     lines.push(`  ${o.name}  ${o.dtype} ${formatShape(o.shape)}${ran ? `  ran: ${formatShape(ran.dims)}${ran.finite ? '' : ' — contains NaN or Inf!'}` : ''}`);
   }
-  lines.push(`Forward pass ${r.forwardMs.toFixed(1)} ms on one sample`);
+  if (r.forwardMs !== undefined) lines.push(`Forward pass ${r.forwardMs.toFixed(1)} ms on one sample`);
   lines.push('');
   lines.push('Operators');
   const width = Math.max(...s.opHistogram.map((h) => h.opType.length), 4);
   for (const h of s.opHistogram) lines.push(`  ${h.opType.padEnd(width)}  ${String(h.count).padStart(5)}`);
+  if (r.forwardError) lines.push('', 'Forward pass failed', `  ${r.forwardError}`);
   return lines.join('\n');
 }
 

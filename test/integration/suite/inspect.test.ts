@@ -29,7 +29,7 @@ describe('Gradient Doctor: Inspect Model', () => {
     const before = readdirSync(path.join(workspaceDir(), 'models')).sort();
     const result = (await vscode.commands.executeCommand('gradientDoctor.inspectModel', workspaceUri('models', 'resnet_small.onnx'))) as InspectResult;
     assert.ok(result, 'the command returned a result');
-    assert.equal(result.executionProvider.used, 'cpu');
+    assert.equal(result.executionProvider?.used, 'cpu');
     assert.equal(result.summary.opHistogram.find((h) => h.opType === 'Conv')?.count, 9);
     const doc = summaryText();
     assert.match(doc, /Parameters {2}\d/);

@@ -55,6 +55,15 @@ describe('gradient-doctor CLI (dist/cli.js)', () => {
     });
   }
 
+  it('inspect prints the static summary of a model that does not run, and the failure as a section of its own', () => {
+    const r = run('inspect', malformed('wrong_dtype.onnx'));
+    assert.equal(r.status, 2);
+    assert.match(r.stdout, /Producer .*opset 17/);
+    assert.match(r.stdout, /Operators\n {2}MatMul +1/);
+    assert.match(r.stdout, /Forward pass failed\n {2}onnxruntime cannot load the model: .*MatMul/);
+    assert.match(r.stderr, /^gradient-doctor: error: .*wrong_dtype\.onnx: onnxruntime cannot load the model/);
+  });
+
   it('exits 2 on a sample file that does not match the model', () => {
     const r = run('inspect', model('mlp_sigmoid'), '--inputs', sampleFile('mlp_x_float64.npy'));
     assert.equal(r.status, 2);

@@ -19,7 +19,7 @@ describe('WorkerClient (real worker process, dist/worker.js)', () => {
     const steps: string[] = [];
     const r = await client.run('inspect', model('resnet_small'), {}, { onProgress: (p) => steps.push(p.message) });
     assert.equal(r.summary.opHistogram.find((h) => h.opType === 'Conv')?.count, 9);
-    assert.equal(r.executionProvider.used, 'cpu');
+    assert.equal(r.executionProvider?.used, 'cpu');
     assert.ok(steps.includes('Running the model on a sample'), steps.join(', '));
     assert.ok(client.pid && client.pid !== process.pid, 'ran in another process');
   });
