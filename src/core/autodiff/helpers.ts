@@ -65,3 +65,15 @@ export function swapLast(rank: number): number[] {
 export function maskOf(ctx: RuleContext, mask: string, like: string): string {
   return ctx.b.op('Cast', [mask], { to: ctx.dtype(like) === DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT });
 }
+
+/** GatherElements' and ScatterElements' indices (input 1) broadcast with a leading K axis taken from `like`, and the axis shifted past it. */
+export function batchedElementIndices(ctx: RuleContext, like: string): { indices: string; axis: number } {
+  const b = ctx.b;
+  const idx = ctx.node.inputs[1];
+  const shape = ctx.shape(idx);
+  const k = b.op('Slice', [b.op('Shape', [like]), b.int64([0]), b.int64([1])]);
+  const indices = b.op('Expand', [b.op('Reshape', [idx, b.int64([1, ...shape])]), b.op('Concat', [k, b.int64(shape)], { axis: 0 })]);
+  const rank = ctx.shape(ctx.node.inputs[0]).length;
+  const a = ctx.int('axis', 0);
+  return { indices, axis: (a < 0 ? a + rank : a) + 1 };
+}
