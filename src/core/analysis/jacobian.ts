@@ -51,6 +51,8 @@ export interface NumericalRank {
   of: number;
   /** Output units whose row of the Jacobian is exactly zero at this sample (a ReLU that is off, a clamp at its bound). */
   zeroRows: number;
+  /** Inputs whose column is exactly zero: inputs the span does not read at this sample (a strided convolution skips pixels). */
+  zeroColumns: number;
 }
 
 /** Jacobian figures of one span at one sample. */
@@ -362,6 +364,9 @@ function assembledFigures(j: Float64Array, m: number, n: number, sv: Float64Arra
   let rank = 0;
   while (rank < k && sv[rank] > err) rank++;
   let zeroRows = 0;
+  const columnUsed = new Uint8Array(n);
+  for (let i = 0; i < j.length; i++) if (j[i] !== 0) columnUsed[i % n] = 1;
+  const zeroColumns = n - columnUsed.reduce((s, x) => s + x, 0);
   for (let r = 0; r < m; r++) {
     let zero = true;
     for (let c = 0; c < n && zero; c++) zero = j[r * n + c] === 0;
@@ -374,7 +379,7 @@ function assembledFigures(j: Float64Array, m: number, n: number, sv: Float64Arra
     sigmaMin,
     rmsGain: Math.sqrt(sv.reduce((s, x) => s + x * x, 0) / k),
     conditionNumber: rank < k ? Infinity : sigmaMax / sigmaMin,
-    rank: { value: rank, of: k, zeroRows },
+    rank: { value: rank, of: k, zeroRows, zeroColumns },
     spectrum: densityOf([{ values: sv, weights: new Array(k).fill(1 / k) }], 'exact'),
   };
 }

@@ -75,7 +75,8 @@ export function rankText(j: ReportedJacobian): string | undefined {
   const r = j.rank;
   if (!r || r.value >= r.of) return undefined;
   const deficient = r.of - r.value;
-  const off = r.zeroRows > 0 ? `; ${r.zeroRows} output unit${r.zeroRows === 1 ? ' is' : 's are'} off at this sample (zero rows)` : '';
+  const off = (r.zeroRows > 0 ? `; ${r.zeroRows} output unit${r.zeroRows === 1 ? ' is' : 's are'} off at this sample (zero rows)` : '')
+    + (r.zeroColumns ? `; ${r.zeroColumns} input${r.zeroColumns === 1 ? ' is' : 's are'} not read (zero columns)` : '');
   return `numerical rank ${r.value} of ${r.of} (${deficient} direction${deficient === 1 ? '' : 's'} lost${off})`;
 }
 

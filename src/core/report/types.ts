@@ -51,9 +51,10 @@ export interface LayerJacobian {
   /**
    * Numerical rank of the assembled Jacobian (singular values above the error bar) of min(m, n),
    * at the first sample, and the output units whose row is zero there (units that are off at this
-   * sample). A rank below `of` makes the layer singular: conditionNumber is then null and infinite.
+   * sample) and the inputs whose column is zero there (inputs a strided convolution skips). A rank
+   * below `of` makes the layer singular: conditionNumber is then null and infinite.
    */
-  rank?: { value: number; of: number; zeroRows: number };
+  rank?: { value: number; of: number; zeroRows: number; zeroColumns?: number };
   rmsMethod?: 'exact' | 'hutchinson';
   /** The spectrum at the first sample: all singular values (exact) or the Ritz values of every SLQ probe with quadrature weights; density = mass per log-spaced bin with its standard error across probes. */
   spectrum?: { values: number[]; weights: number[]; kind: 'exact' | 'ritz'; density: { edges: number[]; mass: number[]; stderr: number[]; probes: number } };
@@ -243,7 +244,7 @@ export interface AnalysisReport {
     method: 'exact' | 'lanczos' | 'finite-difference' | 'failed';
     kinds?: { sigmaMax: FigureKind; sigmaMin: FigureKind; rmsGain: FigureKind; conditionNumber: FigureKind };
     errors?: { sigmaMax: number; sigmaMin: number; rmsGain: number };
-    rank?: { value: number; of: number; zeroRows: number };
+    rank?: { value: number; of: number; zeroRows: number; zeroColumns?: number };
     /** Mean over layers of log(rmsGain): the discrete Lyapunov exponent (DOMAIN.md section 2). */
     lyapunovExponent: number | null;
     reason?: string;

@@ -105,6 +105,16 @@ describe('analyzeModel', () => {
     assertValid(r);
   });
 
+  it('reports a strided 1x1 convolution as singular because it does not read some inputs, and does not call it ill-conditioned', async () => {
+    const r = await analyzeFile(model('resnet_small'), { ...quick, curvatureIterations: 0 });
+    const down = r.layers.find((l) => l.name === '/layer2/layer2.0/downsample/downsample.0/Conv');
+    const rank = down?.jacobian.rank;
+    assert.ok(rank && rank.value < rank.of && (rank.zeroColumns ?? 0) > 0, JSON.stringify(rank));
+    assert.equal(down?.jacobian.conditionNumber, null);
+    assert.ok(!r.findings.some((f) => f.rule === 'ill-conditioned-layer' && f.layer === down?.name));
+    assertValid(r);
+  });
+
   it('does not report a -inf attention mask copied through an Identity (as exporters do) as a NaN or Inf weight', async () => {
     const file = variant('mlp_sigmoid', (m) => {
       const out = m.graph.outputs[0].name;

@@ -1,4 +1,4 @@
-import { boundWords, confirms, jacobianFigure, rankText } from '../../report/figures';
+import { boundWords, confirms, formatFigure, jacobianFigure, rankText } from '../../report/figures';
 import type { Finding, LayerReport, ParameterReport } from '../../report/types';
 import { activationOf, fmt, isNormalized, isOutputLayer, schemeFor, weightOf, type Rule } from '../rule';
 
@@ -121,7 +121,7 @@ export const illConditioned: Rule = {
         severity: 'warning',
         layer: l.name,
         parameter: w?.name,
-        message: `Ill-conditioned layer: ${l.name} has condition number ${Number.isFinite(k) ? `${boundWords(f.kind)}${fmt(k)}` : `infinite, ${rankText(l.jacobian)}`} (sigma_max ${fmt(l.jacobian.sigmaMax!)}, sigma_min ${min ? `${boundWords(min.kind)}${fmt(min.value)}` : 'unknown'}, ${l.jacobian.method}); `
+        message: `Ill-conditioned layer: ${l.name} has condition number ${Number.isFinite(k) ? `${boundWords(f.kind)}${fmt(k)}` : `infinite, ${rankText(l.jacobian)}`} (sigma_max ${fmt(l.jacobian.sigmaMax!)}, sigma_min ${formatFigure(min)}, ${l.jacobian.method}); `
           + (wk !== null ? `its weight alone has condition ${fmt(wk)}, so ${weightsCause ? 'the weights are the cause' : `the activations${act ? ` (${act})` : ''} on these samples are the cause`}.` : 'no weight-only condition number for this layer.'),
         measured: Number.isFinite(k) ? k : undefined,
         measuredKind: f.kind,
@@ -141,11 +141,13 @@ export const illConditioned: Rule = {
 
 /**
  * True when a singular layer Jacobian is singular only because output units are off at this sample
- * (zero rows, as a ReLU's inactive units give): its rank reaches the most the active rows allow.
+ * (zero rows, as a ReLU's inactive units give) or inputs are not read (zero columns, as a strided
+ * convolution skips pixels): its rank reaches the most the other rows and columns allow.
  */
 export function offUnitsExplain(l: LayerReport): boolean {
   const r = l.jacobian.rank;
   const { inputSize, outputSize } = l.jacobian;
   if (!r || r.value >= r.of || inputSize === undefined || outputSize === undefined) return false;
-  return r.zeroRows > 0 && r.value >= Math.min(outputSize - r.zeroRows, inputSize);
+  const zeroColumns = r.zeroColumns ?? 0;
+  return (r.zeroRows > 0 || zeroColumns > 0) && r.value >= Math.min(outputSize - r.zeroRows, inputSize - zeroColumns);
 }
