@@ -73,6 +73,25 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     assert.ok(rows.every((r) => r.flagged.includes('vanishing-gradient')), 'the vanishing range covers the stack');
   });
 
+  it('prints bounds as bounds, a singular layer\'s kappa as ∞, and no 0 for a measurement within its error bar', async () => {
+    const small = exportReport('resnet_small', ['--curvature-iterations', '0']);
+    const { page } = await openPage(browser, pathToFileURL(small.html).href);
+    await page.waitForSelector('table.heat-table', { state: 'attached' });
+    const cells = await page.$$eval('table.heat-table tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    // each row: its number, then one cell per metric (σmax, σmin, rms gain, κ, ...)
+    const column = (label: string) => 1 + ['σmax', 'σmin', 'rms gain', 'κ'].indexOf(label);
+    small.report.layers.forEach((l, i) => {
+      const kinds = l.jacobian.kinds;
+      const sigmaMin = cells[i][column('σmin')];
+      const kappa = cells[i][column('κ')];
+      if (kinds?.sigmaMin === 'upper-bound') assert.match(sigmaMin, /^≤/, `${l.name}: σmin ${sigmaMin}`);
+      if (kinds?.conditionNumber === 'lower-bound') assert.match(kappa, /^≥/, `${l.name}: κ ${kappa}`);
+      if (l.jacobian.conditionNumber === null && l.jacobian.rank && l.jacobian.rank.value < l.jacobian.rank.of) assert.match(kappa, /^∞/, `${l.name}: κ ${kappa}`);
+      assert.doesNotMatch(sigmaMin, /^0(\s|$)/, `${l.name}: σmin printed as 0`);
+    });
+    assert.ok(small.report.layers.some((l) => l.jacobian.kinds?.sigmaMin === 'upper-bound'), 'the fixture has a Lanczos layer');
+  });
+
   it('clicking a row (or a heatmap cell) updates the layer detail and its spectrum', async () => {
     const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href, { width: 1280 });
     await page.waitForSelector('table.heat-table', { state: 'attached' });

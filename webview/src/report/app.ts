@@ -207,7 +207,7 @@ export class ReportView {
       tr.append(el('td', String(li + 1)), el('th', l.name));
       for (let mi = 0; mi < METRICS.length; mi++) {
         const c = cells[mi * r.layers.length + li];
-        const td = el('td', `${c.value === null ? '—' : formatFigure({ value: c.value, kind: c.kind ?? 'exact' })}${c.flagged.length ? ' ⚑' : ''}`);
+        const td = el('td', `${c.value === null ? '—' : formatFigure({ value: c.value, kind: c.kind ?? 'exact', error: c.error }).replace(' ', '\u00a0')}${c.flagged.length ? ' ⚑' : ''}`);
         if (c.flagged.length) {
           td.dataset.flagged = c.flagged.map((f) => f.rule).join(' ');
           td.classList.add('flagged');
@@ -289,7 +289,9 @@ export class ReportView {
     const j = l.jacobian;
     const row = (label: string, name: JacobianFigureName) => {
       const f = jacobianFigure(j, name);
-      return [label, formatFigure(f), f?.error !== undefined && f.kind !== 'exact' ? `± ${fmt(f.error)}` : f?.error !== undefined ? `± ${fmt(f.error)} (float32)` : '', f ? kindText(f.kind) : 'not computed'];
+      // a bound has no error bar of its own (a Lanczos residual beside it would read as one)
+      const bar = f?.error === undefined || f.kind === 'upper-bound' || f.kind === 'lower-bound' ? '' : `± ${fmt(f.error)}${f.kind === 'exact' ? ' (float32)' : ''}`;
+      return [label, formatFigure(f), bar, f ? kindText(f.kind) : 'not computed'];
     };
     d.append(table(['figure', 'value', 'error bar', 'kind'], [
       row('σmax', 'sigmaMax'),

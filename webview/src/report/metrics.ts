@@ -61,6 +61,8 @@ export interface Cell {
   t: number | null;
   /** What the value is, where the metric says (a bound prints as one). */
   kind?: FigureKind;
+  /** Its error bar, where the metric has one (a measurement within it of 0 prints as '≤ error bar'). */
+  error?: number;
   flagged: Finding[];
 }
 
@@ -93,7 +95,8 @@ export function heatmapCells(r: AnalysisReport): Cell[] {
     const median = finite.length ? finite[Math.floor(finite.length / 2)] : null;
     r.layers.forEach((l, li) => {
       const flagged = r.findings.filter((f) => m.rules.includes(f.rule) && (f.layer === l.name || (f.range && inRange(r, l, f.range))));
-      cells.push({ layer: li, metric: mi, value: values[li], t: scalePosition(m.scale, values[li], median), kind: m.figure?.(l)?.kind, flagged });
+      const f = m.figure?.(l);
+      cells.push({ layer: li, metric: mi, value: values[li], t: scalePosition(m.scale, values[li], median), kind: f?.kind, error: f?.error, flagged });
     });
   });
   return cells;
