@@ -175,7 +175,7 @@ export class ReportView {
     const e2e = (name: JacobianFigureName) => formatFigure(jacobianFigure(r.endToEnd, name), true);
     fact('End to end', `σmax ${e2e('sigmaMax')} · σmin ${e2e('sigmaMin')} · rms gain ${e2e('rmsGain')} · κ ${e2e('conditionNumber')} · Lyapunov exponent ${fmt(r.endToEnd.lyapunovExponent)}`);
     const c = r.curvature;
-    fact('Curvature', c.hessianMaxEigenvalue !== null ? `λmax(H) ${formatFigure(curvatureFigure(c, 'hessianMaxEigenvalue'), true)} → stable learning rate below ${formatFigure(curvatureFigure(c, 'maxStableLearningRate'))} (SGD), below ${formatFigure(curvatureFigure(c, 'maxStableLearningRateMomentum'))} (momentum ${c.momentum})` : `not computed: ${c.reason ?? ''}`);
+    fact('Curvature', c.hessianMaxEigenvalue !== null ? `λmax(H) ${formatFigure(curvatureFigure(c, 'hessianMaxEigenvalue'), true)} → largest stable learning rate ${formatFigure(curvatureFigure(c, 'maxStableLearningRate'))} (SGD), ${formatFigure(curvatureFigure(c, 'maxStableLearningRateMomentum'))} (momentum ${c.momentum})` : `not computed: ${c.reason ?? ''}`);
     fact('Time', `${(run.durationMs / 1000).toFixed(1)} s, ${run.derivativeRuns} derivative runs (onnxruntime ${run.ortVersion}), gradient-doctor ${r.tool.version}`);
     h.append(facts);
   }
