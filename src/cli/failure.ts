@@ -1,6 +1,9 @@
 import { errorMessage, isDoctorError } from '../core/errors';
 import { ExitCode } from './options';
 
+/** Exit code of an analysis stopped by Ctrl-C after its first answer: the figures so far were written (128 + SIGINT, as shells do). */
+export const INTERRUPTED_EXIT = 130;
+
 /** commander's codes for a help or version request, which end the program normally. */
 const NORMAL_EXITS = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);
 

@@ -5,8 +5,10 @@ import { failsAt } from '../core/diagnosis/diagnose';
 import { resolveThresholds } from '../core/diagnosis/thresholds';
 import { formatWhatIf } from '../core/diagnosis/whatIf';
 import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
-import type { Finding } from '../core/report/types';
-import { DoctorError, errorMessage, fileProblem } from '../core/errors';
+import type { AnalysisReport, Finding } from '../core/report/types';
+import { phaseSummary } from '../core/report/phase';
+import type { Progress } from '../core/progress';
+import { DoctorError, errorMessage, fileProblem, isDoctorError } from '../core/errors';
 import { fmt, formatReportTable } from '../core/report/table';
 import { analyzeFile, compareFiles, findingSources, inspectFile, whatIfFile, whatIfTarget } from '../runtime/engine';
 import { reportNetron } from '../core/report/netron';
@@ -19,7 +21,7 @@ import { formatInspect } from '../core/report/inspectText';
 import { standaloneHtml } from '../runtime/assets';
 import { checkBeforeWork, type ReadFile } from './checks';
 import { engineOptions, ExitCode, parseDim, parseInteger, parseNonNegative, parsePositive, type RunFlags } from './options';
-import { reportFailure } from './failure';
+import { INTERRUPTED_EXIT, reportFailure } from './failure';
 import { DEFAULT_RUN_TIMEOUT_SECONDS } from '../runtime/runLimit';
 import { createProgressReporter } from './progressBar';
 
@@ -98,8 +100,12 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
       checkBeforeWork([{ file: model, what: 'the model' }, ...inputReads(flags)], flags.out, flags.sources);
       const progress = createProgressReporter(flags.progress);
       try {
-        const report = await analyzeFile(model, analysisOptions(flags), { onProgress: progress.update });
+        const report = await analyzeUntilInterrupted(model, analysisOptions(flags), progress);
         progress.stop();
+        if (report.run.phase) {
+          process.stderr.write(`gradient-doctor: interrupted. ${phaseSummary(report, false)}\n`);
+          state.code = INTERRUPTED_EXIT;
+        }
         if (flags.format === 'json') emit(JSON.stringify(report, null, 2), flags.out);
         else if (flags.format === 'table') emit(formatReportTable(report), flags.out);
         else if (flags.format === 'html') emit(standaloneHtml(`${path.basename(report.model.path)}: Gradient Doctor report`, report), flags.out);
@@ -110,7 +116,7 @@ export function buildProgram(state: { code: number } = { code: ExitCode.ok }): C
           const modelUri = path.relative(process.cwd(), path.resolve(model)).split(path.sep).join('/');
           emit(JSON.stringify(reportSarif(report, { modelUri, sources, toolVersion: report.tool.version }), null, 2), flags.out);
         }
-        if (flags.failOn !== 'none' && failsAt(report.findings, flags.failOn)) state.code = failOnExit(report.findings, flags.failOn);
+        if (flags.failOn !== 'none' && failsAt(report.findings, flags.failOn) && !report.run.phase) state.code = failOnExit(report.findings, flags.failOn);
       } finally {
         progress.stop();
       }
@@ -294,6 +300,36 @@ function emit(text: string, out: string | undefined): void {
     writeFileSync(out, body);
   } catch (e) {
     throw new DoctorError('bad-input', `cannot write --out (${fileProblem(e)})`, out);
+  }
+}
+
+/**
+ * Analyses a model for the CLI: the progress shows the phase once the first answer is in, and
+ * Ctrl-C (SIGINT) then stops the analysis and returns the figures done so far (a report with
+ * run.phase set) instead of nothing; before the first answer it stops with the 'cancelled' error. A
+ * second Ctrl-C ends the process at once (the handler is registered once).
+ */
+export async function analyzeUntilInterrupted(model: string, options: Parameters<typeof analyzeFile>[1], progress: { update: (p: Progress) => void }): Promise<AnalysisReport> {
+  const abort = new AbortController();
+  const interrupt = () => abort.abort();
+  process.once('SIGINT', interrupt);
+  let latest: AnalysisReport | undefined;
+  let status = '';
+  try {
+    return await analyzeFile(model, options, {
+      signal: abort.signal,
+      yieldToEventLoop: () => new Promise((resolve) => setImmediate(resolve)),
+      onProgress: (p) => progress.update({ ...p, message: `${status}${p.message}` }),
+      onPartial: (partial) => {
+        latest = partial;
+        if (partial.run.phase === 'first-answer') status = `first answer in ${((partial.run.firstAnswerMs ?? 0) / 1000).toFixed(1)} s: ${partial.verdict?.status ?? '?'}; refining · `;
+      },
+    });
+  } catch (e) {
+    if (isDoctorError(e) && e.kind === 'cancelled' && latest) return latest;
+    throw e;
+  } finally {
+    process.off('SIGINT', interrupt);
   }
 }
 

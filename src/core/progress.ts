@@ -1,5 +1,6 @@
 import { DoctorError } from './errors';
 import { withRunHooks, type RunnerFactory } from './ports';
+import type { AnalysisReport } from './report/types';
 
 /** One step of long work, for a progress bar: what is happening and how far along it is. */
 export interface Progress {
@@ -12,6 +13,12 @@ export interface Progress {
 /** Reporting and cancellation hooks that long-running core functions accept. */
 export interface WorkContext {
   onProgress?: (p: Progress) => void;
+  /**
+   * The report so far, while the analysis refines it: first the first answer (`run.phase`
+   * 'first-answer'), then refinements ('refining', at most one a second). The final report is the
+   * work's result, not one of these. Views show the latest; a cancel keeps it.
+   */
+  onPartial?: (report: AnalysisReport) => void;
   signal?: AbortSignal;
   /**
    * Lets pending events run (a worker's incoming cancel message). Work that runs synchronous native

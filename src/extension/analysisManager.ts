@@ -13,6 +13,12 @@ export interface ModelAnalysis {
   report: AnalysisReport;
   /** Set when the file changed on disk after the analysis. */
   stale: boolean;
+  /**
+   * True while the analysis that made this report still runs: the report is its figures so far
+   * (report.run.phase says which). A partial report whose run ended was cancelled: it stays, as
+   * what was done.
+   */
+  refining?: boolean;
 }
 
 /** Seconds per megabyte of weights for a full analysis on a 2-core CPU (resnet18: ~200 s for 45 MB). */
@@ -118,8 +124,8 @@ export class AnalysisManager implements vscode.Disposable {
     return readRunOptions(uri);
   }
 
-  private remember(uri: vscode.Uri, report: AnalysisReport): void {
-    const entry = { uri, report, stale: false };
+  private remember(uri: vscode.Uri, report: AnalysisReport, refining = false): void {
+    const entry = { uri, report, stale: false, refining };
     this.latest.set(uri.toString(), entry);
     this.changed.fire(entry);
   }
@@ -164,6 +170,9 @@ export class AnalysisManager implements vscode.Disposable {
               last = Math.max(last, pct);
               this.status.text = `$(sync~spin) Gradient Doctor: ${name} ${pct}%`;
             },
+            onPartial: (partial) => {
+              if (!abort.signal.aborted) this.remember(uri, partial, true);
+            },
           });
           this.log(`analyzed ${uri.fsPath}: ${report.verdict?.status ?? '?'}, ${report.findings.length} findings, ${(report.run.durationMs / 1000).toFixed(1)} s on ${report.run.executionProvider}`);
           return report;
@@ -172,6 +181,9 @@ export class AnalysisManager implements vscode.Disposable {
     } catch (e) {
       if (isDoctorError(e) && e.kind === 'cancelled') {
         this.log(`analysis of ${uri.fsPath} cancelled`);
+        // the figures so far stay, marked as what a cancelled analysis had done
+        const partial = this.latest.get(uri.toString());
+        if (partial?.refining) this.remember(uri, partial.report, false);
         return undefined;
       }
       throw e;

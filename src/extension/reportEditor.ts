@@ -57,7 +57,8 @@ export class ReportEditorProvider implements vscode.CustomReadonlyEditorProvider
       post({ type: 'status', message: `Analysing ${uri.path.split('/').pop()}…`, busy: true });
       try {
         const report = await this.manager.analyze(uri, { force });
-        if (!report) post({ type: 'status', message: 'Analysis cancelled.', busy: false });
+        // a cancelled analysis that had reported figures keeps them on screen (the manager re-posts them as partial)
+        if (!report && !this.manager.get(uri)?.report.run.phase) post({ type: 'status', message: 'Analysis cancelled.', busy: false });
       } catch (e) {
         post({ type: 'error', message: errorMessage(e) });
         if (!(isDoctorError(e) && e.kind === 'cancelled')) this.host.reportError(e);
@@ -65,7 +66,7 @@ export class ReportEditorProvider implements vscode.CustomReadonlyEditorProvider
     };
     const subscriptions = [
       this.manager.onDidChange((a) => {
-        if (a.uri.toString() === uri.toString()) post({ type: 'report', report: a.report, stale: a.stale });
+        if (a.uri.toString() === uri.toString()) post({ type: 'report', report: a.report, stale: a.stale, refining: a.refining });
       }),
       this.manager.onDidClear((cleared) => {
         if (cleared.toString() === uri.toString()) post({ type: 'status', message: 'No analysis: run Analyze.', busy: false });
@@ -76,7 +77,7 @@ export class ReportEditorProvider implements vscode.CustomReadonlyEditorProvider
         switch (msg.type) {
           case 'ready': {
             const known = this.manager.get(uri);
-            if (known) post({ type: 'report', report: known.report, stale: known.stale });
+            if (known) post({ type: 'report', report: known.report, stale: known.stale, refining: known.refining });
             else if (readEditorSettings(uri).analyzeOnOpen) void analyze(false);
             else post({ type: 'status', message: 'Not analysed yet.', busy: false });
             break;

@@ -22,8 +22,12 @@ export type WebviewToHost =
 export type HostToWebview =
   /** The model summary to show. */
   | { type: 'summary'; result: InspectResult }
-  /** The analysis report to show; stale when the model changed on disk since. */
-  | { type: 'report'; report: AnalysisReport; stale: boolean }
+  /**
+   * The analysis report to show; stale when the model changed on disk since; refining while the
+   * analysis still runs (the report is its figures so far, run.phase set; one with run.phase and
+   * not refining was cancelled).
+   */
+  | { type: 'report'; report: AnalysisReport; stale: boolean; refining?: boolean }
   /** Work in progress (or waiting for the user to start it). */
   | { type: 'status'; message: string; busy: boolean }
   /** The analysis failed. */

@@ -48,6 +48,8 @@ export type WorkerReply =
   | { type: 'worker/ready'; pid: number }
   /** Work `id` made progress. */
   | { type: 'work/progress'; id: number; progress: Progress }
+  /** Work `id` (an analysis) has these figures so far: the first answer, then refinements. */
+  | { type: 'work/partial'; id: number; report: AnalysisReport }
   /** Work `id` finished with this result. */
   | { type: 'work/result'; id: number; result: WorkerResults[WorkKind] }
   /** Work `id` failed. */

@@ -87,6 +87,7 @@ export async function whatIfFile(file: string, request: WhatIfRequest, options: 
     const versions = { ort: ORT_VERSION, tool: TOOL_VERSION };
     const half = (from: number, label: string): WorkContext => ({
       ...ctx,
+      onPartial: undefined,
       onProgress: (p) => ctx?.onProgress?.({ message: `${label}: ${p.message}`, fraction: from + (p.fraction ?? 0) / 2 }),
     });
     const before = await analyzeModel(loaded, analyzeOptions, createRunner, versions, half(0, 'Before'));
@@ -170,6 +171,7 @@ export function outlineFile(file: string, layers: OutlineLayer[] = []): OutlineR
 export async function compareFiles(basePath: string, candidatePath: string, options: Partial<EngineOptions> & Partial<AnalysisFlags> = {}, ctx?: WorkContext): Promise<ComparisonResult> {
   const half = (from: number, label: string): WorkContext => ({
     ...ctx,
+    onPartial: undefined,
     onProgress: (p) => ctx?.onProgress?.({ message: `${label}: ${p.message}`, fraction: from + (p.fraction ?? 0) / 2 }),
   });
   const base = await analyzeFile(basePath, options, half(0, 'Base'));

@@ -33,6 +33,7 @@ async function start(msg: Extract<WorkerRequest, { type: 'work/start' }>): Promi
       signal: controller.signal,
       yieldToEventLoop: () => new Promise((resolve) => setImmediate(resolve)),
       onProgress: (progress) => send({ type: 'work/progress', id: msg.id, progress }),
+      onPartial: (report) => send({ type: 'work/partial', id: msg.id, report }),
     });
     send({ type: 'work/result', id: msg.id, result });
   } catch (e) {

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { DoctorError } from '../core/errors';
 import type { Progress } from '../core/progress';
+import type { AnalysisReport } from '../core/report/types';
 import type { SerializedError, WorkerReply, WorkerRequest, WorkerResults, WorkKind, WorkOptions } from '../protocol/worker';
 import { TIME_LIMIT_SIGNAL } from './runLimit';
 
@@ -19,6 +20,8 @@ export interface WorkerClientOptions {
 /** Hooks for one request. */
 export interface RunHooks {
   onProgress?: (p: Progress) => void;
+  /** The report so far while an analysis refines (see WorkContext.onPartial). */
+  onPartial?: (report: AnalysisReport) => void;
   signal?: AbortSignal;
 }
 
@@ -31,6 +34,7 @@ interface Pending {
   resolve: (v: never) => void;
   reject: (e: Error) => void;
   onProgress?: (p: Progress) => void;
+  onPartial?: (report: AnalysisReport) => void;
   stallTimer?: NodeJS.Timeout;
 }
 
@@ -75,7 +79,7 @@ export class WorkerClient {
     const child = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<WorkerResults[K]>((resolve, reject) => {
-      const entry: Pending = { kind, path, options, child, resolve: resolve as (v: never) => void, reject, onProgress: hooks.onProgress };
+      const entry: Pending = { kind, path, options, child, resolve: resolve as (v: never) => void, reject, onProgress: hooks.onProgress, onPartial: hooks.onPartial };
       this.pending.set(id, entry);
       this.armStallTimer(id);
       hooks.signal?.addEventListener('abort', () => this.cancel(id), { once: true });
@@ -152,6 +156,10 @@ export class WorkerClient {
       case 'work/progress':
         this.armStallTimer(msg.id);
         this.pending.get(msg.id)?.onProgress?.(msg.progress);
+        break;
+      case 'work/partial':
+        this.armStallTimer(msg.id);
+        this.pending.get(msg.id)?.onPartial?.(msg.report);
         break;
       case 'work/result': {
         if (this.acknowledgeCancel(msg.id)) break;

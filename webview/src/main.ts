@@ -53,7 +53,7 @@ if (embedded?.textContent) {
         break;
       case 'report':
         view ??= new ReportView(root(), { ...DEFAULT_STATE, ...saved }, (s) => vscode.setState(s), actions);
-        view.show(msg.report, msg.stale);
+        view.show(msg.report, msg.stale, msg.refining ?? false);
         break;
       case 'whatIf':
         view?.showWhatIf(msg.result);

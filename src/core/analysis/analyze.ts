@@ -1,6 +1,6 @@
 import { DoctorError, errorMessage, isDoctorError } from '../errors';
 import { DerivativeRunner, ForwardPass } from '../autodiff/probe';
-import { prepareSamples, type SampleOptions } from '../inputs/prepare';
+import { prepareSamples, type PreparedSamples, type SampleOptions } from '../inputs/prepare';
 import { Rng } from '../inputs/rng';
 import type { ModelSource } from '../inspect';
 import { sizeOf, toNumbers } from '../ndarray';
@@ -16,7 +16,7 @@ import { REPORT_SCHEMA_MINOR, REPORT_SCHEMA_VERSION, type AnalysisReport, type L
 import { diagnose, type DiagnosisOptions } from '../diagnosis/diagnose';
 import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, resolveLoss, type Loss, type LossKind, type LossReduction } from './gradientFlow';
-import { END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
+import { END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeFirstLook, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
 import { createOrtGram } from './gram';
 import { flattenForAnalysis } from './flatten';
 import { findLayers, type Granularity, type Layer } from './layers';
@@ -61,6 +61,8 @@ interface SampleResult {
   gradients: Map<string, number> | Error;
   endToEnd: JacobianFigures | Error;
   lossValue: number | null;
+  /** The first answer's figures of the layers not yet probed in full (first sample only). */
+  firstLook?: Array<JacobianFigures | Error | undefined>;
 }
 
 /**
@@ -107,9 +109,31 @@ export async function analyzeModel(
   const producer = graph.nodes.find((n) => n.outputs.includes(outName))?.opType;
   const throughTime: Array<Array<{ node: string; norms: number[] }>> = [];
   const gram = await createOrtGram(createRunner, options.executionProvider);
-  // the samples' steps fill the bar up to the curvature's 0.97; the conv norms of the first sample are one more step
-  const steps = (prepared.samples.length * (layers.length + 2) + 1) / 0.97;
+  // the samples' steps fill the bar up to the curvature's 0.97; the first answer's looks and the conv norms of the first sample are more steps
+  const steps = (prepared.samples.length * (layers.length + 2) + layers.length + 1) / 0.97;
   let step = 0;
+  // The first answer (issue: a right-click tool answers in seconds): at the first sample, the forward
+  // pass, the gradient flow and a first look at every layer, reported before the full probes refine it.
+  const firstLook: Array<JacobianFigures | Error | undefined> = layers.map(() => undefined);
+  let current: SampleResult | undefined;
+  let lastPartial = 0;
+  const reportAt = (phase?: 'first-answer' | 'refining', curvature?: AnalysisReport['curvature']): AnalysisReport => {
+    const done = current ? [...results, current] : results;
+    return buildReport({
+      source, model, opset, summary, layers, parameters, prepared, options, executionProvider, resolved, runsTotal, estimatedOps, flat, nonFinite,
+      numerics, saturation, throughTime, results: done, t0, phase, firstAnswerMs,
+      curvature: curvature ?? { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'not computed yet: the curvature comes last (the analysis is refining)' },
+    }, versions);
+  };
+  let firstAnswerMs: number | undefined;
+  /** Reports the figures so far (at most one refinement a second: each runs the diagnosis and crosses to the view). */
+  const partial = (phase: 'first-answer' | 'refining', force = false) => {
+    if (!ctx?.onPartial) return;
+    const now = performance.now();
+    if (!force && now - lastPartial < PARTIAL_INTERVAL_MS) return;
+    lastPartial = now;
+    ctx.onPartial(reportAt(phase));
+  };
   for (const [s, sample] of prepared.samples.entries()) {
     await checkpoint(ctx);
     progress(`Sample ${s + 1}/${prepared.samples.length}: forward pass`, step / steps);
@@ -139,23 +163,35 @@ export async function analyzeModel(
     const rng = new Rng(options.samples.seed * 7919 + s);
     const shapeOf = (t: string) => forward.shape(t) ?? [];
     try {
-      const jacobians: Array<JacobianFigures | Error> = [];
-      for (const layer of layers) {
-        await checkpoint(ctx);
-        progress(`Probing layer ${layer.index + 1}/${layers.length}: ${layer.name}`, step++ / steps);
-        jacobians.push(await probe(runner, { sources: layer.inputTensors, targets: layer.outputTensors }, shapeOf, rng, gram.gram));
-      }
       await checkpoint(ctx);
       progress(`Sample ${s + 1}: gradient flow`, step++ / steps);
       const y = forward.values.get(outName);
       resolved ??= y ? resolveLoss(options.loss, options.lossReduction ?? 'mean', y, producer) : undefined;
-      const loss = y && resolved ? lossGradient(resolved, y, rng, options.labels) : undefined;
+      const loss = y && resolved ? lossGradient(resolved, y, new Rng(options.samples.seed * 7919 + s + LOSS_STREAM), options.labels) : undefined;
       const stepNames = unrolledSteps.flatMap((u) => u.hidden);
       const gradients = loss ? await gradientNorms(runner, [...floatInputs, ...trainable], outName, loss.gradient, layers, [...aliases, ...stepNames]).catch(asError) : new Error('no value for the first output');
       if (!(gradients instanceof Error)) throughTime.push(unrolledSteps.map((u) => ({ node: u.node, norms: u.hidden.map((h) => gradients.get(h) ?? 0) })));
+      const jacobians: Array<JacobianFigures | Error> = [];
+      current = { jacobians, gradients, endToEnd: new Error(REFINING), lossValue: loss?.value ?? null, firstLook: s === 0 ? firstLook : undefined };
+      if (s === 0) {
+        const lookRng = new Rng(options.samples.seed * 7919 + FIRST_LOOK_STREAM);
+        for (const layer of layers) {
+          await checkpoint(ctx);
+          progress(`First answer: layer ${layer.index + 1}/${layers.length}`, step++ / steps);
+          firstLook[layer.index] = await probeFirstLook(runner, { sources: layer.inputTensors, targets: layer.outputTensors }, shapeOf, lookRng).catch(asError);
+        }
+        firstAnswerMs = performance.now() - t0;
+        partial('first-answer', true);
+      }
+      for (const layer of layers) {
+        await checkpoint(ctx);
+        progress(`Probing layer ${layer.index + 1}/${layers.length}: ${layer.name}`, step++ / steps);
+        jacobians.push(await probe(runner, { sources: layer.inputTensors, targets: layer.outputTensors }, shapeOf, rng, gram.gram));
+        partial('refining');
+      }
       await checkpoint(ctx);
       progress(`Sample ${s + 1}: end-to-end Jacobian`, step++ / steps);
-      const endToEnd = floatInputs.length > 0
+      current.endToEnd = floatInputs.length > 0
         ? await probe(runner, { sources: floatInputs, targets: [outName] }, shapeOf, rng, gram.gram, END_TO_END_EXACT_MAX_DIM)
         : new Error('the model has no float inputs (its inputs are integer ids), so there is no input-to-output Jacobian');
       if (s === 0) {
@@ -168,12 +204,14 @@ export async function analyzeModel(
         });
         await convOperatorNorms(runner, model, parameters, shapeOf, rng, probed);
       }
-      results.push({ jacobians, gradients, endToEnd, lossValue: loss?.value ?? null });
+      results.push(current);
+      current = undefined;
       for (const op of runner.estimated) estimatedOps.add(op);
     } finally {
       runsTotal += runner.runs;
       await runner.dispose();
     }
+    partial('refining', true);
   }
   await gram.dispose();
   await checkpoint(ctx);
@@ -184,11 +222,52 @@ export async function analyzeModel(
       return { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: errorMessage(e) };
     })
     : { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'skipped (curvature iterations set to 0)' };
-  const layerReports = layers.map((l, i) => layerReport(l, results.map((r) => r.jacobians[i]), results.map((r) => r.gradients), saturation.result(l)));
+  return reportAt(undefined, curvature);
+}
+
+/** A not-yet-computed figure's reason in a report made while the analysis refines. */
+const REFINING = 'not computed yet (the analysis is refining)';
+/** The shortest time between two refinements reported while the analysis runs. */
+export const PARTIAL_INTERVAL_MS = 1000;
+/** Offsets of the seeds of the loss's pseudo-labels and of the first look, apart from the probes' stream. */
+const LOSS_STREAM = 104_729;
+const FIRST_LOOK_STREAM = 15_485_863;
+
+/** Everything a report is made of, complete or (while the analysis refines) so far. */
+interface ReportState {
+  source: AnalysisSource;
+  model: Model;
+  opset: number;
+  summary: ReturnType<typeof summarizeModel>;
+  layers: Layer[];
+  parameters: ParameterReport[];
+  prepared: PreparedSamples;
+  options: AnalyzeOptions;
+  executionProvider: { requested: ExecutionProviderPreference; used: string; fallbackReason?: string };
+  resolved: Loss | undefined;
+  runsTotal: number;
+  estimatedOps: Set<string>;
+  flat: Awaited<ReturnType<typeof flattenForAnalysis>>;
+  nonFinite: AnalysisReport['nonFinite'];
+  numerics: NumericsTracker;
+  saturation: SaturationTracker;
+  throughTime: Array<Array<{ node: string; norms: number[] }>>;
+  results: SampleResult[];
+  curvature: AnalysisReport['curvature'];
+  t0: number;
+  /** Set while the analysis refines: the report holds what is done so far. */
+  phase?: 'first-answer' | 'refining';
+  firstAnswerMs?: number;
+}
+
+/** The report of the figures in `st`, diagnosed; a partial one (`st.phase`) says so in run.phase. */
+function buildReport(st: ReportState, versions: { ort: string; tool: string }): AnalysisReport {
+  const { model, layers, parameters, prepared, options, resolved, results } = st;
+  const layerReports = layers.map((l, i) => layerReport(l, results.map((r) => r.jacobians[i] ?? r.firstLook?.[i] ?? new Error(REFINING)), results.map((r) => r.gradients), st.saturation.result(l), st.phase !== undefined && results.some((r) => r.jacobians[i] === undefined)));
   fillGradients(parameters, results);
   for (const l of layerReports) {
     const nodeName = l.nodes[0];
-    const series = throughTime.map((per) => per.find((u) => u.node === nodeName)?.norms).filter((x): x is number[] => x !== undefined);
+    const series = st.throughTime.map((per) => per.find((u) => u.node === nodeName)?.norms).filter((x): x is number[] => x !== undefined);
     if (series.length > 0) {
       l.throughTime = { hiddenGradNorms: series[0].map((_, t) => median(series.map((x) => x[t])) ?? 0), method: 'unrolled: dL/dh_t for t = 1..T at the first sample\'s length, median over samples' };
     }
@@ -204,18 +283,19 @@ export async function analyzeModel(
   }
   const e2e = results.map((r) => r.endToEnd);
   const e2eOk = e2e.filter((x): x is JacobianFigures => !(x instanceof Error));
+  const pendingE2e = e2eOk.length === 0 && e2e[0] instanceof Error && e2e[0].message === REFINING;
   const report: AnalysisReport = {
     schemaVersion: REPORT_SCHEMA_VERSION,
     schemaMinor: REPORT_SCHEMA_MINOR,
     tool: { name: 'gradient-doctor', version: versions.tool },
     model: {
-      path: source.path, sha256: source.sha256, opset, irVersion: model.irVersion, producer: summary.producer,
-      inputs: summary.inputs, outputs: summary.outputs, parameterCount: summary.parameterCount,
+      path: st.source.path, sha256: st.source.sha256, opset: st.opset, irVersion: model.irVersion, producer: st.summary.producer,
+      inputs: st.summary.inputs, outputs: st.summary.outputs, parameterCount: st.summary.parameterCount,
     },
     run: {
-      executionProvider: executionProvider.used,
-      executionProviderRequested: executionProvider.requested,
-      executionProviderNote: executionProvider.fallbackReason,
+      executionProvider: st.executionProvider.used,
+      executionProviderRequested: st.executionProvider.requested,
+      executionProviderNote: st.executionProvider.fallbackReason,
       ortVersion: versions.ort,
       samples: prepared.samples.length,
       sampleSource: prepared.source,
@@ -227,32 +307,33 @@ export async function analyzeModel(
       lossValue: median(results.map((r) => r.lossValue)),
       labels: resolved?.kind === 'ce' || resolved?.kind === 'nll' ? (options.labels ? 'given' : 'pseudo-labels drawn uniformly with the seed') : undefined,
       granularity: options.granularity,
-      durationMs: performance.now() - t0,
-      derivativeRuns: runsTotal,
+      durationMs: performance.now() - st.t0,
+      firstAnswerMs: st.firstAnswerMs,
+      phase: st.phase,
+      derivativeRuns: st.runsTotal,
       exactMaxDim: EXACT_MAX_DIM,
-      finiteDifferenceSlopes: estimatedOps.size ? [...estimatedOps] : undefined,
-      controlFlow: flat.controlFlow.length ? flat.controlFlow.map(({ node, opType, how, inlined }) => ({ node, opType, how, inlined })) : undefined,
+      finiteDifferenceSlopes: st.estimatedOps.size ? [...st.estimatedOps] : undefined,
+      controlFlow: st.flat.controlFlow.length ? st.flat.controlFlow.map(({ node, opType, how, inlined }) => ({ node, opType, how, inlined })) : undefined,
     },
     layers: layerReports,
     parameters,
     endToEnd: {
       ...jacobianMedians(e2eOk),
-      method: e2eOk[0]?.method ?? 'failed',
+      method: e2eOk[0]?.method ?? (pendingE2e ? 'pending' : 'failed'),
       kinds: e2eOk[0]?.kinds,
       errors: e2eOk[0]?.errors,
       rank: e2eOk[0]?.rank,
       lyapunovExponent: logs.length ? logs.reduce((a, b) => a + b, 0) / logs.length : null,
       reason: e2eOk.length === 0 && e2e[0] instanceof Error ? e2e[0].message : undefined,
     },
-    curvature,
-    nonFinite,
-    numerics: numerics.result(),
+    curvature: st.curvature,
+    nonFinite: st.nonFinite,
+    numerics: st.numerics.result(),
     findings: [],
   };
   const { findings, verdict } = diagnose(report, model, options.diagnosis);
   report.findings = findings;
   report.verdict = verdict;
-  report.run.durationMs = performance.now() - t0;
   return report;
 }
 
@@ -288,7 +369,7 @@ async function gradientNorms(runner: DerivativeRunner, sources: string[], out: s
   return norms;
 }
 
-function layerReport(layer: Layer, jac: Array<JacobianFigures | Error>, grads: Array<Map<string, number> | Error>, saturation: LayerReport['saturation']): LayerReport {
+function layerReport(layer: Layer, jac: Array<JacobianFigures | Error>, grads: Array<Map<string, number> | Error>, saturation: LayerReport['saturation'], pending: boolean): LayerReport {
   const ok = jac.filter((j): j is JacobianFigures => !(j instanceof Error));
   const failed = jac.find((j): j is Error => j instanceof Error);
   const spread = (pick: (j: JacobianFigures) => number) => {
@@ -311,7 +392,7 @@ function layerReport(layer: Layer, jac: Array<JacobianFigures | Error>, grads: A
     outputTensors: layer.outputTensors,
     parameters: layer.parameters,
     jacobian: ok.length === 0
-      ? { sigmaMax: null, sigmaMin: null, rmsGain: null, conditionNumber: null, method: 'failed', reason: failed?.message ?? 'not probed' }
+      ? { sigmaMax: null, sigmaMin: null, rmsGain: null, conditionNumber: null, method: pending && failed?.message === REFINING ? 'pending' : 'failed', reason: failed?.message ?? 'not probed' }
       : {
         ...jacobianMedians(ok),
         method: ok[0].method,

@@ -119,6 +119,45 @@ function operator(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => 
   return { op, n, m };
 }
 
+/** Lanczos steps, relative residual and Hutchinson probes of the first answer's look at a layer (see {@link probeFirstLook}). */
+export const FIRST_LOOK_STEPS = 6;
+export const FIRST_LOOK_TOL = 1e-2;
+export const FIRST_LOOK_PROBES = 8;
+
+/**
+ * The first answer's look at a span's Jacobian, before the full probe refines it: sigma_max from a
+ * few Golub-Kahan-Lanczos steps (an estimate once its residual is within FIRST_LOOK_TOL, a lower
+ * bound otherwise: a Ritz value never exceeds sigma_max) and the rms gain from Hutchinson over
+ * FIRST_LOOK_PROBES probes (an estimate with its standard error). sigma_min and the condition
+ * number are left to the full probe (NaN here, reported as not yet computed). The products run on
+ * the runner's cached sessions, which the full probe then reuses.
+ */
+export async function probeFirstLook(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng): Promise<JacobianFigures> {
+  const { op, n, m } = operator(runner, span, shapeOf);
+  const runs0 = runner.runs;
+  const side = n <= m ? op : { n: m, m: n, matvec: op.rmatvec, rmatvec: op.matvec };
+  const lz = await golubKahanLanczos(side, rng, FIRST_LOOK_STEPS, FIRST_LOOK_TOL);
+  const { mean, stderr } = await hutchinson(runner, span, shapeOf, rng, FIRST_LOOK_PROBES);
+  if (!lz.ritz.every(Number.isFinite) || !Number.isFinite(mean)) throw nonFinite();
+  const k = Math.min(m, n);
+  const rms = Math.sqrt(Math.max(mean, 0) / k);
+  const complete = lz.steps >= k;
+  return {
+    sigmaMax: lz.ritz[0],
+    sigmaMin: NaN,
+    rmsGain: rms,
+    conditionNumber: NaN,
+    method: 'lanczos',
+    rmsMethod: 'hutchinson',
+    kinds: { sigmaMax: complete ? 'exact' : lz.converged ? 'estimate' : 'lower-bound', sigmaMin: 'estimate', rmsGain: 'estimate', conditionNumber: 'estimate' },
+    errors: { sigmaMax: lz.residual[0], sigmaMin: 0, rmsGain: mean > 0 ? (rms * stderr) / (2 * mean) : 0 },
+    inputSize: n,
+    outputSize: m,
+    runs: runner.runs - runs0,
+    note: `first answer: ${lz.steps} Lanczos steps and ${FIRST_LOOK_PROBES} Hutchinson probes; sigma_min and the condition number come with the full probe`,
+  };
+}
+
 /** Computes the Gram matrix of the smaller side of an m x n matrix (in float64): onnxruntime's MatMul, or JS. */
 export type GramFunction = (a: Float64Array, m: number, n: number) => Promise<Float64Array>;
 
@@ -438,12 +477,12 @@ async function assemble(runner: DerivativeRunner, span: Span, shapeOf: (t: strin
 }
 
 /** Hutchinson: ||J||_F^2 = E ||J z||^2 over Rademacher z, with its standard error, in one batched run. */
-async function hutchinson(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng): Promise<{ mean: number; stderr: number }> {
+async function hutchinson(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, probes = HUTCHINSON_PROBES): Promise<{ mean: number; stderr: number }> {
   const vectors = span.sources.map((t) =>
-    Array.from({ length: HUTCHINSON_PROBES }, () => Float64Array.from({ length: sizeOf(shapeOf(t)) }, () => (rng.uniform() < 0.5 ? -1 : 1))),
+    Array.from({ length: probes }, () => Float64Array.from({ length: sizeOf(shapeOf(t)) }, () => (rng.uniform() < 0.5 ? -1 : 1))),
   );
   const out = await runner.jvp(span, vectors);
-  const samples = Array.from({ length: HUTCHINSON_PROBES }, (_, k) => out.reduce((s, part) => s + part[k].reduce((q, x) => q + x * x, 0), 0));
+  const samples = Array.from({ length: probes }, (_, k) => out.reduce((s, part) => s + part[k].reduce((q, x) => q + x * x, 0), 0));
   const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
   const variance = samples.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(samples.length - 1, 1);
   return { mean, stderr: Math.sqrt(variance / samples.length) };

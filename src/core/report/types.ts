@@ -40,8 +40,11 @@ export interface LayerJacobian {
   sigmaMin: number | null;
   rmsGain: number | null;
   conditionNumber: number | null;
-  /** 'exact' (assembled Jacobian, dense SVD), 'lanczos' (Golub-Kahan-Lanczos + Hutchinson), 'finite-difference' (an op without a rule: an estimate), or 'failed'. */
-  method: 'exact' | 'lanczos' | 'finite-difference' | 'failed';
+  /**
+   * 'exact' (assembled Jacobian, dense SVD), 'lanczos' (Golub-Kahan-Lanczos + Hutchinson), 'finite-difference'
+   * (an op without a rule: an estimate), 'failed', or 'pending' (a report made while the analysis refines: not computed yet).
+   */
+  method: 'exact' | 'lanczos' | 'finite-difference' | 'failed' | 'pending';
   /** Why the figures are estimates, when they are. */
   note?: string;
   /** What each figure is (exact, an estimate, or a bound), by figure. */
@@ -227,6 +230,14 @@ export interface AnalysisReport {
     labels?: string;
     granularity: 'op' | 'layer' | 'module';
     durationMs: number;
+    /** When the first answer (gradient flow and a first look at every layer) was ready, from the start. */
+    firstAnswerMs?: number;
+    /**
+     * Set only on a report made while the analysis runs (the CLI's and the editor's live view):
+     * 'first-answer' holds the gradient flow and a first look at every layer (sigma_max and the rms
+     * gain), 'refining' has some layers probed in full. The final report has no phase.
+     */
+    phase?: 'first-answer' | 'refining';
     derivativeRuns: number;
     exactMaxDim: number;
     /** Elementwise op types without a rule whose derivative is a finite-difference slope: every figure downstream of them is an estimate. */
@@ -241,7 +252,7 @@ export interface AnalysisReport {
     sigmaMin: number | null;
     rmsGain: number | null;
     conditionNumber: number | null;
-    method: 'exact' | 'lanczos' | 'finite-difference' | 'failed';
+    method: 'exact' | 'lanczos' | 'finite-difference' | 'failed' | 'pending';
     kinds?: { sigmaMax: FigureKind; sigmaMin: FigureKind; rmsGain: FigureKind; conditionNumber: FigureKind };
     errors?: { sigmaMax: number; sigmaMin: number; rmsGain: number };
     rank?: { value: number; of: number; zeroRows: number; zeroColumns?: number };

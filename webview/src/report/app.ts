@@ -5,6 +5,7 @@ import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
 import { curvatureFigure, fmt, formatFigure, jacobianFigure, kindText, rankText, type JacobianFigureName } from '../../../src/core/report/figures';
 import type { AnalysisReport, Finding, LayerReport } from '../../../src/core/report/types';
 import { button, el, table } from '../dom';
+import { phaseBanner } from './phase';
 import { cellLabel, FlowChart, Heatmap, SpectrumChart } from './charts';
 import { findingsOf, flowSeries, heatmapCells, METRICS, scalePosition } from './metrics';
 import { cellColor, inkFor, isDark } from './palette';
@@ -38,6 +39,7 @@ const SEVERITIES = ['error', 'warning', 'info'] as const;
 export class ReportView {
   private report: AnalysisReport | undefined;
   private stale = false;
+  private refining = false;
   private whatIf: WhatIfResult | undefined;
   private readonly heatmap: Heatmap;
   private readonly flow: FlowChart;
@@ -92,9 +94,10 @@ export class ReportView {
     root.addEventListener('keydown', (e) => this.onKey(e));
   }
 
-  show(report: AnalysisReport, stale: boolean): void {
+  show(report: AnalysisReport, stale: boolean, refining = false): void {
     this.report = report;
     this.stale = stale;
+    this.refining = refining;
     this.whatIf = undefined;
     if (this.state.selected >= report.layers.length) this.state.selected = 0;
     this.renderHeader();
@@ -153,6 +156,8 @@ export class ReportView {
     const h = this.parts.header;
     h.replaceChildren(el('h1', r.model.path.split(/[\\/]/).pop() ?? r.model.path));
     if (this.stale) h.append(el('p', 'The model changed on disk since this analysis: re-analyse it.', 'stale'));
+    const phase = phaseBanner(r, this.refining);
+    if (phase) h.append(phase);
     const v = r.verdict;
     if (v) {
       const banner = el('section', undefined, `verdict ${v.status}`);
