@@ -1,7 +1,9 @@
 import type { ElementArrays, ElementType, NdArray } from '../ndarray';
 import { sizeOf } from '../ndarray';
 import type { Model } from '../onnx/types';
-import { inferIntRange } from './intRange';
+import { branchConstant } from './branchValue';
+import { scanGraph } from './graphScan';
+import { inferIntRange, type IntRange } from './intRange';
 import { Rng } from './rng';
 import type { ResolvedInput } from './signature';
 
@@ -17,6 +19,8 @@ export interface InputRecipe {
   dtype: ElementType;
   dims: number[];
   distribution: string;
+  /** Why its sizes are not the defaults, when the size ladder chose them (e.g. "sequence=128: the default 16 failed ..."). */
+  note?: string;
 }
 
 /** Options for {@link synthesizeSamples}. */
@@ -32,32 +36,46 @@ const TRUE_MASK_NAME = /attention_?mask|attn_?mask|valid|keep/i;
 /**
  * Draws `count` samples for the resolved inputs from a generator seeded with `seed`. Floats are
  * N(0, 1) or U[0, 1); integers are uniform over the valid range inferred from the graph (see
- * {@link inferIntRange}); boolean masks are constant (nothing masked).
+ * {@link inferIntRange}), except a scalar the graph compares with a constant to choose an If's
+ * branch, which takes that constant (see {@link branchConstant}); boolean masks are constant
+ * (nothing masked).
  */
 export function synthesizeSamples(model: Model, inputs: ResolvedInput[], options: SynthesisOptions): { samples: Sample[]; recipes: InputRecipe[] } {
   const rng = new Rng(options.seed);
-  const recipes = inputs.map((input) => ({ input: input.name, dtype: input.dtype, dims: input.dims, distribution: describe(model, input, options) }));
+  const scan = inputs.some((i) => !isFloat(i.dtype) && i.dtype !== 'bool' && sizeOf(i.dims) === 1) ? scanGraph(model) : undefined;
+  const ints = new Map(inputs.filter((i) => !isFloat(i.dtype) && i.dtype !== 'bool').map((i) => [i.name, intSource(model, i, scan)]));
+  const recipes = inputs.map((input) => ({ input: input.name, dtype: input.dtype, dims: input.dims, distribution: describe(input, options, ints.get(input.name)) }));
   const samples: Sample[] = [];
   for (let s = 0; s < options.count; s++) {
     const sample: Sample = {};
-    for (const input of inputs) sample[input.name] = draw(model, input, rng, options.distribution);
+    for (const input of inputs) sample[input.name] = draw(input, rng, options.distribution, ints.get(input.name));
     samples.push(sample);
   }
   return { samples, recipes };
 }
 
-function describe(model: Model, input: ResolvedInput, options: SynthesisOptions): string {
+/** Where an integer input's values come from: a range, or the one value that selects a branch. */
+type IntSource = IntRange | { value: number; reason: string };
+
+function intSource(model: Model, input: ResolvedInput, scan: ReturnType<typeof scanGraph> | undefined): IntSource {
+  const branch = scan && sizeOf(input.dims) === 1 ? branchConstant(scan, input.name) : undefined;
+  const unsigned = input.dtype.startsWith('uint');
+  return branch && !(unsigned && branch.value < 0) ? branch : inferIntRange(model, input.name);
+}
+
+function describe(input: ResolvedInput, options: SynthesisOptions, ints: IntSource | undefined): string {
   if (isFloat(input.dtype)) return options.distribution === 'normal' ? 'normal(0, 1)' : 'uniform[0, 1)';
   if (input.dtype === 'bool') return TRUE_MASK_NAME.test(input.name) ? 'all true' : 'all false';
-  const r = inferIntRange(model, input.name);
-  return `integers in [${r.low}, ${r.high}): ${r.reason}`;
+  if (!ints) throw new Error(`no integer source for ${input.name}`);
+  if ('value' in ints) return `${ints.value}: ${ints.reason}`;
+  return `integers in [${ints.low}, ${ints.high}): ${ints.reason}`;
 }
 
 function isFloat(t: ElementType): boolean {
   return t === 'float32' || t === 'float64' || t === 'float16';
 }
 
-function draw(model: Model, input: ResolvedInput, rng: Rng, distribution: FloatDistribution): NdArray {
+function draw(input: ResolvedInput, rng: Rng, distribution: FloatDistribution, ints: IntSource | undefined): NdArray {
   const n = sizeOf(input.dims);
   const dims = [...input.dims];
   const floatAt = () => (distribution === 'normal' ? rng.normal() : rng.uniform());
@@ -67,7 +85,9 @@ function draw(model: Model, input: ResolvedInput, rng: Rng, distribution: FloatD
     case 'float16': return { dtype: 'float16', dims, data: Uint16Array.from({ length: n }, () => floatToHalf(floatAt())) };
     case 'bool': return { dtype: 'bool', dims, data: new Uint8Array(n).fill(TRUE_MASK_NAME.test(input.name) ? 1 : 0) };
     default: {
-      const { low, high } = inferIntRange(model, input.name);
+      if (!ints) throw new Error(`no integer source for ${input.name}`);
+      if ('value' in ints) return integers(input.dtype, dims, n, () => ints.value);
+      const { low, high } = ints;
       return integers(input.dtype, dims, n, () => rng.int(low, high));
     }
   }
