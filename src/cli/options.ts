@@ -45,11 +45,14 @@ export function parsePositive(value: string): number {
   return n;
 }
 
-/** commander parser for repeated `--dim name=value`. */
+/**
+ * commander parser for repeated `--dim NAME=SIZE` (a symbolic dimension by name) and
+ * `--dim INPUT:AXIS=SIZE` (one axis of one input, which also reaches a dimension with no name).
+ */
 export function parseDim(value: string, previous: Record<string, number> | undefined): Record<string, number> {
-  const m = /^([^=]+)=(\d+)$/.exec(value);
-  if (!m || Number(m[2]) < 1) throw new InvalidArgumentError(`'${value}' is not NAME=SIZE (e.g. batch=2).`);
-  return { ...previous, [m[1]]: Number(m[2]) };
+  const m = /^([^=]+)=(\d+)$/.exec(value.trim());
+  if (!m || Number(m[2]) < 1) throw new InvalidArgumentError(`'${value}' is not NAME=SIZE or INPUT:AXIS=SIZE with SIZE at least 1 (e.g. sequence=128, x:1=512).`);
+  return { ...previous, [m[1].trim()]: Number(m[2]) };
 }
 
 /** Engine options from the flags. */

@@ -1,7 +1,8 @@
 import { isDoctorError } from './errors';
 import type { ElementType } from './ndarray';
 import { toNumbers } from './ndarray';
-import { prepareSamples, type SampleOptions } from './inputs/prepare';
+import { prepareSamples, type PreparedSamples, type SampleOptions } from './inputs/prepare';
+import { runAtRunnableSizes, type RunnableSamples } from './inputs/sizeLadder';
 import type { DimensionBinding } from './inputs/signature';
 import type { InputRecipe } from './inputs/synthesize';
 import { summarizeModel, type ModelSummary } from './onnx/summary';
@@ -11,8 +12,9 @@ import { checkpoint, type WorkContext } from './progress';
 
 /**
  * What `inspect` reports: the model summary, which needs no run, plus one real forward pass on a
- * sample. When the sample cannot be made or the model does not run on it, the summary stands and
- * `forwardError` says why (the run's fields are then empty or absent).
+ * sample (at sizes the model runs at: the size ladder of sizeLadder.ts, as the analysis uses). When
+ * the sample cannot be made or the model does not run on it, the summary stands and `forwardError`
+ * says why (the run's fields are then empty or absent).
  */
 export interface InspectResult {
   file: string;
@@ -57,14 +59,15 @@ export async function inspectModel(
   const summary = summarizeModel(source.model, source.externalDataFiles);
   const staticPart = { file: source.path, sha256: source.sha256, fileBytes: source.fileBytes, summary, ortVersion };
   // the summary stands without a run: a sample or a session that fails is reported as the forward pass's own failure
-  const failed = (e: unknown, prepared?: ReturnType<typeof prepareSamples>): InspectResult => {
+  const failed = (e: unknown, prepared?: PreparedSamples): InspectResult => {
     if (!isDoctorError(e) || e.kind === 'cancelled') throw e;
     return { ...staticPart, sampleInputs: prepared?.recipes ?? [], dimensionBindings: prepared?.bindings ?? [], outputs: [], forwardError: e.message };
   };
   ctx?.onProgress?.({ message: 'Preparing sample inputs', fraction: 0.2 });
-  let prepared: ReturnType<typeof prepareSamples>;
+  const sampleOptions = { ...options.samples, count: 1 };
+  let prepared: PreparedSamples;
   try {
-    prepared = prepareSamples(source.model, { ...options.samples, count: 1 }, source.path);
+    prepared = prepareSamples(source.model, sampleOptions, source.path);
   } catch (e) {
     return failed(e);
   }
@@ -79,14 +82,12 @@ export async function inspectModel(
   try {
     await checkpoint(ctx);
     ctx?.onProgress?.({ message: 'Running the model on a sample', fraction: 0.7 });
-    const t0 = performance.now();
-    let out: Awaited<ReturnType<typeof runner.run>>;
+    let ran: RunnableSamples;
     try {
-      out = await runner.run(prepared.samples[0]);
+      ran = await runAtRunnableSizes(source.model, sampleOptions, source.path, runner, ctx, prepared);
     } catch (e) {
       return { ...failed(e, prepared), executionProvider: runner.executionProvider };
     }
-    const forwardMs = performance.now() - t0;
     return {
       file: source.path,
       sha256: source.sha256,
@@ -94,10 +95,10 @@ export async function inspectModel(
       summary,
       executionProvider: runner.executionProvider,
       ortVersion,
-      sampleInputs: prepared.recipes,
-      dimensionBindings: prepared.bindings,
-      outputs: Object.entries(out).map(([name, a]) => ({ name, dtype: a.dtype, dims: a.dims, finite: toNumbers(a).every(Number.isFinite) })),
-      forwardMs,
+      sampleInputs: ran.prepared.recipes,
+      dimensionBindings: ran.prepared.bindings,
+      outputs: Object.entries(ran.outputs).map(([name, a]) => ({ name, dtype: a.dtype, dims: a.dims, finite: toNumbers(a).every(Number.isFinite) })),
+      forwardMs: ran.forwardMs,
     };
   } finally {
     await runner.dispose();

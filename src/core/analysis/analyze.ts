@@ -1,6 +1,7 @@
 import { DoctorError, errorMessage, isDoctorError } from '../errors';
 import { DerivativeRunner, ForwardPass } from '../autodiff/probe';
-import { prepareSamples, type PreparedSamples, type SampleOptions } from '../inputs/prepare';
+import type { PreparedSamples, SampleOptions } from '../inputs/prepare';
+import { prepareRunnableSamples } from '../inputs/sizeLadder';
 import { Rng } from '../inputs/rng';
 import type { ModelSource } from '../inspect';
 import { sizeOf, toNumbers } from '../ndarray';
@@ -82,7 +83,7 @@ export async function analyzeModel(
   const createRunner = cancellableRunners(createRunnerOf, ctx);
   const progress = (message: string, fraction: number) => ctx?.onProgress?.({ message, fraction });
   progress('Preparing sample inputs', 0);
-  const prepared = prepareSamples(source.model, options.samples, source.path);
+  const prepared = await prepareRunnableSamples(source.model, options.samples, source.path, createRunner, options.executionProvider, ctx);
   // If, Loop and Scan as they run at the first sample, and weights stored as Constant nodes, become the model's own layers and parameters
   const flat = await flattenForAnalysis(source.model, source.order, prepared.samples[0], createRunner, options.executionProvider);
   const model = flat.model;

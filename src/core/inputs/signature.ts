@@ -30,8 +30,19 @@ export interface DimensionBinding {
   input: string;
   axis: number;
   symbol: string | null;
+  /** What sets it: `--dim KEY=SIZE` and the gradientDoctor.dimensions setting (the symbol, or `input:axis` for an unnamed one). */
+  key: string;
   value: number;
-  source: 'override' | 'default';
+  /** Set by the user, the documented default, or a larger size chosen because the model did not run at the default. */
+  source: 'override' | 'default' | 'ladder';
+  /** Why a 'ladder' size (the sizes tried and what failed). */
+  reason?: string;
+}
+
+/** Sizes chosen for default-bound dimensions, by binding key, and why (see sizeLadder.ts). */
+export interface ChosenSizes {
+  sizes: Record<string, number>;
+  reason: string;
 }
 
 const ELEMENT_TYPES: Partial<Record<DataType, ElementType>> = {
@@ -60,16 +71,20 @@ export function modelInputs(model: Model): ValueInfo[] {
 }
 
 /**
- * Binds every input's symbolic or unknown dimension to a size: a user override by symbol name
- * first, then the documented default for what the name suggests.
+ * Binds every input's symbolic or unknown dimension to a size: a user override by `input:axis`
+ * (which reaches unnamed dimensions) or by symbol name first, then a size `chosen` for it, then the
+ * documented default for what the name suggests.
  */
 export function resolveInputs(
   model: Model,
   overrides: Record<string, number> = {},
   file?: string,
+  chosen?: ChosenSizes,
 ): { inputs: ResolvedInput[]; bindings: DimensionBinding[] } {
+  const infos = modelInputs(model);
+  checkOverrides(infos, overrides, file);
   const bindings: DimensionBinding[] = [];
-  const inputs = modelInputs(model).map((info): ResolvedInput => {
+  const inputs = infos.map((info): ResolvedInput => {
     const type = info.type;
     if (!type || type.kind !== 'tensor') {
       throw new DoctorError('bad-input', `input '${info.name}' is ${type ? `a ${type.description}` : 'untyped'}, not a tensor; it cannot be synthesized`, file);
@@ -83,22 +98,62 @@ export function resolveInputs(
       );
     }
     if (!type.shape) throw new DoctorError('bad-input', `input '${info.name}' has no declared shape (unknown rank); provide sample inputs`, file);
+    const rank = type.shape.length;
     const dims = type.shape.map((d, axis) => {
       if (typeof d === 'number' && d > 0) return d;
       const symbol = typeof d === 'string' ? d : null;
-      const override = symbol !== null ? overrides[symbol] : undefined;
-      const value = override ?? defaultFor(symbol, axis);
-      bindings.push({ input: info.name, axis, symbol, value, source: override !== undefined ? 'override' : 'default' });
-      return value;
+      const key = dimensionKey(info.name, axis, symbol);
+      const override = overrides[`${info.name}:${axis}`] ?? overrides[`${info.name}:${axis - rank}`] ?? (symbol !== null ? overrides[symbol] : undefined);
+      const picked = chosen?.sizes[key];
+      const binding: DimensionBinding = override !== undefined ? { input: info.name, axis, symbol, key, value: override, source: 'override' }
+        : picked !== undefined ? { input: info.name, axis, symbol, key, value: picked, source: 'ladder', reason: chosen?.reason }
+        : { input: info.name, axis, symbol, key, value: defaultFor(symbol, axis), source: 'default' };
+      bindings.push(binding);
+      return binding.value;
     });
     return { name: info.name, dtype, declared: type.shape, dims };
   });
   return { inputs, bindings };
 }
 
+/** The `--dim` key of a dimension: its symbol, or `input:axis` when it has no name. */
+export function dimensionKey(input: string, axis: number, symbol: string | null): string {
+  return symbol ?? `${input}:${axis}`;
+}
+
+/** What a dimension's name (or, unnamed, its position) says it is; batch dimensions stay at their default in the size ladder. */
+export function dimensionRole(symbol: string | null, axis: number): 'batch' | 'sequence' | 'other' {
+  if (symbol === null) return axis === 0 ? 'batch' : 'other';
+  if (BATCH_NAME.test(symbol)) return 'batch';
+  return SEQUENCE_NAME.test(symbol) ? 'sequence' : 'other';
+}
+
+/**
+ * Refuses a size that is not a positive integer, and an `input:axis` override that names an input of
+ * the model but not one of its symbolic or unknown axes.
+ */
+function checkOverrides(infos: ValueInfo[], overrides: Record<string, number>, file?: string): void {
+  for (const key of Object.keys(overrides)) {
+    const size = overrides[key];
+    if (!Number.isSafeInteger(size) || size < 1) {
+      throw new DoctorError('bad-input', `the size of dimension '${key}' must be a positive integer, not ${JSON.stringify(size)} (--dim or the gradientDoctor.dimensions setting)`, file);
+    }
+    const m = /^(.*):(-?\d+)$/.exec(key);
+    const info = m ? infos.find((i) => i.name === m[1]) : undefined;
+    if (!m || !info || info.type?.kind !== 'tensor' || !info.type.shape) continue;
+    const shape = info.type.shape;
+    const axis = Number(m[2]) < 0 ? Number(m[2]) + shape.length : Number(m[2]);
+    if (axis < 0 || axis >= shape.length) {
+      throw new DoctorError('bad-input', `--dim ${key}=${overrides[key]}: input '${info.name}' has ${shape.length} axes (0 to ${shape.length - 1})`, file);
+    }
+    const d = shape[axis];
+    if (typeof d === 'number' && d > 0) {
+      throw new DoctorError('bad-input', `--dim ${key}=${overrides[key]}: axis ${axis} of input '${info.name}' has the fixed size ${d}; only symbolic or unknown sizes can be set`, file);
+    }
+  }
+}
+
 function defaultFor(symbol: string | null, axis: number): number {
-  if (symbol === null) return axis === 0 ? DEFAULT_DIMENSIONS.batch : DEFAULT_DIMENSIONS.other;
-  if (BATCH_NAME.test(symbol)) return DEFAULT_DIMENSIONS.batch;
-  if (SEQUENCE_NAME.test(symbol)) return DEFAULT_DIMENSIONS.sequence;
-  return DEFAULT_DIMENSIONS.other;
+  const role = dimensionRole(symbol, axis);
+  return role === 'batch' ? DEFAULT_DIMENSIONS.batch : role === 'sequence' ? DEFAULT_DIMENSIONS.sequence : DEFAULT_DIMENSIONS.other;
 }

@@ -218,7 +218,8 @@ export interface AnalysisReport {
     ortVersion: string;
     samples: number;
     sampleSource: 'synthesized' | 'files';
-    sampleInputs: Array<{ input: string; dtype: string; dims: number[]; distribution: string }>;
+    /** How each input was made; `note` says why its sizes are not the defaults when the size ladder chose them (README "Sample inputs"). */
+    sampleInputs: Array<{ input: string; dtype: string; dims: number[]; distribution: string; note?: string }>;
     seed: number;
     /** The loss the gradient flow and curvature were taken of (README "Losses"). */
     loss: 'sum' | 'mse' | 'ce' | 'nll';
