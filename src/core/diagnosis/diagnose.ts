@@ -1,5 +1,6 @@
 import type { Model } from '../onnx/types';
 import type { AnalysisReport, Finding, Verdict } from '../report/types';
+import { firstSentence, groupFindings } from './group';
 import { RULES } from './registry';
 import { graphFacts, type TrainingFacts } from './rule';
 import { resolveThresholds, type Thresholds } from './thresholds';
@@ -13,18 +14,19 @@ export interface DiagnosisOptions {
 const RANK = { error: 0, warning: 1, info: 2 } as const;
 
 /**
- * Runs every rule over an analysis report and its model: the findings, most important first, and
- * the verdict. Pure: the same report and options give the same findings.
+ * Runs every rule over an analysis report and its model: the findings, most important first, a
+ * rule's findings of one severity on several layers grouped into one, and the verdict. Pure: the
+ * same report and options give the same findings.
  */
 export function diagnose(report: AnalysisReport, model: Model, options: DiagnosisOptions = {}): { findings: Finding[]; verdict: Verdict } {
   const ctx = { report, model, thresholds: resolveThresholds(options.thresholds), training: options.training ?? {}, facts: graphFacts(model) };
   const ranked = RULES.flatMap((rule, order) => rule.check(ctx).map((finding) => ({ finding, order })));
   ranked.sort((a, b) => RANK[a.finding.severity] - RANK[b.finding.severity] || a.order - b.order);
-  const findings = ranked.map((r) => r.finding);
+  const findings = groupFindings(ranked.map((r) => r.finding), RULES, ctx);
   return { findings, verdict: verdictOf(findings) };
 }
 
-/** healthy (nothing above info), at risk (warnings), pathological (errors); the top finding first. */
+/** healthy (nothing above info), at risk (warnings), pathological (errors); the headline is one sentence: the status and the top finding's first. */
 export function verdictOf(findings: Finding[]): Verdict {
   const counts = { error: 0, warning: 0, info: 0 };
   for (const f of findings) counts[f.severity]++;
@@ -33,7 +35,7 @@ export function verdictOf(findings: Finding[]): Verdict {
   const label = { healthy: 'Healthy', 'at-risk': 'At risk', pathological: 'Pathological' }[status];
   return {
     status,
-    headline: top ? `${label}: ${top.message}` : `${label}: no gradient pathology found at these samples.`,
+    headline: top ? `${label}: ${firstSentence(top.message)}` : `${label}: no gradient pathology found at these samples.`,
     top: top?.id,
     counts,
   };

@@ -3,6 +3,7 @@ import { Rng } from '../inputs/rng';
 import { tensorToFloat64 } from '../onnx/tensorData';
 import { DataType, type Attribute, type Model, type Node, type Tensor } from '../onnx/types';
 import type { Finding, Remedy } from '../report/types';
+import { findMember } from './group';
 
 /** Activations a what-if may swap in: elementwise ops with no extra inputs, in every opset we emit. */
 const SWAPPABLE: Record<string, Attribute[]> = {
@@ -69,14 +70,19 @@ export function applyRemedies(model: Model, remedies: Remedy[], seed = 0): { mod
   return { model: { ...model, graph: { ...model.graph, nodes, initializers } }, applied };
 }
 
-/** The remedies of the chosen findings (all findings that have any when `ids` is empty). */
+/**
+ * The remedies of the chosen findings (all findings that have any when `ids` is empty): by id (a
+ * grouped finding's are its members' union), by a member's id (that layer's alone), or by rule.
+ */
 export function remediesOf(findings: Finding[], ids: string[] = []): Remedy[] {
-  const chosen = ids.length ? ids.map((id) => {
-    const f = findings.find((x) => x.id === id || x.rule === id);
-    if (!f) throw new DoctorError('bad-input', `no finding '${id}' in the report; ids: ${findings.map((x) => x.id).join(', ') || '(none)'}`);
-    return findings.filter((x) => x.id === id || x.rule === id);
-  }).flat() : findings;
-  return chosen.flatMap((f) => f.remedies ?? []);
+  if (!ids.length) return findings.flatMap((f) => f.remedies ?? []);
+  return ids.flatMap((id) => {
+    const byRule = findings.filter((x) => x.rule === id);
+    if (byRule.length) return byRule.flatMap((f) => f.remedies ?? []);
+    const hit = findMember(findings, id);
+    if (!hit) throw new DoctorError('bad-input', `no finding '${id}' in the report; ids: ${findings.map((x) => x.id).join(', ') || '(none)'}`);
+    return (hit.member ?? hit.finding).remedies ?? [];
+  });
 }
 
 function reinit(t: Tensor, r: Extract<Remedy, { kind: 'reinit' }>, rng: Rng): Float64Array {

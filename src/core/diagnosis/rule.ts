@@ -1,5 +1,6 @@
 import type { Model, Node } from '../onnx/types';
 import type { AnalysisReport, Finding, LayerReport, ParameterReport } from '../report/types';
+import type { GroupSpec } from './group';
 import type { Thresholds } from './thresholds';
 
 /** What the user trains with, when they say (settings, config file, flags). */
@@ -24,6 +25,8 @@ export interface Rule {
   /** One line for the README's rule table. */
   title: string;
   check(ctx: DiagnosisContext): Finding[];
+  /** How its findings on several layers read as one; without it each finding stands alone. */
+  group?: GroupSpec;
 }
 
 /** Facts about the graph that several rules share, computed once. */

@@ -1,4 +1,5 @@
 import type { AnalysisReport, Finding, Remedy } from '../report/types';
+import { absentFrom } from './group';
 
 /** One layer before and after a what-if. */
 export interface LayerChange {
@@ -22,11 +23,13 @@ export interface WhatIfResult {
   after: AnalysisReport;
 }
 
-/** Compares two analyses of a model and its patched copy, layer by layer and finding by finding. */
+/**
+ * Compares two analyses of a model and its patched copy, layer by layer and finding by finding
+ * (a grouped finding member by member: a group partly resolved lists the members resolved).
+ */
 export function compareAnalyses(before: AnalysisReport, after: AnalysisReport, applied: Remedy[]): WhatIfResult {
   const afterLayers = new Map(after.layers.map((l) => [l.name, l]));
-  const beforeIds = new Set(before.findings.map((f) => f.id));
-  const afterIds = new Set(after.findings.map((f) => f.id));
+  const id = (f: Finding) => f.id;
   return {
     applied,
     layers: before.layers.map((l) => {
@@ -44,8 +47,8 @@ export function compareAnalyses(before: AnalysisReport, after: AnalysisReport, a
       lyapunovExponent: [before.endToEnd.lyapunovExponent, after.endToEnd.lyapunovExponent],
     },
     verdict: [before.verdict?.status ?? 'unknown', after.verdict?.status ?? 'unknown'],
-    resolved: before.findings.filter((f) => !afterIds.has(f.id)),
-    introduced: after.findings.filter((f) => !beforeIds.has(f.id)),
+    resolved: absentFrom(before.findings, id, after.findings, id),
+    introduced: absentFrom(after.findings, id, before.findings, id),
     before,
     after,
   };

@@ -5,8 +5,8 @@
 
 /** Bumped on any breaking change of the paths in the report contract. */
 export const REPORT_SCHEMA_VERSION = 1;
-/** Bumped when fields are added and the existing paths keep their meaning (1: the figures' kinds, ranks). */
-export const REPORT_SCHEMA_MINOR = 1;
+/** Bumped when fields are added and the existing paths keep their meaning (1: the figures' kinds, ranks; 2: grouped findings' members). */
+export const REPORT_SCHEMA_MINOR = 2;
 
 /**
  * What a figure is: `exact` (computed to rounding, its error bar is float32's), `estimate` (within
@@ -182,14 +182,28 @@ export interface Finding {
   fix?: string;
   /** What the fix is expected to change. */
   expect?: string;
-  /** Changes a what-if preview can apply to a copy of the model. */
+  /** Changes a what-if preview can apply to a copy of the model (a group's: the union of its members'). */
   remedies?: Remedy[];
+  /**
+   * A grouped finding: the rule's findings of one severity on several layers (or nodes, or
+   * weights), in depth order, each as the rule found it alone. The group's `layer`, `node`,
+   * `parameter` and `tensor` are its first member's; `measured` and `threshold` its worst
+   * member's; `range` is set when the members' layers are one unbroken stretch.
+   */
+  members?: FindingMember[];
 }
+
+/**
+ * One member of a grouped finding: what the rule says of that layer, node or weight alone. Its
+ * `id` is the id the finding has when it stands alone; `why` and `expect` are given only where
+ * they differ from the group's.
+ */
+export type FindingMember = Omit<Finding, 'rule' | 'severity' | 'range' | 'members' | 'why'> & { why?: string };
 
 /** The one-line summary of a model's health. */
 export interface Verdict {
   status: 'healthy' | 'at-risk' | 'pathological';
-  /** The finding that matters most, first. */
+  /** One sentence: the status and the finding that matters most. */
   headline: string;
   top?: string;
   counts: { error: number; warning: number; info: number };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { analyzeModel, DEFAULT_ANALYZE_OPTIONS, type AnalyzeOptions } from '../../../src/core/analysis/analyze';
 import type { DiagnosisOptions } from '../../../src/core/diagnosis/diagnose';
+import { memberFindings } from '../../../src/core/diagnosis/group';
 import { applyRemedies } from '../../../src/core/diagnosis/remedies';
 import { decodeModel } from '../../../src/core/onnx/decode';
 import type { Model } from '../../../src/core/onnx/types';
@@ -43,4 +44,9 @@ export function analyze(m: Model | string, opts: { samples?: number; curvature?:
 
 export function byRule(r: AnalysisReport, rule: string): Finding[] {
   return r.findings.filter((f) => f.rule === rule);
+}
+
+/** A rule's findings location by location: a grouped finding's members as findings of their own. */
+export function byLocation(r: AnalysisReport, rule: string): Finding[] {
+  return byRule(r, rule).flatMap(memberFindings);
 }

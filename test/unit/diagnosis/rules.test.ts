@@ -6,9 +6,10 @@ import Ajv2020 from 'ajv/dist/2020';
 import { ROOT } from '../../helpers';
 import { DataType } from '../../../src/core/onnx/types';
 import { float32Tensor, tensorToFloat64 } from '../../../src/core/onnx/tensorData';
+import { sentences } from '../../../src/core/diagnosis/group';
 import { RULES } from '../../../src/core/diagnosis/registry';
 import { resolveThresholds } from '../../../src/core/diagnosis/thresholds';
-import { analyze, byRule, load, variant } from './helpers';
+import { analyze, byLocation, byRule, load, variant } from './helpers';
 
 /** Every rule: a model where it must fire and one where it must not (DOMAIN.md sections 1-10). */
 describe('diagnosis rules', () => {
@@ -51,7 +52,7 @@ describe('diagnosis rules', () => {
   });
 
   it('exploding-layer: every over-scaled tanh layer, blaming the weights; none with He init', async () => {
-    const found = byRule(await analyze('mlp_tanh_overscaled'), 'exploding-layer');
+    const found = byLocation(await analyze('mlp_tanh_overscaled'), 'exploding-layer');
     assert.equal(found.length, 10);
     for (const f of found) {
       assert.match(f.message, /weights are over-scaled/);
@@ -62,21 +63,21 @@ describe('diagnosis rules', () => {
   });
 
   it('contracting-layer: sigmoid layers (blaming the activation), not ReLU with He init', async () => {
-    const found = byRule(await analyze('mlp_sigmoid'), 'contracting-layer');
+    const found = byLocation(await analyze('mlp_sigmoid'), 'contracting-layer');
     assert.equal(found.length, 12);
     assert.match(found[0].message, /slope is at most 0\.25/);
     assert.deepEqual(byRule(await analyze('mlp_relu_he'), 'contracting-layer'), []);
   });
 
   it('ill-conditioned-layer: the saturating tanh layers, with the weight-only condition beside; none in the transformer', async () => {
-    const found = byRule(await analyze('mlp_tanh_overscaled'), 'ill-conditioned-layer');
+    const found = byLocation(await analyze('mlp_tanh_overscaled'), 'ill-conditioned-layer');
     assert.ok(found.length >= 5);
     assert.match(found[0].message, /its weight alone has condition \d+/);
     assert.deepEqual(byRule(await analyze('transformer'), 'ill-conditioned-layer'), []);
   });
 
   it('saturated-units: over-scaled tanh, not the sigmoid stack with small pre-activations', async () => {
-    const found = byRule(await analyze('mlp_tanh_overscaled'), 'saturated-units');
+    const found = byLocation(await analyze('mlp_tanh_overscaled'), 'saturated-units');
     assert.ok(found.length >= 5);
     assert.ok(found.every((f) => f.measured! > 0.1));
     assert.deepEqual(byRule(await analyze('mlp_sigmoid'), 'saturated-units'), []);
@@ -87,7 +88,7 @@ describe('diagnosis rules', () => {
     // the exporter shares the zero biases through Identity copies: give layer 3 its own
     m.graph.initializers.set('dead_bias', float32Tensor('dead_bias', [32], new Array(32).fill(-10)));
     m.graph.nodes.find((n) => n.name === '/layers.3/Gemm')!.inputs[2] = 'dead_bias';
-    const [f] = byRule(await analyze(m, { samples: 8 }), 'dead-units');
+    const [f] = byLocation(await analyze(m, { samples: 8 }), 'dead-units');
     assert.equal(f.layer, '/layers.3/Gemm');
     assert.equal(f.measured, 1);
     assert.deepEqual(byRule(await analyze('mlp_relu_he', { samples: 8 }), 'dead-units'), []);
@@ -95,7 +96,7 @@ describe('diagnosis rules', () => {
   });
 
   it('mis-scaled-init: over-scaled tanh weights with the LeCun std; not He-initialised ReLU, not convs followed by BatchNorm', async () => {
-    const found = byRule(await analyze('mlp_tanh_overscaled'), 'mis-scaled-init');
+    const found = byLocation(await analyze('mlp_tanh_overscaled'), 'mis-scaled-init');
     assert.equal(found.length, 10);
     assert.match(found[0].fix!, /LeCun: N\(0, 0\.177\^2\)/);
     assert.deepEqual(byRule(await analyze('mlp_relu_he'), 'mis-scaled-init'), []);
@@ -181,11 +182,17 @@ describe('diagnosis rules', () => {
     assert.deepEqual(byRule(await analyze('resnet_small'), 'degenerate-batchnorm'), []);
   });
 
-  it('the verdict leads with the finding that matters most', async () => {
+  it('the verdict leads with the finding that matters most, in one sentence', async () => {
     const sigmoid = await analyze('mlp_sigmoid');
     assert.equal(sigmoid.verdict?.status, 'pathological');
     assert.equal(sigmoid.verdict?.top, sigmoid.findings[0].id);
-    assert.match(sigmoid.verdict!.headline, /^Pathological: Vanishing gradient/);
+    assert.match(sigmoid.verdict!.headline, /^Pathological: Vanishing gradient: the gradient reaching \/layers\.0\/Gemm is [\d.e-]+ times the gradient leaving \/layers\.11\/Gemm\.$/);
+    assert.ok(sigmoid.findings[0].message.startsWith(sigmoid.verdict!.headline.replace(/^Pathological: /, '')), 'the first sentence of the top finding');
+    assert.ok(sentences(sigmoid.findings[0].message).length > 1, 'the top finding has more to say than the headline');
+    for (const name of ['mlp_tanh_overscaled', 'numeric_hazards', 'lstm']) {
+      const v = (await analyze(name)).verdict!;
+      assert.deepEqual(sentences(v.headline), [v.headline], `${name}: ${v.headline}`);
+    }
     assert.equal((await analyze('mlp_tanh_overscaled')).verdict?.status, 'at-risk');
     assert.equal((await analyze('mlp_relu_he')).verdict?.status, 'healthy');
   });

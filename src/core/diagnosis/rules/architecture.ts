@@ -1,6 +1,7 @@
 import { boundWords, confirms, jacobianFigure } from '../../report/figures';
 import type { Finding, LayerReport } from '../../report/types';
 import { tensorToFloat64 } from '../../onnx/tensorData';
+import { countText, measuredRange } from '../group';
 import { fmt, NORMALIZATIONS, type Rule } from '../rule';
 import { offUnitsExplain } from './layerGain';
 
@@ -101,5 +102,9 @@ export const degenerateBatchNorm: Rule = {
       });
     }
     return out;
+  },
+  group: {
+    title: 'Degenerate normalisation statistics',
+    summary: (ms) => `${countText(ms, ['BatchNorm has', 'BatchNorms have'], (m) => m.node)} running variances near 0, smallest ${measuredRange(ms)}`,
   },
 };

@@ -1,4 +1,5 @@
 import type { Finding } from '../../report/types';
+import { countText, measuredRange, placeText } from '../group';
 import { activationOf, fmt, isNormalized, schemeFor, type Rule } from '../rule';
 
 const SCHEME_NAME = { he: 'He', lecun: 'LeCun', xavier: 'Xavier' } as const;
@@ -42,6 +43,11 @@ export const misScaledInit: Rule = {
     }
     return out;
   },
+  group: {
+    title: 'Mis-scaled initialisation',
+    summary: (ms) => `${countText(ms, ['weight', 'weights'], (m) => m.parameter)} have ${measuredRange(ms, (x) => `${x}x`)} the variance of the init that suits their layer's fan-in and activation`,
+    fix: (ms, ctx) => `Initialise the weights of ${placeText(ctx.report.layers, ms, true)} with the scheme that suits each layer's activation (He for ReLU-like, LeCun otherwise; each weight's std is in its own entry), or scale each by the factor in the what-if remedies.`,
+  },
 };
 
 export const heavyTailedWeights: Rule = {
@@ -72,5 +78,10 @@ export const heavyTailedWeights: Rule = {
       });
     }
     return out;
+  },
+  group: {
+    title: 'Heavy-tailed weights',
+    summary: (ms) => `${countText(ms, ['weight', 'weights'], (m) => m.parameter)} have heavy tails, excess kurtosis ${measuredRange(ms)} (a Gaussian has 0)`,
+    fix: (ms, ctx) => `Re-initialise the weights of ${placeText(ctx.report.layers, ms, true)} from a Gaussian or uniform with the std that suits each layer's activation (in each weight's own entry), or orthogonally.`,
   },
 };

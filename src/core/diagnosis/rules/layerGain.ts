@@ -1,6 +1,7 @@
 import { boundWords, confirms, formatFigure, jacobianFigure, rankText } from '../../report/figures';
 import type { Finding, LayerReport, ParameterReport } from '../../report/types';
-import { activationOf, fmt, isNormalized, isOutputLayer, schemeFor, weightOf, type Rule } from '../rule';
+import { countText, measuredRange, placeText } from '../group';
+import { activationOf, fmt, isNormalized, isOutputLayer, schemeFor, weightOf, type DiagnosisContext, type Rule } from '../rule';
 
 /** The weight-only side of a layer, for a finding that says whether weights or activations are the cause. */
 function weightSide(w: ParameterReport | undefined, scheme: 'he' | 'lecun'): string {
@@ -53,7 +54,29 @@ export const explodingLayer: Rule = {
     }
     return out;
   },
+  group: {
+    title: 'Exploding layers',
+    summary: (ms) => `${countText(ms)} stretch signals, sigma_max ${measuredRange(ms)} each`,
+    fix(ms, ctx) {
+      const place = (of: Finding[]) => placeText(ctx.report.layers, of, true);
+      const overScaled = ms.filter((m) => m.parameter && m.thresholdName === 'expansiveLayerSigmaMax');
+      const sane = ms.filter((m) => m.parameter && m.thresholdName !== 'expansiveLayerSigmaMax');
+      const bare = ms.filter((m) => !m.parameter);
+      return [
+        overScaled.length ? `Scale the weights of ${place(overScaled)} back to the variance of the init that suits their activation (He or LeCun; each layer's factor is in its own entry and the what-if remedies).` : '',
+        sane.length ? `Scale the weights of ${place(sane)} by 1 / sigma_max each (first order: preview it with what-if).` : '',
+        bare.length ? `Add normalisation after ${place(bare)}.` : '',
+      ].filter(Boolean).join(' ');
+    },
+  },
 };
+
+/** What fixes a contracting layer: its sigmoid (kept when it is the model's output), its weight's scale, or the architecture. */
+function contractingFix(ctx: DiagnosisContext, l: LayerReport): 'output-sigmoid' | 'sigmoid' | 'rescale' | 'architecture' {
+  const act = activationOf(l);
+  if (act === 'Sigmoid') return isOutputLayer(ctx, l) ? 'output-sigmoid' : 'sigmoid';
+  return weightOf(ctx, l) ? 'rescale' : 'architecture';
+}
 
 export const contractingLayer: Rule = {
   id: 'contracting-layer',
@@ -85,18 +108,41 @@ export const contractingLayer: Rule = {
         threshold: t,
         thresholdName: 'contractingLayerRmsGain',
         why: 'Every gradient passing back through the layer shrinks by this factor; a few such layers make the early ones stop learning.',
-        fix: act === 'Sigmoid' && isOutputLayer(ctx, l)
-          ? `${l.name}'s Sigmoid is the model's output activation: keep it (or fold it into the loss, e.g. BCEWithLogits) and fix the layers before it.`
-          : act === 'Sigmoid'
-          ? `Swap ${l.name}'s Sigmoid for ReLU or GELU (slope 1 near 0) with He init, or use tanh (slope 1 at 0, LeCun init).`
-          : w ? `Scale ${w.name} by ${fmt(1 / g)} (1 / the layer's rms gain, a first-order estimate: preview it with what-if).` : 'Add normalisation or a skip connection around the layer.',
+        fix: {
+          'output-sigmoid': `${l.name}'s Sigmoid is the model's output activation: keep it (or fold it into the loss, e.g. BCEWithLogits) and fix the layers before it.`,
+          sigmoid: `Swap ${l.name}'s Sigmoid for ReLU or GELU (slope 1 near 0) with He init, or use tanh (slope 1 at 0, LeCun init).`,
+          rescale: `Scale ${w?.name} by ${fmt(1 / g)} (1 / the layer's rms gain, a first-order estimate: preview it with what-if).`,
+          architecture: 'Add normalisation or a skip connection around the layer.',
+        }[contractingFix(ctx, l)],
         expect: 'The layer\'s rms gain moves towards 1.',
         remedies: act !== 'Sigmoid' && w ? [{ kind: 'rescale', parameter: w.name, factor: 1 / g }] : undefined,
       });
     }
     return out;
   },
+  group: {
+    title: 'Contracting layers',
+    summary: (ms) => `${countText(ms)} contract signals, ${measuredRange(ms, (x) => `${x}x`)} each`,
+    fix(ms, ctx) {
+      const of = (kind: ReturnType<typeof contractingFix>) => ms.filter((m) => contractingFix(ctx, ctx.report.layers.find((l) => l.name === m.layer)!) === kind);
+      const place = (xs: Finding[]) => placeText(ctx.report.layers, xs, true);
+      const [sigmoid, output, rescale, architecture] = [of('sigmoid'), of('output-sigmoid'), of('rescale'), of('architecture')];
+      return [
+        sigmoid.length ? `Swap the Sigmoid of ${place(sigmoid)} for ReLU or GELU (slope 1 near 0) with He init, or use tanh (slope 1 at 0, LeCun init).` : '',
+        output.length ? `Keep the Sigmoid of ${place(output)}: it is the model's output activation (or fold it into the loss, e.g. BCEWithLogits).` : '',
+        rescale.length ? `Scale the weights of ${place(rescale)} by 1 / each layer's rms gain (a first-order estimate; each factor is in its own entry and the what-if remedies).` : '',
+        architecture.length ? `Add normalisation or a skip connection around ${place(architecture)}.` : '',
+      ].filter(Boolean).join(' ');
+    },
+  },
 };
+
+/** What fixes an ill-conditioned layer: an orthogonal re-init of its weight (the cause), a look at the samples (it is normalised), or normalisation. */
+function illConditionedFix(ctx: DiagnosisContext, l: LayerReport): 'reinit' | 'samples' | 'normalise' {
+  const wk = weightOf(ctx, l)?.conditionNumber ?? null;
+  if (wk !== null && wk > ctx.thresholds.illConditioned / 10) return 'reinit';
+  return isNormalized(l) ? 'samples' : 'normalise';
+}
 
 export const illConditioned: Rule = {
   id: 'ill-conditioned-layer',
@@ -112,7 +158,7 @@ export const illConditioned: Rule = {
       const min = jacobianFigure(l.jacobian, 'sigmaMin');
       const w = weightOf(ctx, l);
       const wk = w?.conditionNumber ?? null;
-      const weightsCause = wk !== null && wk > t / 10;
+      const weightsCause = illConditionedFix(ctx, l) === 'reinit';
       const act = activationOf(l);
       const normalized = isNormalized(l);
       out.push({
@@ -136,6 +182,20 @@ export const illConditioned: Rule = {
       });
     }
     return out;
+  },
+  group: {
+    title: 'Ill-conditioned layers',
+    summary: (ms) => `${countText(ms)} pass some directions far more strongly than others, condition number ${measuredRange(ms, (x) => x, { missing: '∞' })}`,
+    fix(ms, ctx) {
+      const of = (kind: ReturnType<typeof illConditionedFix>) => ms.filter((m) => illConditionedFix(ctx, ctx.report.layers.find((l) => l.name === m.layer)!) === kind);
+      const place = (xs: Finding[]) => placeText(ctx.report.layers, xs, true);
+      const [reinit, samples, normalise] = [of('reinit'), of('samples'), of('normalise')];
+      return [
+        reinit.length ? `Re-initialise the weights of ${place(reinit)} orthogonally (condition 1) with gain ${fmt(Math.sqrt(2))} for ReLU or 1 otherwise.` : '',
+        normalise.length ? `Add normalisation (BatchNorm or LayerNorm) after ${place(normalise)}: it re-conditions each layer.` : '',
+        samples.length ? `Check the samples for ${place(samples)}: units saturated or dead on them make the Jacobian nearly singular.` : '',
+      ].filter(Boolean).join(' ');
+    },
   },
 };
 

@@ -1,5 +1,6 @@
 import type { Node } from '../../onnx/types';
 import type { Finding, NumericRange } from '../../report/types';
+import { countText, measuredRange } from '../group';
 import { fmt, type DiagnosisContext, type Rule } from '../rule';
 
 const GUARD: Record<string, string> = {
@@ -100,6 +101,10 @@ export const unstableSoftmax: Rule = {
       expect: 'The same values, finite for any input scale.',
     }));
   },
+  group: {
+    title: 'Unstable softmaxes',
+    summary: (ms) => `${countText(ms, ['softmax', 'softmaxes'], (m) => m.node)} compute exp(x) / sum(exp(x)) without subtracting max(x) first`,
+  },
 };
 
 export const logOfSoftmax: Rule = {
@@ -125,6 +130,10 @@ export const logOfSoftmax: Rule = {
         expect: 'The same values where finite, and finite log-probabilities for unlikely classes.',
       }));
   },
+  group: {
+    title: 'Logs of softmaxes',
+    summary: (ms) => `${countText(ms, ['node takes', 'nodes take'], (m) => m.node)} the log of a softmax`,
+  },
 };
 
 export const maskedRow: Rule = {
@@ -146,6 +155,10 @@ export const maskedRow: Rule = {
       fix: 'Make sure every query attends to at least one position (e.g. let a padded query attend to itself), or use a large negative finite value such as -1e4 instead of -inf.',
       expect: 'No NaN leaves the attention.',
     }));
+  },
+  group: {
+    title: 'Fully masked rows',
+    summary: (ms) => `${countText(ms, ['Softmax has', 'Softmaxes have'], (m) => m.node)} ${measuredRange(ms)} input rows entirely -inf on the samples`,
   },
 };
 
@@ -169,5 +182,9 @@ export const nonFinite: Rule = {
         : `Look at the inputs of ${n.node ?? 'that node'}: guard the op's domain (see the numeric-domain findings) or fix the upstream values.`,
       expect: 'Every activation and gradient is finite.',
     }));
+  },
+  group: {
+    title: 'NaN or Inf',
+    summary: (ms) => `${countText(ms, ['tensor holds', 'tensors hold'], (m) => m.tensor)} NaN or Inf on the samples`,
   },
 };

@@ -1,4 +1,5 @@
 import type { Finding } from '../../report/types';
+import { countText, measuredRange } from '../group';
 import { fmt, type Rule } from '../rule';
 
 export const recurrentSpectralRadius: Rule = {
@@ -43,5 +44,9 @@ export const recurrentSpectralRadius: Rule = {
       });
     }
     return out;
+  },
+  group: {
+    title: 'Recurrent weights',
+    summary: (ms) => `${countText(ms, ['recurrent weight', 'recurrent weights'], (m) => m.parameter)}, gate spectral radius ${measuredRange(ms)} at each one's most extreme gate`,
   },
 };

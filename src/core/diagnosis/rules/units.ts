@@ -1,4 +1,5 @@
 import type { Finding } from '../../report/types';
+import { countText, measuredRange, placeText } from '../group';
 import { activationOf, fmt, nodeOf, weightOf, type Rule } from '../rule';
 
 export const saturatedUnits: Rule = {
@@ -35,6 +36,19 @@ export const saturatedUnits: Rule = {
     }
     return out;
   },
+  group: {
+    title: 'Saturated units',
+    summary: (ms) => `${countText(ms)} have units saturated on every sample, ${measuredRange(ms, (x) => `${x}%`, { scale: 100 })} of each layer's units`,
+    fix(ms, ctx) {
+      const place = (xs: Finding[]) => placeText(ctx.report.layers, xs, true);
+      const overScaled = ms.filter((m) => m.remedies?.length);
+      const rest = ms.filter((m) => !m.remedies?.length);
+      return [
+        overScaled.length ? `Scale the weights of ${place(overScaled)} to LeCun variance (each layer's factor is in its own entry and the what-if remedies), or normalise their pre-activations (LayerNorm/BatchNorm before the activation).` : '',
+        rest.length ? `Normalise the pre-activations of ${place(rest)} (LayerNorm/BatchNorm before the activation) or swap the activation for one that does not saturate (ReLU, GELU).` : '',
+      ].filter(Boolean).join(' ');
+    },
+  },
 };
 
 export const deadUnits: Rule = {
@@ -66,5 +80,10 @@ export const deadUnits: Rule = {
       });
     }
     return out;
+  },
+  group: {
+    title: 'Dead units',
+    summary: (ms) => `${countText(ms)} have ReLU units inactive on every sample, ${measuredRange(ms, (x) => `${x}%`, { scale: 100 })} of each layer's units`,
+    fix: (ms, ctx) => `Swap the ReLU of ${placeText(ctx.report.layers, ms, true)} for LeakyReLU (slope 0.01) or GELU, check the biases feeding them (large negative biases kill units), and initialise their weights with He (std sqrt(2/fan_in)).`,
   },
 };
