@@ -1,3 +1,4 @@
+import { memberFindings, memberLabels } from '../diagnosis/group';
 import type { Comparison } from '../review/compare';
 import { fmt, formatFigure, jacobianFigure, type JacobianFigureName } from './figures';
 import type { AnalysisReport, Finding, LayerReport } from './types';
@@ -41,27 +42,37 @@ export function sparkline(values: Array<number | null>, scale: Array<number | nu
   return logs.map((l) => (l === null ? ' ' : BARS[hi > lo ? Math.round(((l - lo) / (hi - lo)) * 7) : 7])).join('');
 }
 
+/** One finding as a list item: where, message, fix, and a grouped finding's members with their figures. */
 function findingLine(f: Finding): string {
-  return `- ${ICON[f.severity]} **${f.rule}**${f.layer ? ` (\`${f.layer}\`)` : ''}: ${f.message}${f.fix ? `\n  *Fix:* ${f.fix}` : ''}`;
+  const where = f.range ? ` (\`${f.range[0]}\` .. \`${f.range[1]}\`)` : f.layer && !f.members ? ` (\`${f.layer}\`)` : '';
+  const lines = [`- ${ICON[f.severity]} **${f.rule}**${where}: ${f.message}`];
+  if (f.fix) lines.push(`  *Fix:* ${f.fix}`);
+  if (f.members) {
+    const { noun, labels } = memberLabels(f);
+    const items = f.members.map((m, i) => `\`${labels[i]}\`${m.measured !== undefined ? ` ${formatFigure({ value: m.measured, kind: m.measuredKind ?? 'exact' })}` : ''}`);
+    lines.push(`  *${noun[0].toUpperCase()}${noun.slice(1)} (${f.members.length}):* ${items.join(' · ')}`);
+  }
+  return lines.join('\n');
 }
 
-/** A report as Markdown for a pull-request comment: the verdict, the flagged layers with figures and fixes, the gradient flow. */
+/** A report as Markdown for a pull-request comment: the verdict, the findings with their fixes (groups with their layers), the flagged layers' figures, the gradient flow. */
 export function reportMarkdown(r: AnalysisReport): string {
   const v = r.verdict;
   const lines = [`## Gradient Doctor: \`${base(r.model.path)}\` is ${LABEL[v?.status ?? 'unknown']}`, ''];
   if (v) lines.push(`**${v.headline}**`, '', `${plural(v.counts.error, 'error')}, ${plural(v.counts.warning, 'warning')}, ${v.counts.info} info · ${r.layers.length} layers · ${r.run.executionProvider.toUpperCase()} · ${r.run.samples} sample${r.run.samples === 1 ? '' : 's'}, seed ${r.run.seed}, loss ${r.run.loss}${r.run.lossReduction ? ` (${r.run.lossReduction})` : ''}`, '');
-  const flagged = r.layers.filter((l) => r.findings.some((f) => f.layer === l.name && f.severity !== 'info'));
+  if (r.findings.length) lines.push('### Findings', '', ...r.findings.map(findingLine), '');
+  // each layer a finding is on, alone or as a member of a group, with its figures (the fixes are in the list above)
+  const onLayer = (l: LayerReport) => r.findings.flatMap(memberFindings).filter((f) => f.layer === l.name && f.severity !== 'info');
+  const flagged = r.layers.filter((l) => onLayer(l).length);
   if (flagged.length) {
-    lines.push('| layer | σmax | σmin | rms gain | κ | ‖∂L/∂in‖ | findings | fix |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push('### Flagged layers', '', '| layer | σmax | σmin | rms gain | κ | ‖∂L/∂in‖ | findings |', '| --- | --- | --- | --- | --- | --- | --- |');
     for (const l of flagged) {
-      const fs = r.findings.filter((f) => f.layer === l.name && f.severity !== 'info');
+      const fs = onLayer(l);
       const j = l.jacobian;
-      lines.push(`| \`${cell(l.name)}\` | ${formatFigure(jacobianFigure(j, 'sigmaMax'))} | ${formatFigure(jacobianFigure(j, 'sigmaMin'))} | ${formatFigure(jacobianFigure(j, 'rmsGain'))} | ${formatFigure(jacobianFigure(j, 'conditionNumber'))} | ${fmt(l.gradient.inputNorm)} | ${cell(fs.map((f) => `${ICON[f.severity]} ${f.rule}`).join(', '))} | ${cell(fs[0].fix ?? '')} |`);
+      lines.push(`| \`${cell(l.name)}\` | ${formatFigure(jacobianFigure(j, 'sigmaMax'))} | ${formatFigure(jacobianFigure(j, 'sigmaMin'))} | ${formatFigure(jacobianFigure(j, 'rmsGain'))} | ${formatFigure(jacobianFigure(j, 'conditionNumber'))} | ${fmt(l.gradient.inputNorm)} | ${cell(distinct(fs.map((f) => `${ICON[f.severity]} ${f.rule}`)).join(', '))} |`);
     }
     lines.push('');
   }
-  const global = r.findings.filter((f) => !f.layer || !flagged.some((l) => l.name === f.layer));
-  if (global.length) lines.push('### Other findings', '', ...global.map(findingLine), '');
   lines.push('### Gradient flow (‖∂L/∂input‖ by layer, log scale)', '', '```', textFlow(r.layers.map((l) => ({ name: l.name, value: l.gradient.inputNorm }))), '```', '');
   lines.push(`<sub>gradient-doctor ${r.tool.version} · onnxruntime ${r.run.ortVersion} · model sha256 ${r.model.sha256.slice(0, 12)}</sub>`, '');
   return lines.join('\n');
@@ -69,6 +80,10 @@ export function reportMarkdown(r: AnalysisReport): string {
 
 function figureOf(l: LayerReport | undefined, name: JacobianFigureName): string {
   return l ? formatFigure(jacobianFigure(l.jacobian, name)) : '—';
+}
+
+function distinct(xs: string[]): string[] {
+  return [...new Set(xs)];
 }
 
 /** "1 error", "2 errors". */

@@ -1,5 +1,6 @@
+import { memberLabels } from '../diagnosis/group';
 import { curvatureFigure, fmt, formatFigure, jacobianFigure, rankText } from './figures';
-import type { AnalysisReport } from './types';
+import type { AnalysisReport, Finding } from './types';
 
 export { fmt } from './figures';
 
@@ -69,7 +70,7 @@ const FINDINGS_PER_RULE = 3;
 
 const MARK = { error: '✖ error  ', warning: '▲ warning', info: '● info   ' } as const;
 
-/** The findings, most important first: message, why, fix and what the fix should change. */
+/** The findings, most important first: message, why, fix, and a grouped finding's layers with their figures. */
 export function formatFindings(r: AnalysisReport): string[] {
   if (r.findings.length === 0) return ['Findings   none'];
   const c = r.verdict?.counts;
@@ -88,6 +89,22 @@ export function formatFindings(r: AnalysisReport): string[] {
     else lines.push(`             [${f.rule}]`);
     lines.push(`             why: ${f.why}`);
     if (f.fix) lines.push(`             fix: ${f.fix}`);
+    if (f.members) lines.push(...memberLines(f));
   }
   return lines;
+}
+
+const INDENT = ' '.repeat(13);
+
+/** A grouped finding's members, each with its figure, wrapped: "layers: /a 0.139, /b 0.141, …". */
+function memberLines(f: Finding): string[] {
+  const { noun, labels } = memberLabels(f);
+  const items = f.members!.map((m, i) => `${labels[i]}${m.measured !== undefined ? ` ${formatFigure({ value: m.measured, kind: m.measuredKind ?? 'exact' })}` : ''}`);
+  const lines = [`${INDENT}${noun}:`];
+  for (const item of items) {
+    const last = lines[lines.length - 1];
+    if (last.length + item.length + 3 > 120 && last.trim().length > noun.length + 1) lines.push(`${INDENT}  ${item}`);
+    else lines[lines.length - 1] = `${last}${last.endsWith(':') ? ' ' : ', '}${item}`;
+  }
+  return lines.map((l, i) => (i < lines.length - 1 ? `${l},` : l));
 }

@@ -1,3 +1,4 @@
+import { absentFrom, findingLayers } from '../diagnosis/group';
 import type { AnalysisReport, Finding, LayerReport } from '../report/types';
 
 /** How a layer of one model was paired with a layer of the other. */
@@ -51,18 +52,19 @@ export interface RegressionThresholds {
  * Compares two analyses. Layers are paired by name, then by module path and op types, then by
  * op types in depth order (a longest common subsequence); the rest are added or removed. Findings
  * are the same finding when their rule matches and their layers are paired (or both are about the
- * whole model).
+ * whole model); grouped findings are compared member by member.
  */
 export function compareReports(base: AnalysisReport, candidate: AnalysisReport, thresholds: RegressionThresholds): Comparison {
   const pairs = matchLayers(base.layers, candidate.layers);
   const toBase = new Map<string, string>();
   for (const p of pairs) if (p.base && p.candidate) toBase.set(p.candidate.name, p.base.name);
   const key = (f: Finding, layerOf: (l: string) => string | undefined) => `${f.rule}|${f.layer ? layerOf(f.layer) ?? `+${f.layer}` : ''}|${f.parameter && !f.layer ? f.parameter : ''}`;
-  const baseKeys = new Set(base.findings.map((f) => key(f, (l) => l)));
-  const candKeys = new Set(candidate.findings.map((f) => key(f, (l) => toBase.get(l))));
-  const introduced = candidate.findings.filter((f) => !baseKeys.has(key(f, (l) => toBase.get(l))));
-  const resolved = base.findings.filter((f) => !candKeys.has(key(f, (l) => l)));
-  const regressions: string[] = introduced.filter((f) => f.severity !== 'info').map((f) => `introduced ${f.severity} ${f.rule}${f.layer ? ` on ${f.layer}` : ''}`);
+  const baseKey = (f: Finding) => key(f, (l) => l);
+  const candidateKey = (f: Finding) => key(f, (l) => toBase.get(l));
+  // grouped findings compare member by member: a group partly there lists the members that are not
+  const introduced = absentFrom(candidate.findings, candidateKey, base.findings, baseKey);
+  const resolved = absentFrom(base.findings, baseKey, candidate.findings, candidateKey);
+  const regressions: string[] = introduced.filter((f) => f.severity !== 'info').map((f) => `introduced ${f.severity} ${f.rule}${where(f)}`);
   for (const p of pairs) {
     if (!p.base || !p.candidate) continue;
     const [a, b] = [p.base.jacobian, p.candidate.jacobian];
@@ -83,6 +85,13 @@ export function compareReports(base: AnalysisReport, candidate: AnalysisReport, 
     resolved,
     regressions,
   };
+}
+
+/** " on /a" for a finding on one layer, " on 12 layers (/a .. /b)" for a group. */
+function where(f: Finding): string {
+  const layers = findingLayers(f);
+  if (layers.length <= 1) return f.layer ? ` on ${f.layer}` : '';
+  return ` on ${layers.length} layers (${layers[0]} .. ${layers[layers.length - 1]})`;
 }
 
 function summary(r: AnalysisReport) {

@@ -29,6 +29,10 @@ describe('comparing two models', () => {
     // the other way round is a regression
     const back = await compareFiles(model('mlp_relu_he'), model('mlp_sigmoid'), quick);
     assert.ok(back.comparison.regressions.some((r) => /introduced error vanishing-gradient/.test(r)));
+    // a grouped finding compares member by member: wholly resolved, it is resolved as the group
+    const contracting = c.resolved.filter((f) => f.rule === 'contracting-layer');
+    assert.deepEqual(contracting.map((f) => f.members?.length), [12]);
+    assert.ok(back.comparison.regressions.includes('introduced warning contracting-layer on 12 layers (/layers.0/Gemm .. /layers.11/Gemm)'), back.comparison.regressions.join('; '));
     assert.ok(back.comparison.regressions.some((r) => /rms gain .* crosses 0\.2/.test(r)));
   });
 
@@ -46,12 +50,22 @@ describe('comparing two models', () => {
     assert.equal(c.layers.filter((p) => p.status === 'removed').length, 4);
   });
 
-  it('renders Markdown with the flagged-layer table and the comparison table', async () => {
+  it('renders Markdown with the findings (a group with its layers), the flagged-layer table and the comparison table', async () => {
     const { comparison, base } = await compareFiles(model('mlp_sigmoid'), model('mlp_relu_he'), quick);
     const tokens = marked.lexer(reportMarkdown(base));
-    const table = tokens.find((t) => t.type === 'table') as { header: Array<{ text: string }>; rows: unknown[][] } | undefined;
-    assert.deepEqual(table?.header.map((h) => h.text), ['layer', 'σmax', 'σmin', 'rms gain', 'κ', '‖∂L/∂in‖', 'findings', 'fix']);
+    const table = tokens.find((t) => t.type === 'table') as { header: Array<{ text: string }>; rows: Array<Array<{ text: string }>> } | undefined;
+    assert.deepEqual(table?.header.map((h) => h.text), ['layer', 'σmax', 'σmin', 'rms gain', 'κ', '‖∂L/∂in‖', 'findings']);
     assert.equal(table?.rows.length, 12);
+    assert.ok(table?.rows.every((r) => r[6].text.includes('contracting-layer')), 'every layer of the group is flagged');
+    // the findings: one item for the 12 contracting layers, listing each with its figure
+    const list = tokens.find((t) => t.type === 'list') as { items: Array<{ text: string }> } | undefined;
+    const group = base.findings.find((f) => f.rule === 'contracting-layer')!;
+    assert.equal(list?.items.length, base.findings.length);
+    const items = list!.items.filter((i) => i.text.includes('**contracting-layer**'));
+    assert.equal(items.length, 1);
+    assert.ok(items[0].text.includes(group.message));
+    assert.match(items[0].text, /\*Layers \(12\):\* `\/layers\.0\/Gemm` 0\.1\d+ · `\/layers\.1\/Gemm` 0\.1\d+ · /);
+    for (const m of group.members!) assert.ok(items[0].text.includes(`\`${m.layer}\` ${formatFigure({ value: m.measured!, kind: m.measuredKind! })}`), m.layer);
     assert.match(marked.parse(reportMarkdown(base)) as string, /<h2>Gradient Doctor: <code>mlp_sigmoid\.onnx<\/code> is Pathological<\/h2>/);
     const cmp = marked.lexer(comparisonMarkdown(comparison)).find((t) => t.type === 'table') as { header: Array<{ text: string }>; rows: Array<Array<{ text: string }>> } | undefined;
     assert.equal(cmp?.rows.length, 12);

@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import type * as Sarif from 'sarif';
+import { memberFindings } from '../../../src/core/diagnosis/group';
+import type { Finding } from '../../../src/core/report/types';
 import { model, ROOT } from '../../helpers';
 
 const schema = JSON.parse(readFileSync(path.join(ROOT, 'test', 'vendor', 'sarif-2.1.0.json'), 'utf8'));
@@ -22,7 +24,7 @@ function sarif(name: string, cwd: string, extra: string[] = []): Sarif.Log {
 }
 
 describe('SARIF 2.1.0 output', () => {
-  it('validates against the SARIF 2.1.0 JSON schema (vendored), one result per finding, rules with help', () => {
+  it('validates against the SARIF 2.1.0 JSON schema (vendored), one result per finding and location, rules with help', () => {
     const log = sarif('mlp_sigmoid', ROOT);
     assert.ok(validate(log), JSON.stringify(validate.errors?.slice(0, 5), null, 1));
     const broken = structuredClone(log);
@@ -30,9 +32,18 @@ describe('SARIF 2.1.0 output', () => {
     assert.equal(validate(broken), false, 'the schema does reject a bad level');
     const run = log.runs[0] as Required<Sarif.Run>;
     const json = spawnSync(process.execPath, [cli, 'analyze', model('mlp_sigmoid'), '--format', 'json', '--curvature-iterations', '0'], { encoding: 'utf8' });
-    const findings = JSON.parse(json.stdout).findings as Array<{ id: string; severity: string }>;
-    assert.equal(run.results.length, findings.length);
-    assert.deepEqual(run.results.map((r) => r.partialFingerprints?.findingId), findings.map((f) => f.id));
+    const findings = JSON.parse(json.stdout).findings as Finding[];
+    const locations = findings.flatMap(memberFindings);
+    assert.equal(run.results.length, locations.length);
+    assert.deepEqual(run.results.map((r) => r.partialFingerprints?.findingId), locations.map((f) => f.id));
+    // a grouped finding keeps one result per location: the 12 contracting layers, each its own, the group named
+    const group = findings.find((f) => f.rule === 'contracting-layer')!;
+    const contracting = run.results.filter((r) => r.ruleId === 'contracting-layer');
+    assert.equal(contracting.length, 12);
+    assert.deepEqual(contracting.map((r) => r.locations?.[0].logicalLocations?.[0].name), group.members!.map((m) => m.layer));
+    assert.deepEqual(contracting.map((r) => r.partialFingerprints?.findingId), group.members!.map((m) => m.id));
+    assert.ok(contracting.every((r, i) => r.properties?.group === group.id && r.message.text?.startsWith(group.members![i].message)));
+    assert.ok(contracting.every((r) => r.level === 'warning'));
     assert.equal(run.results[0].level, 'error');
     assert.equal(run.results[0].ruleId, 'vanishing-gradient');
     assert.equal(run.tool.driver.rules?.[run.results[0].ruleIndex!].id, 'vanishing-gradient');
