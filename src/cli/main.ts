@@ -24,6 +24,7 @@ import { engineOptions, ExitCode, parseDim, parseInteger, parseNonNegative, pars
 import { INTERRUPTED_EXIT, reportFailure } from './failure';
 import { DEFAULT_RUN_TIMEOUT_SECONDS } from '../runtime/runLimit';
 import { createProgressReporter } from './progressBar';
+import { DEFAULT_MEMORY_BUDGET_MB } from '../core/analysis/memory';
 
 declare const GRADIENT_DOCTOR_VERSION: string;
 
@@ -48,6 +49,7 @@ function addAnalysisOptions(cmd: Command): Command {
     .addOption(new Option('--granularity <g>', 'layers: each parameterized op, op + its bias/norm/activation, or module').choices(['op', 'layer', 'module']).default('layer'))
     .option('--momentum <beta>', 'heavy-ball momentum for the stable learning-rate bound', parseFloat, 0.9)
     .option('--curvature-iterations <n>', 'Lanczos steps for the Hessian eigenvalue (0 skips it)', parseInteger, 20)
+    .option('--memory-budget <MiB>', 'memory the analysis may use: it lowers probe batches, then skips the curvature to fit, or refuses before any work', parsePositive, DEFAULT_MEMORY_BUDGET_MB)
     .option('--threshold <name=value>', 'override a diagnosis threshold (repeatable; names in the README)', parseThreshold)
     .option('--config <file>', 'a JSON config file with "thresholds", "learningRate", "weightDecay" (default: ./.gradient-doctor.json when present)')
     .option('--learning-rate <eta>', 'the learning rate you train with: a warning when it exceeds the stable bound', parseFloat)
@@ -206,6 +208,7 @@ function analysisOptions(flags: RunFlags & AnalyzeCliFlags): Partial<EngineOptio
     granularity: flags.granularity,
     momentum: flags.momentum,
     curvatureIterations: flags.curvatureIterations,
+    memoryBudgetMB: flags.memoryBudget,
     thresholds: { ...config.thresholds, ...(flags.threshold ?? {}) },
     learningRate: flags.learningRate ?? config.learningRate,
     weightDecay: flags.weightDecay ?? config.weightDecay,
@@ -222,6 +225,7 @@ interface AnalyzeCliFlags {
   granularity: 'op' | 'layer' | 'module';
   momentum: number;
   curvatureIterations: number;
+  memoryBudget: number;
   failOn: 'error' | 'warning' | 'none';
   threshold?: Record<string, number>;
   config?: string;

@@ -4,6 +4,7 @@ import picomatch from 'picomatch';
 import * as vscode from 'vscode';
 import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
 import { readLabelsFile } from '../runtime/labels';
+import { DEFAULT_MEMORY_BUDGET_MB } from '../core/analysis/memory';
 
 /** The extension's settings, read in one place with their types and defaults. */
 export function readEngineOptions(scope?: vscode.Uri): EngineOptions {
@@ -37,6 +38,7 @@ export function readRunOptions(model: vscode.Uri): EngineOptions & Partial<Analy
     granularity: c.get<'op' | 'layer' | 'module'>('granularity', 'layer'),
     momentum: c.get<number>('momentum', 0.9),
     curvatureIterations: c.get<number>('curvatureIterations', 20),
+    memoryBudgetMB: c.get<number>('memoryBudgetMB', DEFAULT_MEMORY_BUDGET_MB),
     ...(labels ? { labels: readLabelsFile(resolveAgainstWorkspace(model, labels)) } : {}),
     ...readDiagnosisSettings(model),
   };

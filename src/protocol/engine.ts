@@ -26,6 +26,8 @@ export interface AnalysisFlags {
   granularity: 'op' | 'layer' | 'module';
   momentum: number;
   curvatureIterations: number;
+  /** The memory the analysis may use, in MiB: it lowers what it can to fit, or refuses before any work (README "Memory"). */
+  memoryBudgetMB?: number;
   /** Diagnosis threshold overrides by name (see THRESHOLDS in src/core/diagnosis/thresholds.ts). */
   thresholds?: Record<string, number>;
   /** The learning rate the user trains with: a warning when it exceeds the stable bound. */

@@ -144,6 +144,7 @@ function analyzeOptionsOf(options: Partial<EngineOptions> & Partial<AnalysisFlag
     ...(options.granularity ? { granularity: options.granularity } : {}),
     ...(options.momentum !== undefined ? { momentum: options.momentum } : {}),
     ...(options.curvatureIterations !== undefined ? { curvatureIterations: options.curvatureIterations } : {}),
+    ...(options.memoryBudgetMB !== undefined ? { memoryBudgetMB: options.memoryBudgetMB } : {}),
     diagnosis: {
       thresholds: options.thresholds,
       training: { learningRate: options.learningRate, weightDecay: options.weightDecay },

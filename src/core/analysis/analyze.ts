@@ -17,8 +17,10 @@ import { REPORT_SCHEMA_MINOR, REPORT_SCHEMA_VERSION, type AnalysisReport, type L
 import { diagnose, type DiagnosisOptions } from '../diagnosis/diagnose';
 import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, resolveLoss, type Loss, type LossKind, type LossReduction } from './gradientFlow';
-import { END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeFirstLook, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
+import { DEFAULT_PROBE_LIMITS, END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeFirstLook, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
 import { createOrtGram } from './gram';
+import { DEFAULT_MEMORY_BUDGET_MB, planForBudget, type MemoryPlan, type ProbeLimits } from './memory';
+import { resolveInputs } from '../inputs/signature';
 import { flattenForAnalysis } from './flatten';
 import { findLayers, type Granularity, type Layer } from './layers';
 import { NumericsTracker } from './numerics';
@@ -41,6 +43,8 @@ export interface AnalyzeOptions {
   curvatureIterations: number;
   /** Threshold overrides and training facts for the diagnosis rules. */
   diagnosis?: DiagnosisOptions;
+  /** The memory the analysis may use, in MiB (default DEFAULT_MEMORY_BUDGET_MB): it lowers what it can to fit, or refuses. */
+  memoryBudgetMB?: number;
 }
 
 /** Defaults of {@link AnalyzeOptions} (documented in the README). */
@@ -83,7 +87,13 @@ export async function analyzeModel(
   const createRunner = cancellableRunners(createRunnerOf, ctx);
   const progress = (message: string, fraction: number) => ctx?.onProgress?.({ message, fraction });
   progress('Preparing sample inputs', 0);
+  // the memory budget, before anything is allocated or run: at the inputs' declared sizes, then at the samples' own
+  const budgetMB = options.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB;
+  const planAt = (dims: Map<string, number[]>) => planForBudget(source.model, dims, budgetMB, DEFAULT_PROBE_LIMITS, options.curvatureIterations > 0, source.path);
+  let memory = planAt(new Map(resolveInputs(source.model, options.samples.dimensions, source.path).inputs.map((i) => [i.name, i.dims])));
   const prepared = await prepareRunnableSamples(source.model, options.samples, source.path, createRunner, options.executionProvider, ctx);
+  memory = planAt(new Map(Object.entries(prepared.samples[0]).map(([name, v]) => [name, v.dims])));
+  const limits = { probeBatchElements: memory.probeBatchElements, exactMaxEntries: memory.exactMaxEntries };
   // If, Loop and Scan as they run at the first sample, and weights stored as Constant nodes, become the model's own layers and parameters
   const flat = await flattenForAnalysis(source.model, source.order, prepared.samples[0], createRunner, options.executionProvider);
   const model = flat.model;
@@ -122,7 +132,7 @@ export async function analyzeModel(
     const done = current ? [...results, current] : results;
     return buildReport({
       source, model, opset, summary, layers, parameters, prepared, options, executionProvider, resolved, runsTotal, estimatedOps, flat, nonFinite,
-      numerics, saturation, throughTime, results: done, t0, phase, firstAnswerMs,
+      numerics, saturation, throughTime, results: done, t0, phase, firstAnswerMs, memory,
       curvature: curvature ?? { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'not computed yet: the curvature comes last (the analysis is refining)' },
     }, versions);
   };
@@ -187,13 +197,13 @@ export async function analyzeModel(
       for (const layer of layers) {
         await checkpoint(ctx);
         progress(`Probing layer ${layer.index + 1}/${layers.length}: ${layer.name}`, step++ / steps);
-        jacobians.push(await probe(runner, { sources: layer.inputTensors, targets: layer.outputTensors }, shapeOf, rng, gram.gram));
+        jacobians.push(await probe(runner, { sources: layer.inputTensors, targets: layer.outputTensors }, shapeOf, rng, gram.gram, EXACT_MAX_DIM, limits));
         partial('refining');
       }
       await checkpoint(ctx);
       progress(`Sample ${s + 1}: end-to-end Jacobian`, step++ / steps);
       current.endToEnd = floatInputs.length > 0
-        ? await probe(runner, { sources: floatInputs, targets: [outName] }, shapeOf, rng, gram.gram, END_TO_END_EXACT_MAX_DIM)
+        ? await probe(runner, { sources: floatInputs, targets: [outName] }, shapeOf, rng, gram.gram, END_TO_END_EXACT_MAX_DIM, limits)
         : new Error('the model has no float inputs (its inputs are integer ids), so there is no input-to-output Jacobian');
       if (s === 0) {
         await checkpoint(ctx);
@@ -217,7 +227,9 @@ export async function analyzeModel(
   await gram.dispose();
   await checkpoint(ctx);
   progress('Curvature: top Hessian eigenvalue', 0.97);
-  const curvature = options.curvatureIterations > 0
+  const curvature = options.curvatureIterations > 0 && !memory.curvature
+    ? { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: `skipped to stay within the memory budget of ${budgetMB} MB (raise it with --memory-budget or gradientDoctor.memoryBudgetMB)` }
+    : options.curvatureIterations > 0
     ? await estimateCurvature(curvatureModel.model, curvatureModel.order, opset, prepared.samples[0], trainable, outName, { ...options, loss: resolved?.kind ?? 'sum', lossReduction: resolved?.reduction }, createRunner, ctx).catch((e: unknown) => {
       if (isDoctorError(e) && e.kind === 'cancelled') throw e;
       return { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: errorMessage(e) };
@@ -259,6 +271,7 @@ interface ReportState {
   /** Set while the analysis refines: the report holds what is done so far. */
   phase?: 'first-answer' | 'refining';
   firstAnswerMs?: number;
+  memory: MemoryPlan;
 }
 
 /** The report of the figures in `st`, diagnosed; a partial one (`st.phase`) says so in run.phase. */
@@ -310,6 +323,7 @@ function buildReport(st: ReportState, versions: { ort: string; tool: string }): 
       granularity: options.granularity,
       durationMs: performance.now() - st.t0,
       firstAnswerMs: st.firstAnswerMs,
+      memory: { budgetMB: st.memory.budgetMB, estimateMB: st.memory.estimateMB, lowered: st.memory.lowered.length ? st.memory.lowered : undefined },
       phase: st.phase,
       derivativeRuns: st.runsTotal,
       exactMaxDim: EXACT_MAX_DIM,
@@ -343,9 +357,9 @@ function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-async function probe(runner: DerivativeRunner, span: { sources: string[]; targets: string[] }, shapeOf: (t: string) => number[], rng: Rng, gram?: GramFunction, exactMaxDim?: number): Promise<JacobianFigures | Error> {
+async function probe(runner: DerivativeRunner, span: { sources: string[]; targets: string[] }, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction, exactMaxDim: number, limits: ProbeLimits): Promise<JacobianFigures | Error> {
   try {
-    return await probeJacobian(runner, span, shapeOf, rng, gram, exactMaxDim);
+    return await probeJacobian(runner, span, shapeOf, rng, gram, exactMaxDim, limits);
   } catch (e) {
     return asError(e);
   }

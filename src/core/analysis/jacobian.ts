@@ -8,6 +8,7 @@ import { golubKahanLanczos, type LinearOperator } from '../linalg/lanczos';
 import { gramMatrix, singularValuesFromGram } from '../linalg/svd';
 import { sizeOf } from '../ndarray';
 import type { FigureKind } from '../report/types';
+import type { ProbeLimits } from './memory';
 
 /** Layers with min(m, n) up to this get their Jacobian assembled and all singular values computed exactly... */
 export const EXACT_MAX_DIM = 1024;
@@ -21,6 +22,8 @@ export const END_TO_END_EXACT_MAX_DIM = 128;
 export const EXACT_MAX_ENTRIES = 16 * 1024 * 1024;
 /** Probe vectors times vector length per onnxruntime run, at most (bounds memory per run). */
 const MAX_BATCH_ELEMENTS = 4_000_000;
+/** The probes' memory limits by default; a memory budget lowers them (see planForBudget in memory.ts). */
+export const DEFAULT_PROBE_LIMITS: ProbeLimits = { probeBatchElements: MAX_BATCH_ELEMENTS, exactMaxEntries: EXACT_MAX_ENTRIES };
 /** Lanczos steps for layers above the exact threshold, and the relative residual at which it stops. */
 export const LANCZOS_STEPS = 32;
 export const LANCZOS_TOL = 1e-4;
@@ -205,9 +208,17 @@ export const FD_MAX_COLUMNS = 1024;
  * derivative rule falls back to central finite differences (n <= FD_MAX_COLUMNS), marked as an
  * estimate with a Richardson error bar.
  */
-export async function probeJacobian(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction = jsGram, exactMaxDim = EXACT_MAX_DIM): Promise<JacobianFigures> {
+export async function probeJacobian(
+  runner: DerivativeRunner,
+  span: Span,
+  shapeOf: (t: string) => number[],
+  rng: Rng,
+  gram: GramFunction = jsGram,
+  exactMaxDim = EXACT_MAX_DIM,
+  limits: ProbeLimits = DEFAULT_PROBE_LIMITS,
+): Promise<JacobianFigures> {
   try {
-    const figures = await probeWithRules(runner, span, shapeOf, rng, gram, exactMaxDim);
+    const figures = await probeWithRules(runner, span, shapeOf, rng, gram, exactMaxDim, limits);
     const estimated = runner.estimatesOf(span);
     if (estimated.length === 0) return figures;
     // elementwise ops without a rule entered as finite-difference slopes: widen the error bars by
@@ -323,12 +334,12 @@ async function probeByFiniteDifferences(fd: FiniteDifferenceRunner, span: Span, 
   };
 }
 
-async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction, exactMaxDim: number): Promise<JacobianFigures> {
+async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction, exactMaxDim: number, limits: ProbeLimits): Promise<JacobianFigures> {
   const { op, n, m } = operator(runner, span, shapeOf);
   const runs0 = runner.runs;
   const k = Math.min(m, n);
-  if (k <= exactMaxDim && m * n <= EXACT_MAX_ENTRIES) {
-    const j = await assemble(runner, span, shapeOf, m, n);
+  if (k <= exactMaxDim && m * n <= limits.exactMaxEntries) {
+    const j = await assemble(runner, span, shapeOf, m, n, limits.probeBatchElements);
     if (!j.every(Number.isFinite)) throw nonFinite();
     const sv = singularValuesFromGram(await gram(j, m, n), k);
     const err = float32Error(m, n, sv);
@@ -438,14 +449,14 @@ function nonFinite(): DoctorError {
 }
 
 /** The dense m x n Jacobian from batched products: columns J e_i when n <= m, else rows J^T e_j. */
-async function assemble(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], m: number, n: number): Promise<Float64Array> {
+async function assemble(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], m: number, n: number, maxBatchElements: number): Promise<Float64Array> {
   const j = new Float64Array(m * n);
   const byColumns = n <= m;
   const count = byColumns ? n : m;
   const length = byColumns ? m : n;
   const names = byColumns ? span.sources : span.targets;
   const sizes = names.map((t) => sizeOf(shapeOf(t)));
-  const batch = Math.max(1, Math.min(count, Math.floor(MAX_BATCH_ELEMENTS / Math.max(length, 1))));
+  const batch = Math.max(1, Math.min(count, Math.floor(maxBatchElements / Math.max(length, 1))));
   for (let start = 0; start < count; start += batch) {
     const end = Math.min(count, start + batch);
     // basis vectors e_start..e_end-1, split per tensor of the span's side

@@ -13,7 +13,7 @@ export function layersDone(report: AnalysisReport): number {
 export function phaseSummary(report: AnalysisReport, running: boolean): string | undefined {
   const phase = report.run.phase;
   if (!phase) return undefined;
-  const first = report.run.firstAnswerMs !== undefined ? ` (${(report.run.firstAnswerMs / 1000).toFixed(1)} s)` : '';
+  const first = report.run.firstAnswerMs !== undefined ? ` after ${(report.run.firstAnswerMs / 1000).toFixed(1)} s` : '';
   const done = `${layersDone(report)} of ${report.layers.length} layers probed in full`;
   const rest = 'sigma_min, the condition number, the end-to-end Jacobian and the curvature come with the full probes';
   if (running) {
@@ -21,5 +21,5 @@ export function phaseSummary(report: AnalysisReport, running: boolean): string |
       ? `First answer${first}: the gradient flow and a first look at every layer (sigma_max and the rms gain); refining: ${rest}.`
       : `Refining: ${done}; the figures update as they arrive.`;
   }
-  return `Partial: the analysis was stopped with ${done} (first answer${first}); figures not yet computed are marked so. Re-analyse for the rest.`;
+  return `Partial: the analysis was stopped with ${done} (first answer${first}); figures not yet computed say so. Re-analyse for the rest.`;
 }

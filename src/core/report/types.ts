@@ -253,6 +253,8 @@ export interface AnalysisReport {
      * gain), 'refining' has some layers probed in full. The final report has no phase.
      */
     phase?: 'first-answer' | 'refining';
+    /** The memory budget (MiB), the estimate of the analysis's peak before it started, and what was lowered to fit (README "Memory"). */
+    memory?: { budgetMB: number; estimateMB: number; lowered?: string[] };
     derivativeRuns: number;
     exactMaxDim: number;
     /** Elementwise op types without a rule whose derivative is a finite-difference slope: every figure downstream of them is an estimate. */
