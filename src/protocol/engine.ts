@@ -8,7 +8,7 @@ export interface EngineOptions {
     count: number;
     seed: number;
     distribution: FloatDistribution;
-    /** Sizes for symbolic dimensions, by symbol name. */
+    /** Sizes for symbolic dimensions, by symbol name or `input:axis`. */
     dimensions: Record<string, number>;
     /** Paths of .npy/.npz/.json sample files; when given, nothing is synthesized. */
     files?: string[];
