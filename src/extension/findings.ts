@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { findMember, firstSentence, memberFindings } from '../core/diagnosis/group';
 import { fmt, formatFigure, jacobianFigure, kindText, rankText, type JacobianFigureName } from '../core/report/figures';
 import type { AnalysisReport, Finding, LayerReport } from '../core/report/types';
 import { findingNode, locateNode, type SourceMatch } from '../core/sourceMap';
@@ -30,9 +31,11 @@ interface DiagnosticOrigin {
 
 /**
  * Shows analyses where people read code: a read-only text outline of each model (ONNX text
- * syntax, one line per node) with the findings as diagnostics on their nodes' lines, hovers with
- * the layer's figures, CodeLens above flagged layers and "Preview fix" code actions; and the same
- * findings on the Python lines that define the layers (exporter stack traces, else module names).
+ * syntax, one line per node) with the findings as diagnostics on their nodes' lines (a grouped
+ * finding once, on its first member's line, with every member's line as related information),
+ * hovers with the layer's figures and what each finding says of that layer, CodeLens above flagged
+ * layers and "Preview fix" code actions; and the same findings on the Python lines that define the
+ * layers (exporter stack traces, else module names).
  */
 export class FindingsPresenter implements vscode.TextDocumentContentProvider, vscode.HoverProvider, vscode.CodeLensProvider, vscode.CodeActionProvider, vscode.Disposable {
   private readonly views = new Map<string, ModelView>();
@@ -112,10 +115,13 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
     }
     md.appendMarkdown(`**${layer.name}** · ${layer.opTypes.join(' + ')} · layer ${layer.index + 1} of ${report.layers.length}${view.analysis?.stale ? ' · *stale: the model changed*' : ''}\n\n`);
     md.appendMarkdown(figuresTable(layer));
-    for (const f of findingsOfLayer(report, layer)) {
+    for (const { finding: f, group } of findingsOfLayer(report, layer)) {
       md.appendMarkdown(`\n\n${MARK[f.severity]} **${f.rule}**: ${escapeMd(f.message)}`);
+      if (group) md.appendMarkdown(`\n\n*One of ${group.members!.length}:* ${escapeMd(firstSentence(group.message))}`);
       if (f.fix) md.appendMarkdown(`\n\n*Fix:* ${escapeMd(f.fix)}`);
-      if (f.remedies?.length) md.appendMarkdown(`\n\n[Preview fix (what-if)](command:${CommandId.previewFix}?${encodeURIComponent(JSON.stringify([view.model.toString(), f.id]))})`);
+      const preview = (id: string, label: string) => `[${label}](command:${CommandId.previewFix}?${encodeURIComponent(JSON.stringify([view.model.toString(), id]))})`;
+      const links = [...(f.remedies?.length ? [preview(f.id, group ? 'Preview this layer\'s fix (what-if)' : 'Preview fix (what-if)')] : []), ...(group?.remedies?.length ? [preview(group.id, `Preview the fix of all ${group.members!.length}`)] : [])];
+      if (links.length) md.appendMarkdown(`\n\n${links.join(' · ')}`);
     }
     return new vscode.Hover(md);
   }
@@ -126,7 +132,7 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
     if (!view || !report || view.analysis?.stale) return [];
     const lenses: vscode.CodeLens[] = [];
     for (const layer of report.layers) {
-      const flagged = findingsOfLayer(report, layer).filter((f) => f.severity !== 'info');
+      const flagged = findingsOfLayer(report, layer).map((x) => x.finding).filter((f) => f.severity !== 'info');
       const line = view.outline.nodeLines[layer.nodes[0]];
       if (flagged.length === 0 || line === undefined) continue;
       const top = flagged[0];
@@ -159,17 +165,22 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
     const view = this.views.get(model.toString()) ?? (await this.build(model, this.manager.get(model)));
     const python = await this.python.all();
     const out = new Map<string, SourceMatch>();
-    for (const f of report.findings) {
-      const node = findingNode(report, f);
-      const match = node !== undefined ? sourceMatches(node, view.outline, python)[0] : undefined;
-      if (match) out.set(f.id, match);
+    for (const group of report.findings) {
+      for (const [i, f] of memberFindings(group).entries()) {
+        const node = findingNode(report, f);
+        const match = node !== undefined ? sourceMatches(node, view.outline, python)[0] : undefined;
+        if (!match) continue;
+        out.set(f.id, match);
+        if (i === 0) out.set(group.id, match);
+      }
     }
     return out;
   }
 
-  /** The finding with this id in a model's latest analysis. */
+  /** The finding with this id in a model's latest analysis: a finding, or a grouped finding's member as a finding of its own. */
   finding(model: vscode.Uri, id: string): Finding | undefined {
-    return this.manager.get(model)?.report.findings.find((f) => f.id === id);
+    const hit = findMember(this.manager.get(model)?.report.findings ?? [], id);
+    return hit && (hit.member ? memberFindings(hit.finding).find((m) => m.id === id) : hit.finding);
   }
 
   dispose(): void {
@@ -206,17 +217,26 @@ export class FindingsPresenter implements vscode.TextDocumentContentProvider, vs
     const onOutline: vscode.Diagnostic[] = [];
     const placed = new Map<string, vscode.Diagnostic[]>();
     const python = report.findings.some((f) => f.severity !== 'info') ? await this.python.all() : [];
+    const lineOf = (node: string | undefined) => (node !== undefined ? view.outline.nodeLines[node] : undefined) ?? view.outline.signatureLine;
+    const textOf = (file: string) => python.find((p) => p.path === file)?.text ?? '';
     for (const f of report.findings) {
-      const node = findingNode(report, f);
-      const line = (node !== undefined ? view.outline.nodeLines[node] : undefined) ?? view.outline.signatureLine;
-      onOutline.push(this.diagnostic(outlineUri, line, lineLength(view.outline.text, line), f, model, f.message));
-      if (f.severity === 'info' || node === undefined) continue;
-      for (const m of sourceMatches(node, view.outline, python)) {
+      // a group: one diagnostic where its first member is, every member's line reachable from it
+      const members = memberFindings(f).map((m) => ({ m, node: findingNode(report, m) }));
+      const line = lineOf(members[0].node);
+      const d = this.diagnostic(outlineUri, line, lineLength(view.outline.text, line), f, model, f.message);
+      if (f.members) d.relatedInformation = members.map(({ m, node }) => related(outlineUri, lineOf(node), view.outline.text, m.message));
+      onOutline.push(d);
+      if (f.severity === 'info') continue;
+      const matched = members.filter((x) => x.node !== undefined).map((x) => ({ ...x, matches: sourceMatches(x.node!, view.outline, python) })).filter((x) => x.matches.length);
+      if (!matched.length) continue;
+      const { node, matches } = matched[0];
+      for (const m of matches) {
         const file = vscode.Uri.file(m.file);
         const note = m.how === 'module' ? ` [Gradient Doctor: best-effort match of module '${m.what}' in ${model.path.split('/').pop()}]` : ` [Gradient Doctor: ${model.path.split('/').pop()}, node ${node}]`;
-        const text = python.find((p) => p.path === m.file)?.text ?? '';
         const list = placed.get(file.toString()) ?? [];
-        list.push(this.diagnostic(file, m.line - 1, lineLength(text, m.line - 1), f, model, f.message + note));
+        const p = this.diagnostic(file, m.line - 1, lineLength(textOf(m.file), m.line - 1), f, model, f.message + note);
+        if (f.members) p.relatedInformation = matched.map((x) => related(vscode.Uri.file(x.matches[0].file), x.matches[0].line - 1, textOf(x.matches[0].file), `${x.m.message} [node ${x.node}]`));
+        list.push(p);
         placed.set(file.toString(), list);
       }
     }
@@ -265,8 +285,15 @@ function originKey(uri: vscode.Uri, line: number, message: string): string {
   return `${uri.toString()}|${line}|${message}`;
 }
 
-function findingsOfLayer(report: AnalysisReport, layer: LayerReport): Finding[] {
-  return report.findings.filter((f) => f.layer === layer.name || (f.node !== undefined && layer.nodes.includes(f.node)));
+/** Where a grouped finding's member is, for a diagnostic's related information. */
+function related(uri: vscode.Uri, line: number, text: string, message: string): vscode.DiagnosticRelatedInformation {
+  return new vscode.DiagnosticRelatedInformation(new vscode.Location(uri, new vscode.Range(line, 0, line, lineLength(text, line))), message);
+}
+
+/** The findings on a layer: those about it alone, and a group's member on it as a finding of its own, with its group. */
+function findingsOfLayer(report: AnalysisReport, layer: LayerReport): Array<{ finding: Finding; group?: Finding }> {
+  const on = (f: Finding) => f.layer === layer.name || (f.node !== undefined && layer.nodes.includes(f.node));
+  return report.findings.flatMap((f) => (f.members ? memberFindings(f).filter(on).map((m) => ({ finding: m, group: f })) : on(f) ? [{ finding: f }] : []));
 }
 
 function figuresTable(l: LayerReport): string {

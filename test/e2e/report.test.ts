@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { formatFigure } from '../../src/core/report/figures';
 import type { AnalysisReport } from '../../src/core/report/types';
 import { standaloneHtml } from '../../src/runtime/assets';
 import { model, ROOT } from '../helpers';
@@ -47,7 +48,9 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     const { page, problems } = await openPage(browser, pathToFileURL(sigmoid.html).href, { width: 1280 });
     await page.waitForSelector('table.heat-table', { state: 'attached' });
     assert.equal(await page.textContent('h1'), 'mlp_sigmoid.onnx');
-    assert.match((await page.textContent('.verdict')) ?? '', /^Pathological · 1 error, 15 warnings, 1 info/);
+    const c = sigmoid.report.verdict!.counts;
+    assert.ok(c.warning <= 5, `the 12 contracting layers are one warning: ${c.warning} warnings`);
+    assert.ok((await page.textContent('.verdict'))?.startsWith(`Pathological · 1 error, ${c.warning} warnings, ${c.info} info`));
     for (const id of ['heatmap-canvas', 'flow-canvas', 'spectrum-canvas']) {
       const size = await page.$eval(`#${id}`, (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
       assert.ok(size[0] > 100 && size[1] > 100, `${id} is drawn (${size})`);
@@ -128,8 +131,35 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.layer), '2');
     await page.keyboard.press('End');
     assert.equal(await page.textContent('#detail h2'), '12. /layers.11/Gemm');
-    await page.click('#findings .group.warning button.finding-head >> nth=3');
+    await page.click('#findings .group.warning button.finding-head >> nth=0');
     assert.match((await page.textContent('#detail h2')) ?? '', /\/layers\.\d+\/Gemm/);
+  });
+
+  it('lists a grouped finding once with its members, each with its figure, its message on hover, a click selecting its layer', async () => {
+    const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href);
+    await page.waitForSelector('#findings li.finding', { state: 'attached' });
+    const group = sigmoid.report.findings.find((f) => f.rule === 'contracting-layer')!;
+    assert.equal(await page.$$eval('#findings li.finding[data-rule="contracting-layer"]', (l) => l.length), 1, 'one finding, not 12');
+    const item = '#findings li.finding[data-rule="contracting-layer"]';
+    assert.equal(await page.textContent(`${item} > p`), group.message);
+    assert.match((await page.textContent(`${item} .finding-head`)) ?? '', /contracting-layer · 12 layers$/);
+    const members = await page.$$eval(`${item} li.member`, (lis) => lis.map((li) => ({
+      id: (li as HTMLElement).dataset.member,
+      name: li.querySelector('.member-name')?.textContent,
+      figure: li.querySelector('.member-figure')?.textContent?.trim(),
+      title: (li.querySelector('.member-head') as HTMLElement).title,
+    })));
+    assert.deepEqual(members, group.members!.map((m) => ({ id: m.id, name: m.layer, figure: formatFigure({ value: m.measured!, kind: m.measuredKind! }), title: m.message })));
+    assert.match((await page.textContent(`${item} .members-label`)) ?? '', /^Layers \(12\):$/);
+    await page.click(`${item} li.member button >> nth=7`);
+    assert.equal(await page.textContent('#detail h2'), '8. /layers.7/Gemm');
+    // the layer's detail explains that layer: the member's own message, not the group's
+    const detail = (await page.textContent('#detail .layer-findings')) ?? '';
+    assert.ok(detail.includes(group.members![7].message), detail);
+    // filtering by a member's layer finds its group
+    await page.fill('#findings vscode-textfield >> input', '/layers.7/Gemm');
+    await page.waitForFunction(() => !document.querySelector('#findings li.finding[data-rule="lyapunov-exponent"]'));
+    assert.ok(await page.$(item));
   });
 
   it('filters the findings', async () => {

@@ -101,7 +101,7 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     assert.ok(first && again === first, 'the cached report itself');
   });
 
-  it('the outline has the findings as diagnostics on their nodes\' lines, with the right severities', async () => {
+  it('the outline has the findings as diagnostics on their nodes\' lines, with the right severities, a group once with its members\' lines', async () => {
     const model = workspaceUri('models', 'mlp_sigmoid.onnx');
     const editor = await vscode.commands.executeCommand<vscode.TextEditor>('gradientDoctor.showOutline', model);
     assert.ok(editor);
@@ -117,10 +117,16 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     assert.equal(vanishing?.range.start.line, first);
     assert.equal(vanishing?.severity, vscode.DiagnosticSeverity.Error);
     assert.match(vanishing!.message, /Fix: Swap the 11 hidden Sigmoid activations/);
+    // the 12 contracting layers are one finding: one diagnostic on the first one's line, each layer's line related to it
     const contracting = diags.filter((d) => d.code === 'contracting-layer');
-    assert.equal(contracting.length, 12);
-    assert.ok(contracting.every((d) => d.severity === vscode.DiagnosticSeverity.Warning));
-    assert.ok(contracting.some((d) => d.range.start.line === lineOfNode(text, '/layers.5/Gemm')));
+    assert.equal(contracting.length, 1);
+    assert.equal(contracting[0].severity, vscode.DiagnosticSeverity.Warning);
+    assert.equal(contracting[0].range.start.line, first);
+    assert.match(contracting[0].message, /^Contracting layers: 12 layers contract signals/);
+    const related = contracting[0].relatedInformation ?? [];
+    assert.deepEqual(related.map((r) => r.location.range.start.line), Array.from({ length: 12 }, (_, i) => lineOfNode(text, `/layers.${i}/Gemm`)));
+    assert.ok(related.every((r) => r.location.uri.toString() === outlineUri(model).toString()));
+    assert.match(related[5].message, /^Contracting layer: \/layers\.5\/Gemm shrinks signals/);
     const info = diags.find((d) => d.code === 'learning-rate');
     assert.equal(info?.severity, vscode.DiagnosticSeverity.Information);
   });
@@ -137,6 +143,9 @@ describe('Gradient Doctor in the editor: analysis, report, outline with diagnost
     assert.ok(md.includes(`| σmax | ${layer.jacobian.sigmaMax!.toPrecision(3)} |`), md);
     assert.match(md, /\| condition κ \| \d/);
     assert.match(md, /contracting-layer/);
+    // the group's member on this layer explains it: its own figure, and the group it belongs to
+    assert.match(md, /Contracting layer: \/layers\.3\/Gemm shrinks signals/);
+    assert.match(md, /\*One of 12:\* Contracting layers: 12 layers contract signals/);
     const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', doc.uri);
     const lens = lenses.find((l) => l.range.start.line === lineOfNode(doc.getText(), '/layers.0/Gemm'));
     assert.match(lens?.command?.title ?? '', /^σmax 0\.258 · vanishing-gradient \(\+\d+\) · Show fix$/);

@@ -1,6 +1,7 @@
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
+import { memberFindings, memberLabels } from '../../../src/core/diagnosis/group';
 import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
 import { curvatureFigure, fmt, formatFigure, jacobianFigure, kindText, rankText, type JacobianFigureName } from '../../../src/core/report/figures';
 import type { AnalysisReport, Finding, LayerReport } from '../../../src/core/report/types';
@@ -312,7 +313,7 @@ export class ReportView {
     this.parts.spectrumTable.replaceChildren(spectrum
       ? table(['from', 'to', 'mass', '± std. error'], spectrum.bins.map((b) => [fmt(b.from), fmt(b.to), fmt(b.mass), fmt(b.stderr)]), spectrum.kind === 'exact' ? 'Singular values (exact), per log-spaced bin' : 'Spectral density (stochastic Lanczos quadrature estimate), per log-spaced bin')
       : el('p', 'No spectrum for this layer.', 'muted'));
-    const fs = findingsOf(r, l);
+    const fs = layerFindings(r, l);
     const box = el('div', undefined, 'layer-findings');
     box.append(el('h3', fs.length ? `Findings (${fs.length})` : 'No findings on this layer'));
     for (const f of fs) box.append(this.findingItem(f, false));
@@ -347,7 +348,8 @@ export class ReportView {
   private renderFindingGroups(groups: HTMLElement): void {
     const r = this.report!;
     const q = this.state.filter.trim().toLowerCase();
-    const shown = r.findings.filter((f) => !q || `${f.rule} ${f.layer ?? ''} ${f.message} ${f.fix ?? ''}`.toLowerCase().includes(q));
+    const text = (f: Finding) => `${f.rule} ${f.layer ?? ''} ${f.message} ${f.fix ?? ''} ${f.members ? memberLabels(f).labels.join(' ') : ''}`;
+    const shown = r.findings.filter((f) => !q || text(f).toLowerCase().includes(q));
     groups.replaceChildren();
     if (r.findings.length === 0) groups.append(el('p', 'No findings at these samples.'));
     for (const sev of SEVERITIES) {
@@ -368,18 +370,59 @@ export class ReportView {
     item.dataset.rule = f.rule;
     const layerIndex = r.layers.findIndex((l: LayerReport) => l.name === f.layer || (f.node !== undefined && l.nodes.includes(f.node)));
     const head = el(selectable && layerIndex >= 0 ? 'button' : 'span', undefined, 'finding-head');
-    head.append(icon(f.severity), el('span', f.severity, 'severity'), el('span', ` ${f.rule}`, 'rule'), ...(f.layer ? [el('span', ` · ${f.layer}`, 'muted')] : []));
+    // a group is on its members (listed below it), not on its first layer alone
+    const on = f.members ? `${f.members.length} ${memberLabels(f).noun}` : f.layer;
+    head.append(icon(f.severity), el('span', f.severity, 'severity'), el('span', ` ${f.rule}`, 'rule'), ...(on ? [el('span', ` · ${on}`, 'muted')] : []));
     if (selectable && layerIndex >= 0) {
-      head.setAttribute('aria-label', `${f.severity} ${f.rule} on ${f.layer}: select the layer`);
+      head.setAttribute('aria-label', `${f.severity} ${f.rule} on ${on}: select the ${f.members ? 'first ' : ''}layer`);
       head.addEventListener('click', () => this.select(layerIndex));
     }
     item.append(head, el('p', f.message));
     if (f.measured !== undefined && f.threshold !== undefined) item.append(el('p', `measured ${formatFigure({ value: f.measured, kind: f.measuredKind ?? 'exact' })} (${f.measuredName ?? ''}) against ${f.thresholdName ?? 'threshold'} ${fmt(f.threshold)}`, 'measure'));
     item.append(el('p', `Why: ${f.why}`, 'why'));
     if (f.fix) item.append(el('p', `Fix: ${f.fix}`, 'fix'));
-    if (this.actions && f.remedies?.length) item.append(button('Preview fix (what-if)', () => this.actions!.previewFix(f.id)));
+    if (f.members) item.append(this.memberList(f, selectable));
+    if (this.actions && f.remedies?.length) item.append(button(f.members ? `Preview the fix of all ${f.members.length} (what-if)` : 'Preview fix (what-if)', () => this.actions!.previewFix(f.id)));
     return item;
   }
+
+  /** A grouped finding's members: each layer (weight, node) with its figure, its own message on hover; a click selects its layer. */
+  private memberList(f: Finding, selectable: boolean): HTMLElement {
+    const r = this.report!;
+    const { noun, labels } = memberLabels(f);
+    const list = el('ol', undefined, 'members');
+    list.setAttribute('aria-label', `${f.members!.length} ${noun}`);
+    // laid out as a wrapped row of names (through the CSSOM, which the page's CSP allows)
+    Object.assign(list.style, { display: 'flex', flexWrap: 'wrap', gap: '2px 12px', listStyle: 'none', paddingLeft: '0', margin: '2px 0' });
+    f.members!.forEach((m, i) => {
+      const li = el('li', undefined, 'member');
+      li.dataset.member = m.id;
+      const figure = m.measured !== undefined ? ` ${formatFigure({ value: m.measured, kind: m.measuredKind ?? 'exact' })}` : '';
+      const layerIndex = r.layers.findIndex((l) => l.name === m.layer || (m.node !== undefined && l.nodes.includes(m.node)));
+      const head = el(selectable && layerIndex >= 0 ? 'button' : 'span', undefined, 'member-head');
+      head.append(el('span', labels[i], 'member-name'), el('span', figure, 'member-figure'));
+      head.title = m.message;
+      Object.assign(head.style, { font: 'inherit', color: 'inherit', background: 'none', border: 'none', padding: '0', textAlign: 'left', cursor: layerIndex >= 0 && selectable ? 'pointer' : 'default' });
+      if (selectable && layerIndex >= 0) {
+        head.setAttribute('aria-label', `${labels[i]}${figure}: select the layer`);
+        head.addEventListener('click', () => this.select(layerIndex));
+      }
+      li.append(head);
+      list.append(li);
+    });
+    const box = el('div', undefined, 'members-box');
+    box.append(el('p', `${noun[0].toUpperCase()}${noun.slice(1)} (${f.members!.length}):`, 'members-label measure'), list);
+    return box;
+  }
+}
+
+/**
+ * The findings on a layer, for its detail: those about it (its layer, node or weight), and of a
+ * grouped finding the member on it, as a finding of its own (its figure, message and fix).
+ */
+function layerFindings(r: AnalysisReport, l: LayerReport): Finding[] {
+  const on = (f: Finding) => f.layer === l.name || (f.node !== undefined && l.nodes.includes(f.node)) || (f.parameter !== undefined && l.parameters.includes(f.parameter));
+  return r.findings.flatMap((f) => (f.members ? memberFindings(f).filter(on) : findingsOf(r, l).includes(f) ? [f] : []));
 }
 
 /** A codicon (decorative: the text beside it says the same). */
