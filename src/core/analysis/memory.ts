@@ -132,6 +132,16 @@ function elements(dims: readonly number[]): number {
  * keep or shrink their input; this errs large for the ones that shrink).
  */
 export function activationElements(model: Model, inputDims: Map<string, number[]>): number {
+  let total = 0;
+  propagateShapes(model, inputDims, (_node, out) => (total += elements(out)));
+  return total;
+}
+
+/**
+ * The shape of every node output at these input sizes (see {@link activationElements} for how),
+ * calling `visit` with each node and its output's shape in graph order.
+ */
+export function propagateShapes(model: Model, inputDims: Map<string, number[]>, visit?: (node: Node, out: number[], ins: Array<number[] | undefined>) => void): Map<string, number[]> {
   const g = model.graph;
   const shapes = new Map<string, number[]>(inputDims);
   for (const [name, t] of g.initializers) shapes.set(name, t.dims);
@@ -143,7 +153,6 @@ export function activationElements(model: Model, inputDims: Map<string, number[]
   // shape arithmetic (Shape -> Gather -> Unsqueeze -> Concat -> Reshape's second input) is a few integers
   const small = new Set<string>();
   for (const [name, t] of g.initializers) if (elements(t.dims) <= SMALL) small.add(name);
-  let total = 0;
   for (const node of g.nodes) {
     const ins = node.inputs.map((i) => (i ? shapes.get(i) : undefined));
     const tiny = node.opType === 'Shape' || node.opType === 'Size' || (node.inputs.length > 0 && node.inputs.every((i) => !i || small.has(i)));
@@ -154,10 +163,10 @@ export function activationElements(model: Model, inputDims: Map<string, number[]
       if (!o) continue;
       shapes.set(o, out);
       if (tiny || (node.opType === 'Constant' && elements(out) <= SMALL)) small.add(o);
-      total += elements(out);
     }
+    visit?.(node, out, ins);
   }
-  return total;
+  return shapes;
 }
 
 /** Tensors of at most this many elements are shape arithmetic, not activations. */
