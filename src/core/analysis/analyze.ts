@@ -127,13 +127,14 @@ export async function analyzeModel(
   // pass, the gradient flow and a first look at every layer, reported before the full probes refine it.
   const firstLook: Array<JacobianFigures | Error | undefined> = layers.map(() => undefined);
   let current: SampleResult | undefined;
+  let currentRunner: DerivativeRunner | undefined;
   let lastPartial = 0;
   const reportAt = (phase?: 'first-answer' | 'refining', curvature?: AnalysisReport['curvature']): AnalysisReport => {
     const done = current ? [...results, current] : results;
     return buildReport({
-      source, model, opset, summary, layers, parameters, prepared, options, executionProvider, resolved, runsTotal, estimatedOps, flat, nonFinite,
-      numerics, saturation, throughTime, results: done, t0, phase, firstAnswerMs, memory,
-      curvature: curvature ?? { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'not computed yet: the curvature comes last (the analysis is refining)' },
+      source, model, opset, summary, layers, parameters, prepared, options, executionProvider, resolved, estimatedOps, flat, nonFinite,
+      numerics, saturation, throughTime, results: done, t0, phase, firstAnswerMs, memory, runsTotal: runsTotal + (currentRunner?.runs ?? 0),
+      curvature: curvature ?? { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'the curvature comes after the layer probes, which the analysis had not finished' },
     }, versions);
   };
   let firstAnswerMs: number | undefined;
@@ -171,6 +172,7 @@ export async function analyzeModel(
       }
     }
     const runner = new DerivativeRunner(forward, order, opset, createRunner, options.executionProvider);
+    currentRunner = runner;
     const rng = new Rng(options.samples.seed * 7919 + s);
     const shapeOf = (t: string) => forward.shape(t) ?? [];
     try {
@@ -220,6 +222,7 @@ export async function analyzeModel(
       for (const op of runner.estimated) estimatedOps.add(op);
     } finally {
       runsTotal += runner.runs;
+      currentRunner = undefined;
       await runner.dispose();
     }
     partial('refining', true);
