@@ -36,7 +36,7 @@ describe('the progressive report', () => {
     // (the first sample's gradient flow: the final report's is the median over both samples)
     assert.ok(first.parameters.every((p, i) => (p.gradNorm === null) === (final.parameters[i].gradNorm === null)), 'the gradient flow is in the first answer');
     assert.ok(first.layers.every((l) => l.gradient.inputNorm !== null && l.gradient.outputNorm !== null));
-    assert.match(first.curvature.reason ?? '', /not computed yet/);
+    assert.match(first.curvature.reason ?? '', /the analysis had not finished/);
     assert.equal(first.endToEnd.method, 'pending');
     assert.ok(first.verdict, 'the first answer is diagnosed');
     assert.match(phaseSummary(first, true) ?? '', /^First answer/);
