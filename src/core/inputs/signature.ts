@@ -144,13 +144,21 @@ function checkOverrides(infos: ValueInfo[], overrides: Record<string, number>, f
     const shape = info.type.shape;
     const axis = Number(m[2]) < 0 ? Number(m[2]) + shape.length : Number(m[2]);
     if (axis < 0 || axis >= shape.length) {
-      throw new DoctorError('bad-input', `--dim ${key}=${overrides[key]}: input '${info.name}' has ${shape.length} axes (0 to ${shape.length - 1})`, file);
+      throw new DoctorError('bad-input', `--dim ${key}=${overrides[key]}: input '${info.name}' has ${shape.length} axes (0 to ${shape.length - 1})${inVsCode(key)}`, file);
     }
     const d = shape[axis];
     if (typeof d === 'number' && d > 0) {
-      throw new DoctorError('bad-input', `--dim ${key}=${overrides[key]}: axis ${axis} of input '${info.name}' has the fixed size ${d}; only symbolic or unknown sizes can be set`, file);
+      throw new DoctorError('bad-input', `--dim ${key}=${overrides[key]}: axis ${axis} of input '${info.name}' has the fixed size ${d}; only symbolic or unknown sizes can be set${inVsCode(key)}`, file);
     }
   }
+}
+
+/**
+ * Where an `input:axis` key that does not fit came from in VS Code: the setting is shared by every
+ * model in the workspace, so a key meant for another model with an input of the same name lands here.
+ */
+function inVsCode(key: string): string {
+  return ` (in VS Code: the key '${key}' of the gradientDoctor.dimensions setting, which applies to every model in the workspace; it may be meant for another model with an input of that name)`;
 }
 
 function defaultFor(symbol: string | null, axis: number): number {

@@ -4,7 +4,7 @@ import type { Model } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
 import { checkpoint, type WorkContext } from '../progress';
 import { prepareSamples, type PreparedSamples, type SampleOptions } from './prepare';
-import { dimensionRole, resolveInputs, type DimensionBinding } from './signature';
+import { dimensionRole, modelInputs, resolveInputs, type DimensionBinding } from './signature';
 import { suggestSizes } from './sizeHints';
 import type { Sample } from './synthesize';
 
@@ -14,6 +14,8 @@ export const SIZE_LADDER: readonly number[] = [16, 64, 256, 1024];
 export const MAX_HINTED_TRIES = 4;
 /** A try whose inputs would hold more elements than this in all is skipped. */
 export const MAX_TRY_ELEMENTS = 1 << 24;
+/** The ladder stops once this many sizes (the default included) failed with the same message: the size is then not what fails, and larger runs only cost time and memory. */
+export const SAME_FAILURES_TO_STOP = 3;
 
 /** Samples that the model ran on, with the outputs of that run on the first. */
 export interface RunnableSamples {
@@ -53,6 +55,7 @@ export async function prepareRunnableSamples(
  * suggests (see {@link suggestSizes}), every such dimension at least at the size tried. The first
  * size that runs is kept, and each resized input's recipe says which and why. When none runs, the
  * error names the dimensions, the sizes tried, onnxruntime's message and the option that sets them.
+ * A failure word for word the same at {@link SAME_FAILURES_TO_STOP} sizes ends the tries early.
  * Cancellation, time limits and errors that are not onnxruntime's are not retried.
  */
 export async function runAtRunnableSizes(
@@ -86,12 +89,13 @@ export async function runAtRunnableSizes(
     const r = await tryRun(runner, trial.samples[0]);
     if ('error' in r) {
       failures.push({ size: String(candidate.size), message: r.message });
+      if (failures.length >= SAME_FAILURES_TO_STOP && failures.every((f) => f.message === failures[0].message)) break;
       continue;
     }
     const reason = successReason(free, sizes, candidate, failures);
     return { prepared: prepareSamples(model, options, file, { sizes, reason }), ...r };
   }
-  throw new DoctorError('runtime', failureMessage(free, failures, skipped));
+  throw new DoctorError('runtime', failureMessage(model, free, failures, skipped));
 }
 
 /** The default-bound dimensions the ladder may resize (not batch dimensions, not the user's), one per key. */
@@ -142,6 +146,16 @@ function dimensionName(b: DimensionBinding): string {
   return b.symbol ?? `axis ${b.axis} of input '${b.input}'`;
 }
 
+/** " The model declares axis 1 of input 'x' as -3, which is treated as unknown." for dimensions declared with a number that is not a size (0 or negative). */
+function declaredSizes(model: Model, free: DimensionBinding[]): string {
+  const said = free.flatMap((b) => {
+    const info = b.symbol === null ? modelInputs(model).find((i) => i.name === b.input) : undefined;
+    const declared = info?.type?.kind === 'tensor' ? info.type.shape?.[b.axis] : undefined;
+    return typeof declared === 'number' ? [`axis ${b.axis} of input '${b.input}' as ${declared}`] : [];
+  });
+  return said.length ? ` The model declares ${said.join(', ')}, which ${said.length > 1 ? 'are' : 'is'} treated as unknown.` : '';
+}
+
 /** "sequence=128, x:1=128" for the dimensions whose size changes. */
 function assignments(free: DimensionBinding[], sizes: Record<string, number>): string {
   return free.filter((b) => sizes[b.key] !== b.value).map((b) => `${b.key}=${sizes[b.key]}`).join(', ');
@@ -165,16 +179,29 @@ function successReason(free: DimensionBinding[], sizes: Record<string, number>, 
   return `${assignments(free, sizes)}: the model did not run at the default ${atDefault.size} (${atDefault.message})${alsoFailed}; ${chosen.size} is the smallest size tried that runs (${why}); set ${free.length > 1 ? 'them' : 'it'} with ${howToSet(free)}`;
 }
 
-function failureMessage(free: DimensionBinding[], failures: Array<{ size: string; message: string }>, skipped: number[]): string {
+/**
+ * Why no size ran. A failure word for word the same at every size tried is most likely not about
+ * the size (a broken node, a wrong type): onnxruntime's message comes first, as without the ladder,
+ * and the sizes tried are said after it.
+ */
+function failureMessage(model: Model, free: DimensionBinding[], failures: Array<{ size: string; message: string }>, skipped: number[]): string {
   const names = free.map(dimensionName).join(', ');
   const [atDefault, ...others] = failures;
+  const tried = `(${atDefault.size} by default${others.length ? `, then ${others.map((f) => f.size).join(', ')}` : ''})`;
+  const skippedSaid = skipped.length ? ` (${skipped.join(', ')} not tried: the inputs would hold more than ${MAX_TRY_ELEMENTS} elements)` : '';
+  const them = free.length > 1 ? 'sizes' : 'size';
+  if (others.length > 0 && others.every((f) => f.message === atDefault.message)) {
+    return (
+      `onnxruntime failed to run the model: ${atDefault.message}. ` +
+      `It failed the same way at every size tried for ${names} ${tried}${skippedSaid}, so the ${them} ${free.length > 1 ? 'are' : 'is'} probably not the cause.${declaredSizes(model, free)} ` +
+      `If the model needs ${free.length > 1 ? 'particular sizes' : 'a particular size'}, set ${free.length > 1 ? 'them' : 'it'} with ${howToSet(free)}, or give sample inputs (--inputs)`
+    );
+  }
   const last = others[others.length - 1];
   const lastSaid = last && last.message !== atDefault.message ? `; at ${last.size}: ${last.message}` : '';
-  const skippedSaid = skipped.length ? ` (${skipped.join(', ')} not tried: the inputs would hold more than ${MAX_TRY_ELEMENTS} elements)` : '';
   return (
-    `the model does not run on synthesized inputs at any size tried for ${names} ` +
-    `(${atDefault.size} by default${others.length ? `, then ${others.map((f) => f.size).join(', ')}` : ''})${skippedSaid}. ` +
+    `the model does not run on synthesized inputs at any size tried for ${names} ${tried}${skippedSaid}.${declaredSizes(model, free)} ` +
     `At ${atDefault.size}, onnxruntime said: ${atDefault.message}${lastSaid}. ` +
-    `Set the size${free.length > 1 ? 's' : ''} it needs with ${howToSet(free)}, or give sample inputs (--inputs)`
+    `Set the ${them} it needs with ${howToSet(free)}, or give sample inputs (--inputs)`
   );
 }
