@@ -1,5 +1,6 @@
 import type { InspectResult } from '../../src/core/inspect';
 import { formatShape } from '../../src/core/onnx/summary';
+import { bindingSource, dimensionLabel } from '../../src/core/report/inspectText';
 import { el, table } from './dom';
 
 /** Renders the model summary into `root`, replacing what was there. */
@@ -15,10 +16,27 @@ export function renderSummary(root: HTMLElement, r: InspectResult): void {
   if (r.executionProvider) fact('Execution provider', `${r.executionProvider.used.toUpperCase()}${r.executionProvider.fallbackReason ? ` (${r.executionProvider.fallbackReason})` : ''}`);
   fact('onnxruntime', r.ortVersion);
   root.append(facts);
+  // a size ladder's note is its bindings' reason, shown once in the list of sizes below
+  const reasons = new Set(r.dimensionBindings.flatMap((b) => (b.source === 'ladder' && b.reason ? [b.reason] : [])));
   root.append(table(['Input', 'Type', 'Shape', 'Sample'], s.inputs.map((i) => {
     const recipe = r.sampleInputs.find((x) => x.input === i.name);
-    return [i.name, i.dtype, formatShape(i.shape), recipe ? `${formatShape(recipe.dims)} ${recipe.distribution}` : ''];
+    const note = recipe?.note && !reasons.has(recipe.note) ? ` · ${recipe.note}` : '';
+    return [i.name, i.dtype, formatShape(i.shape), recipe ? `${formatShape(recipe.dims)} ${recipe.distribution}${note}` : ''];
   }), 'Inputs'));
+  if (r.dimensionBindings.length) {
+    // a list, as the CLI prints them: each size, where it comes from, and a ladder's reason once
+    const list = el('ul', undefined, 'dimensions');
+    list.setAttribute('aria-label', 'Sizes of symbolic dimensions');
+    const said = new Set<string>();
+    for (const b of r.dimensionBindings) {
+      const reason = b.source === 'ladder' ? b.reason : undefined;
+      const item = el('li', `${dimensionLabel(b)} = ${b.value} (${bindingSource(b)}${reason && said.has(reason) ? ', as above' : ''})`);
+      if (reason && !said.has(reason)) item.append(el('div', reason, 'muted'));
+      if (reason) said.add(reason);
+      list.append(item);
+    }
+    root.append(list);
+  }
   root.append(table(['Output', 'Type', 'Shape'], s.outputs.map((o) => [o.name, o.dtype, formatShape(o.shape)]), 'Outputs'));
   root.append(table(['Operator', 'Nodes'], s.opHistogram.map((h) => [h.opType, String(h.count)]), 'Operators'));
   if (r.forwardError) root.append(el('h2', 'Forward pass failed'), el('p', r.forwardError, 'error'));

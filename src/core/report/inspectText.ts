@@ -1,4 +1,5 @@
 import type { InspectResult } from '../inspect';
+import type { DimensionBinding } from '../inputs/signature';
 import { formatShape } from '../onnx/summary';
 
 /** The model summary as text for a terminal. */
@@ -15,12 +16,19 @@ export function formatInspect(r: InspectResult): string {
   if (ep) lines.push(`Runs on     ${ep.used.toUpperCase()} (onnxruntime-node ${r.ortVersion})${ep.fallbackReason ? `; CUDA not used: ${ep.fallbackReason}` : ''}`);
   lines.push('');
   lines.push('Inputs');
+  const reasons = new Set(r.dimensionBindings.flatMap((b) => (b.source === 'ladder' && b.reason ? [b.reason] : [])));
   for (const i of s.inputs) {
     const recipe = r.sampleInputs.find((x) => x.input === i.name);
     lines.push(`  ${i.name}  ${i.dtype} ${formatShape(i.shape)}${recipe ? `  sample ${formatShape(recipe.dims)}: ${recipe.distribution}` : ''}`);
+    // a ladder's note is its bindings' reason, printed with them below
+    if (recipe?.note && !reasons.has(recipe.note)) lines.push(`    ${recipe.note}`);
   }
+  const said = new Set<string>();
   for (const b of r.dimensionBindings) {
-    lines.push(`  · ${b.symbol ?? `unknown axis ${b.axis}`} of ${b.input} = ${b.value} (${b.source === 'override' ? 'set by you' : 'default; set it with --dim or the gradientDoctor.dimensions setting'})`);
+    const reason = b.source === 'ladder' ? b.reason : undefined;
+    lines.push(`  · ${dimensionLabel(b)} = ${b.value} (${bindingSource(b)}${reason && said.has(reason) ? ', as above' : ''})`);
+    if (reason && !said.has(reason)) lines.push(`    ${reason}`);
+    if (reason) said.add(reason);
   }
   lines.push('Outputs');
   for (const o of s.outputs) {
@@ -34,6 +42,18 @@ export function formatInspect(r: InspectResult): string {
   for (const h of s.opHistogram) lines.push(`  ${h.opType.padEnd(width)}  ${String(h.count).padStart(5)}`);
   if (r.forwardError) lines.push('', 'Forward pass failed', `  ${r.forwardError}`);
   return lines.join('\n');
+}
+
+/** A symbolic dimension as the inspect views name it: "sequence of x", or the `input:axis` key that sets an unnamed one ("x:1"). */
+export function dimensionLabel(b: DimensionBinding): string {
+  return b.symbol !== null ? `${b.symbol} of ${b.input}` : b.key;
+}
+
+/** Where a dimension's size comes from, in a few words: the user, the default (and how to set it), or the size ladder (whose reason the caller prints). */
+export function bindingSource(b: DimensionBinding): string {
+  if (b.source === 'override') return 'set by you';
+  if (b.source === 'ladder') return 'chosen by the size ladder';
+  return `default; set it with --dim ${b.key}=SIZE or the gradientDoctor.dimensions setting`;
 }
 
 function extraOpsets(imports: Array<{ domain: string; version: number }>): string {

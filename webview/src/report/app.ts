@@ -176,7 +176,9 @@ export class ReportView {
     const facts = el('dl', undefined, 'facts');
     const fact = (k: string, val: string) => facts.append(el('dt', k), el('dd', val));
     fact('Execution provider', `${run.executionProvider.toUpperCase()}${run.executionProviderNote ? ` (CUDA not used: ${run.executionProviderNote})` : ''}`);
-    fact('Samples', `${run.samples} ${run.sampleSource}, seed ${run.seed}`);
+    // the size ladder's notes (why an input's sizes are not the defaults), each once
+    const sampleNotes = [...new Set(run.sampleInputs.flatMap((s) => (s.note ? [s.note] : [])))];
+    fact('Samples', `${run.samples} ${run.sampleSource}, seed ${run.seed}${sampleNotes.map((n) => ` · ${n}`).join('')}`);
     fact('Loss', `${run.loss}${run.lossReduction ? ` (${run.lossReduction} over the batch)` : ''}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''}${run.lossNote ? ` · ${run.lossNote}` : ''}`);
     const e2e = (name: JacobianFigureName) => formatFigure(jacobianFigure(r.endToEnd, name), true);
     fact('End to end', `σmax ${e2e('sigmaMax')} · σmin ${e2e('sigmaMin')} · rms gain ${e2e('rmsGain')} · κ ${e2e('conditionNumber')} · Lyapunov exponent ${fmt(r.endToEnd.lyapunovExponent)}`);
