@@ -1,6 +1,7 @@
 import { memberFindings, memberLabels } from '../diagnosis/group';
 import type { Comparison } from '../review/compare';
 import { fmt, formatFigure, jacobianFigure, type JacobianFigureName } from './figures';
+import { phaseSummary } from './phase';
 import type { AnalysisReport, Finding, LayerReport } from './types';
 
 const LABEL: Record<string, string> = { healthy: 'Healthy', 'at-risk': 'At risk', pathological: 'Pathological', unknown: 'Unknown' };
@@ -60,6 +61,9 @@ export function reportMarkdown(r: AnalysisReport): string {
   const v = r.verdict;
   const lines = [`## Gradient Doctor: \`${base(r.model.path)}\` is ${LABEL[v?.status ?? 'unknown']}`, ''];
   if (v) lines.push(`**${v.headline}**`, '', `${plural(v.counts.error, 'error')}, ${plural(v.counts.warning, 'warning')}, ${v.counts.info} info · ${r.layers.length} layers · ${r.run.executionProvider.toUpperCase()} · ${r.run.samples} sample${r.run.samples === 1 ? '' : 's'}, seed ${r.run.seed}, loss ${r.run.loss}${r.run.lossReduction ? ` (${r.run.lossReduction})` : ''}`, '');
+  const partial = phaseSummary(r, false);
+  if (partial) lines.push(`> **${partial}**`, '');
+  for (const note of new Set(r.run.sampleInputs.flatMap((s) => (s.note ? [s.note] : [])))) lines.push(`> **Sample inputs:** ${note}`, '');
   if (r.findings.length) lines.push('### Findings', '', ...r.findings.map(findingLine), '');
   // each layer a finding is on, alone or as a member of a group, with its figures (the fixes are in the list above)
   const onLayer = (l: LayerReport) => r.findings.flatMap(memberFindings).filter((f) => f.layer === l.name && f.severity !== 'info');

@@ -1,5 +1,6 @@
 import { memberLabels } from '../diagnosis/group';
 import { curvatureFigure, fmt, formatFigure, jacobianFigure, rankText } from './figures';
+import { phaseSummary } from './phase';
 import type { AnalysisReport, Finding } from './types';
 
 export { fmt } from './figures';
@@ -10,10 +11,13 @@ export function formatReportTable(r: AnalysisReport): string {
   const lines: string[] = [];
   const run = r.run;
   if (r.verdict) lines.push(r.verdict.headline, '');
+  const partial = phaseSummary(r, false);
+  if (partial) lines.push(partial, '');
   lines.push(`Model      ${r.model.path}`);
   lines.push(`Run        ${run.executionProvider.toUpperCase()} (onnxruntime-node ${run.ortVersion})${run.executionProviderNote ? `; CUDA not used: ${run.executionProviderNote}` : ''}`);
   lines.push(`Samples    ${run.samples} ${run.sampleSource}, seed ${run.seed} · loss ${run.loss}${run.lossReduction ? ` (${run.lossReduction})` : ''}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''} · granularity ${run.granularity} · ${(run.durationMs / 1000).toFixed(2)} s, ${run.derivativeRuns} derivative runs`);
   if (run.lossNote) lines.push(`Loss       ${run.lossNote}`);
+  for (const note of new Set(run.sampleInputs.flatMap((s) => (s.note ? [s.note] : [])))) lines.push(`Sizes      ${note}`);
   if (run.controlFlow) lines.push(`Control    ${run.controlFlow.map((c) => `${c.opType} ${c.node}: ${c.how}`).join('; ')} (at the first sample; the figures follow it)`);
   lines.push('');
   const header = ['#', 'layer', 'ops', 'σmax', 'σmin', 'rms gain', 'κ', 'method', '‖∂L/∂in‖', '‖∂L/∂out‖', 'Σ log gain'];

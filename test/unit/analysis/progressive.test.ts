@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020';
 import type { AnalysisReport } from '../../../src/core/report/types';
 import { phaseSummary } from '../../../src/core/report/phase';
+import { formatReportTable } from '../../../src/core/report/table';
+import { reportMarkdown } from '../../../src/core/report/markdown';
 import { analyzeFile } from '../../../src/runtime/engine';
 import { model, ROOT } from '../../helpers';
 
@@ -64,5 +66,16 @@ describe('the progressive report', () => {
     const fullCounts = partials.map((p) => p.layers.filter((l) => !l.jacobian.note?.startsWith('first answer')).length);
     assert.deepEqual(fullCounts, [...fullCounts].sort((a, b) => a - b));
     assert.equal(fullCounts[0], 0);
+  });
+});
+
+describe('a partial report in the CLI table and the Markdown', () => {
+  it('says it is partial, and a final report does not', async () => {
+    const partials: AnalysisReport[] = [];
+    const final = await analyzeFile(model('mlp_sigmoid'), { executionProvider: 'cpu', curvatureIterations: 0 }, { onPartial: (r) => partials.push(JSON.parse(JSON.stringify(r))) });
+    assert.match(formatReportTable(partials[0]), /\nPartial: the analysis was stopped with 0 of 12 layers probed in full/);
+    assert.match(reportMarkdown(partials[0]), /\n> \*\*Partial: the analysis was stopped/);
+    assert.doesNotMatch(formatReportTable(final), /Partial:/);
+    assert.doesNotMatch(reportMarkdown(final), /Partial:/);
   });
 });
