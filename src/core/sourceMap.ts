@@ -1,3 +1,4 @@
+import { memberFindings } from './diagnosis/group';
 import type { Node } from './onnx/types';
 import type { AnalysisReport, Finding } from './report/types';
 
@@ -149,4 +150,23 @@ export function locateNode(node: string, frames: Record<string, SourceFrame[]>, 
   if (exact) return [exact];
   const module = modulePathOf(node);
   return module ? findModuleDefinitions(module, files).slice(0, 3) : [];
+}
+
+/**
+ * Where each finding of a report belongs in the Python sources, by finding id: every member of a
+ * grouped finding by its own id (each is a place of its own), and the group by its first member's
+ * place. `locate` places a node (see locateNode); a finding it cannot place is left out.
+ */
+export function locateFindings(report: AnalysisReport, locate: (node: string) => SourceMatch | undefined): Map<string, SourceMatch> {
+  const out = new Map<string, SourceMatch>();
+  for (const group of report.findings) {
+    for (const [i, f] of memberFindings(group).entries()) {
+      const node = findingNode(report, f);
+      const match = node !== undefined ? locate(node) : undefined;
+      if (!match) continue;
+      out.set(f.id, match);
+      if (i === 0) out.set(group.id, match);
+    }
+  }
+  return out;
 }

@@ -21,8 +21,8 @@ interface FormatInfo {
 
 const FORMATS: Record<ExportFormat, FormatInfo> = {
   html: { label: 'HTML', detail: 'One self-contained file: the interactive report, opens in any browser with no network', suffix: '.report.html', filter: { 'HTML': ['html'] } },
-  md: { label: 'Markdown', detail: 'For a pull-request comment: the verdict, the flagged layers with figures and fixes, the gradient flow as text', suffix: '.report.md', filter: { 'Markdown': ['md'] } },
-  sarif: { label: 'SARIF 2.1.0', detail: 'For code-scanning tools: one result per finding, on the Python line when the model maps to it', suffix: '.sarif', filter: { 'SARIF': ['sarif', 'json'] } },
+  md: { label: 'Markdown', detail: 'For a pull-request comment: the verdict, every finding with its fix (a group with its layers), the figures of the flagged layers, the gradient flow as text', suffix: '.report.md', filter: { 'Markdown': ['md'] } },
+  sarif: { label: 'SARIF 2.1.0', detail: 'For code-scanning tools: one result per finding and location (each layer of a group), on the Python line when the model maps to it', suffix: '.sarif', filter: { 'SARIF': ['sarif', 'json'] } },
   json: { label: 'JSON', detail: 'The report contract (schema/report.schema.json)', suffix: '.report.json', filter: { 'JSON': ['json'] } },
   netron: { label: 'Netron attachment', detail: 'The per-node figures for Netron: open the model there, then open this file', suffix: '.netron.json', filter: { 'Netron attachment': ['json'] } },
 };

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { memberFindings } from '../../src/core/diagnosis/group';
 import { formatFigure } from '../../src/core/report/figures';
 import type { AnalysisReport } from '../../src/core/report/types';
 import { standaloneHtml } from '../../src/runtime/assets';
@@ -69,7 +70,7 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     const rows = await heatRows(page);
     assert.deepEqual(rows.map((r) => r.layer), sigmoid.report.layers.map((l) => l.name));
     for (const [i, l] of sigmoid.report.layers.entries()) {
-      const expected = new Set(sigmoid.report.findings.filter((f) => f.layer === l.name && ['contracting-layer', 'vanishing-gradient', 'exploding-layer'].includes(f.rule)).map((f) => f.rule));
+      const expected = new Set(sigmoid.report.findings.flatMap(memberFindings).filter((f) => f.layer === l.name && ['contracting-layer', 'vanishing-gradient', 'exploding-layer'].includes(f.rule)).map((f) => f.rule));
       for (const rule of expected) assert.ok(rows[i].flagged.includes(rule), `${l.name} flags ${rule}`);
     }
     assert.ok(rows.every((r) => r.flagged.includes('contracting-layer')), 'every sigmoid layer contracts');
@@ -151,6 +152,17 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     })));
     assert.deepEqual(members, group.members!.map((m) => ({ id: m.id, name: m.layer, figure: formatFigure({ value: m.measured!, kind: m.measuredKind! }), title: m.message })));
     assert.match((await page.textContent(`${item} .members-label`)) ?? '', /^Layers \(12\):$/);
+    // laid out by the stylesheet: a wrapped row of plain names, not a numbered list of buttons
+    const look = await page.$eval(`${item} ol.members`, (ol) => {
+      const button = ol.querySelector('button.member-head')!;
+      const [list, head] = [getComputedStyle(ol), getComputedStyle(button)];
+      return { display: list.display, wrap: list.flexWrap, marker: list.listStyleType, background: head.backgroundColor, border: head.borderTopStyle, inline: ol.getAttribute('style') ?? button.getAttribute('style') };
+    });
+    assert.deepEqual(look, { display: 'flex', wrap: 'wrap', marker: 'none', background: 'rgba(0, 0, 0, 0)', border: 'none', inline: null });
+    for (const head of [`${item} button.finding-head`, `${item} li.member button >> nth=3`]) {
+      await page.hover(head);
+      assert.equal(await page.locator(head).evaluate((b) => getComputedStyle(b).backgroundColor), 'rgba(0, 0, 0, 0)', `${head} stays text under the pointer`);
+    }
     await page.click(`${item} li.member button >> nth=7`);
     assert.equal(await page.textContent('#detail h2'), '8. /layers.7/Gemm');
     // the layer's detail explains that layer: the member's own message, not the group's

@@ -1,3 +1,4 @@
+import { firstSentence, memberFindings } from '../diagnosis/group';
 import { findingNode } from '../sourceMap';
 import type { AnalysisReport, Finding, LayerReport, ParameterReport } from './types';
 
@@ -31,9 +32,11 @@ function figure(x: number): number {
   return Number.isFinite(x) ? Number(x.toPrecision(4)) : x;
 }
 
-function findingText(f: Finding): string {
+/** A finding's text on its node: what it says there, with its figure, the group it belongs to (when it is a member) and its fix. */
+function findingText(f: Finding, group?: Finding): string {
   const measured = f.measured !== undefined ? ` (${f.measuredName ?? 'measured'} ${figure(f.measured)}${f.threshold !== undefined ? `, threshold ${figure(f.threshold)}` : ''})` : '';
-  return `${f.severity} [${f.rule}] ${f.message}${measured}${f.fix ? ` Fix: ${f.fix}` : ''}`;
+  const of = group?.members ? ` In the group: ${firstSentence(group.message)}` : '';
+  return `${f.severity} [${f.rule}] ${f.message}${measured}${of}${f.fix ? ` Fix: ${f.fix}` : ''}`;
 }
 
 /** How a layer's Jacobian figures were obtained, and their error bars when they are estimates. */
@@ -107,20 +110,23 @@ export function reportNetron(r: AnalysisReport): NetronAttachment {
     if (flags.length) add(metadata, 'value', n.tensor, 'non-finite', `${flags.join(', ')} seen over ${n.samples} sample${n.samples === 1 ? '' : 's'}`);
   }
 
-  // findings: on their node, on the parameter's weight too, and on the model (so none is lost);
-  // named "finding N" per target (Netron's sidebar cuts names at about 14 characters), the text says which
+  // findings: on their node, on the parameter's weight too, and on the model (so none is lost), a
+  // grouped finding's members each on its own; named "finding N" per target (Netron's sidebar cuts
+  // names at about 14 characters), the text says which
   const count = new Map<string, number>();
   const label = (kind: string, target: string) => {
     const k = (count.get(`${kind}::${target}`) ?? 0) + 1;
     count.set(`${kind}::${target}`, k);
     return `finding ${k}`;
   };
-  for (const f of r.findings) {
-    const node = findingNode(r, f);
-    const text = findingText(f);
-    if (node) add(metadata, 'node', node, label('node', node), text);
-    if (f.parameter) add(metadata, 'tensor', f.parameter, label('tensor', f.parameter), text);
-    if (!node && !f.parameter) add(metadata, 'model', '', label('model', ''), text);
+  for (const group of r.findings) {
+    for (const f of memberFindings(group)) {
+      const node = findingNode(r, f);
+      const text = findingText(f, group);
+      if (node) add(metadata, 'node', node, label('node', node), text);
+      if (f.parameter) add(metadata, 'tensor', f.parameter, label('tensor', f.parameter), text);
+      if (!node && !f.parameter) add(metadata, 'model', '', label('model', ''), text);
+    }
   }
   return { signature: 'netron:attachment', metadata, metrics };
 }

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { decodeModel } from '../../../src/core/onnx/decode';
-import { findModuleDefinitions, matchFrames, modulePathOf, nodeSourceFrames } from '../../../src/core/sourceMap';
+import type { AnalysisReport, Finding } from '../../../src/core/report/types';
+import { findModuleDefinitions, locateFindings, matchFrames, modulePathOf, nodeSourceFrames, type SourceMatch } from '../../../src/core/sourceMap';
 import { model, ROOT } from '../../helpers';
 
 const fixtureScript = path.join(ROOT, 'test', 'fixtures', 'make_fixtures.py');
@@ -49,5 +50,31 @@ describe('mapping nodes back to Python sources', () => {
     assert.equal(findModuleDefinitions('features.2', [seq])[0].line, 6);
     assert.equal(findModuleDefinitions('features.0', [seq])[0].what, 'features[0]');
     assert.deepEqual(findModuleDefinitions('nothing_here', [seq]), []);
+  });
+
+  it('places each member of a grouped finding by its own id, the group by its first member, and leaves out what it cannot place', () => {
+    const layer = (name: string, index: number) => ({ name, index, nodes: [name], parameters: [`w${index}`] });
+    const report = {
+      layers: [layer('/a/Gemm', 0), layer('/b/Gemm', 1), layer('/c/Gemm', 2), layer('/d/Gemm', 3)],
+      parameters: [{ name: 'w3', shape: [2, 2], layer: '/d/Gemm' }],
+      findings: [
+        {
+          id: 'contracting-layer:/a/Gemm../c/Gemm', rule: 'contracting-layer', severity: 'warning', layer: '/a/Gemm', message: 'group', why: 'why',
+          members: [{ id: 'contracting-layer:/a/Gemm', layer: '/a/Gemm', message: 'a' }, { id: 'contracting-layer:/b/Gemm', layer: '/b/Gemm', message: 'b' }, { id: 'contracting-layer:/c/Gemm', layer: '/c/Gemm', message: 'c' }],
+        },
+        { id: 'mis-scaled-init:w3', rule: 'mis-scaled-init', severity: 'info', parameter: 'w3', message: 'w3', why: 'why' },
+        { id: 'end-to-end-collapse', rule: 'end-to-end-collapse', severity: 'warning', message: 'whole model', why: 'why' },
+      ] satisfies Finding[],
+    } as unknown as AnalysisReport;
+    // one line per node, and none for /b/Gemm (a node the exporter did not trace, no module of that name)
+    const line: Record<string, number> = { '/a/Gemm': 10, '/c/Gemm': 30, '/d/Gemm': 40 };
+    const at = (node: string): SourceMatch | undefined => (line[node] ? { file: 'model.py', line: line[node], how: 'stack', what: node } : undefined);
+    const placed = locateFindings(report, at);
+    assert.deepEqual(Object.fromEntries([...placed].map(([id, m]) => [id, m.line])), {
+      'contracting-layer:/a/Gemm': 10,
+      'contracting-layer:/a/Gemm../c/Gemm': 10,
+      'contracting-layer:/c/Gemm': 30,
+      'mis-scaled-init:w3': 40,
+    });
   });
 });

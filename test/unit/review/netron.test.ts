@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { firstSentence, memberFindings } from '../../../src/core/diagnosis/group';
 import { decodeModel } from '../../../src/core/onnx/decode';
 import { reportNetron, type NetronAttachment, type NetronEntry } from '../../../src/core/report/netron';
 import type { AnalysisReport } from '../../../src/core/report/types';
@@ -66,9 +67,18 @@ describe('Netron attachment (analyze --format netron)', () => {
       assert.equal(lookup(a, 'metrics', 'value', l.inputTensors[0]).get('grad_norm'), sig4(l.gradient.inputNorm!));
     }
     for (const p of report.parameters) assert.equal(lookup(a, 'metrics', 'tensor', p.name).get('grad_norm'), sig4(p.gradNorm!), p.name);
-    // every finding is shown somewhere, with its severity, rule and fix
+    // every finding is shown somewhere, with its severity, rule and fix; a group's members each on its own
     const texts = a.metadata.map((e) => String(e.value));
-    for (const f of report.findings) assert.ok(texts.some((t) => t.startsWith(`${f.severity} [${f.rule}] ${f.message}`) && (!f.fix || t.includes(`Fix: ${f.fix}`))), `finding ${f.id} is missing`);
+    for (const f of report.findings.flatMap(memberFindings)) assert.ok(texts.some((t) => t.startsWith(`${f.severity} [${f.rule}] ${f.message}`) && (!f.fix || t.includes(`Fix: ${f.fix}`))), `finding ${f.id} is missing`);
+    // the 12 contracting layers are one finding: each member on its own layer's node, with the group it belongs to
+    const group = report.findings.find((f) => f.rule === 'contracting-layer')!;
+    assert.equal(group.members?.length, 12);
+    for (const m of group.members!) {
+      const node = report.layers.find((l) => l.name === m.layer)!.nodes[0];
+      const on = [...lookup(a, 'metadata', 'node', node).values()].map(String).filter((t) => t.startsWith('warning [contracting-layer]'));
+      assert.equal(on.length, 1, `${node}: ${on.join(' | ')}`);
+      assert.ok(on[0].startsWith(`warning [contracting-layer] ${m.message}`) && on[0].includes(`In the group: ${firstSentence(group.message)}`), on[0]);
+    }
     const first = lookup(a, 'metadata', 'node', report.layers[0].nodes[0]);
     assert.match(String(first.get('finding 1')), /^error \[vanishing-gradient\]/);
     assert.equal(lookup(a, 'metadata', 'model', '').get('verdict'), report.verdict!.headline);

@@ -1,14 +1,14 @@
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
-import { memberFindings, memberLabels } from '../../../src/core/diagnosis/group';
+import { memberLabels } from '../../../src/core/diagnosis/group';
 import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
 import { curvatureFigure, fmt, formatFigure, jacobianFigure, kindText, rankText, type JacobianFigureName } from '../../../src/core/report/figures';
-import type { AnalysisReport, Finding, LayerReport } from '../../../src/core/report/types';
+import type { AnalysisReport, Finding } from '../../../src/core/report/types';
 import { button, el, table } from '../dom';
 import { phaseBanner } from './phase';
 import { cellLabel, FlowChart, Heatmap, SpectrumChart } from './charts';
-import { findingsOf, flowSeries, heatmapCells, METRICS, scalePosition } from './metrics';
+import { findingsOf, flowSeries, heatmapCells, layerIndexOf, METRICS, scalePosition } from './metrics';
 import { cellColor, inkFor, isDark } from './palette';
 
 /** What the report can ask of its host (absent in a standalone HTML file). */
@@ -315,7 +315,7 @@ export class ReportView {
     this.parts.spectrumTable.replaceChildren(spectrum
       ? table(['from', 'to', 'mass', '± std. error'], spectrum.bins.map((b) => [fmt(b.from), fmt(b.to), fmt(b.mass), fmt(b.stderr)]), spectrum.kind === 'exact' ? 'Singular values (exact), per log-spaced bin' : 'Spectral density (stochastic Lanczos quadrature estimate), per log-spaced bin')
       : el('p', 'No spectrum for this layer.', 'muted'));
-    const fs = layerFindings(r, l);
+    const fs = findingsOf(r, l);
     const box = el('div', undefined, 'layer-findings');
     box.append(el('h3', fs.length ? `Findings (${fs.length})` : 'No findings on this layer'));
     for (const f of fs) box.append(this.findingItem(f, false));
@@ -370,7 +370,7 @@ export class ReportView {
     const r = this.report!;
     const item = el('li', undefined, `finding ${f.severity}`);
     item.dataset.rule = f.rule;
-    const layerIndex = r.layers.findIndex((l: LayerReport) => l.name === f.layer || (f.node !== undefined && l.nodes.includes(f.node)));
+    const layerIndex = layerIndexOf(r, f);
     const head = el(selectable && layerIndex >= 0 ? 'button' : 'span', undefined, 'finding-head');
     // a group is on its members (listed below it), not on its first layer alone
     const on = f.members ? `${f.members.length} ${memberLabels(f).noun}` : f.layer;
@@ -394,17 +394,14 @@ export class ReportView {
     const { noun, labels } = memberLabels(f);
     const list = el('ol', undefined, 'members');
     list.setAttribute('aria-label', `${f.members!.length} ${noun}`);
-    // laid out as a wrapped row of names (through the CSSOM, which the page's CSP allows)
-    Object.assign(list.style, { display: 'flex', flexWrap: 'wrap', gap: '2px 12px', listStyle: 'none', paddingLeft: '0', margin: '2px 0' });
     f.members!.forEach((m, i) => {
       const li = el('li', undefined, 'member');
       li.dataset.member = m.id;
       const figure = m.measured !== undefined ? ` ${formatFigure({ value: m.measured, kind: m.measuredKind ?? 'exact' })}` : '';
-      const layerIndex = r.layers.findIndex((l) => l.name === m.layer || (m.node !== undefined && l.nodes.includes(m.node)));
+      const layerIndex = layerIndexOf(r, m);
       const head = el(selectable && layerIndex >= 0 ? 'button' : 'span', undefined, 'member-head');
       head.append(el('span', labels[i], 'member-name'), el('span', figure, 'member-figure'));
       head.title = m.message;
-      Object.assign(head.style, { font: 'inherit', color: 'inherit', background: 'none', border: 'none', padding: '0', textAlign: 'left', cursor: layerIndex >= 0 && selectable ? 'pointer' : 'default' });
       if (selectable && layerIndex >= 0) {
         head.setAttribute('aria-label', `${labels[i]}${figure}: select the layer`);
         head.addEventListener('click', () => this.select(layerIndex));
@@ -416,15 +413,6 @@ export class ReportView {
     box.append(el('p', `${noun[0].toUpperCase()}${noun.slice(1)} (${f.members!.length}):`, 'members-label measure'), list);
     return box;
   }
-}
-
-/**
- * The findings on a layer, for its detail: those about it (its layer, node or weight), and of a
- * grouped finding the member on it, as a finding of its own (its figure, message and fix).
- */
-function layerFindings(r: AnalysisReport, l: LayerReport): Finding[] {
-  const on = (f: Finding) => f.layer === l.name || (f.node !== undefined && l.nodes.includes(f.node)) || (f.parameter !== undefined && l.parameters.includes(f.parameter));
-  return r.findings.flatMap((f) => (f.members ? memberFindings(f).filter(on) : findingsOf(r, l).includes(f) ? [f] : []));
 }
 
 /** A codicon (decorative: the text beside it says the same). */

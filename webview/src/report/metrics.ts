@@ -1,5 +1,6 @@
+import { memberFindings } from '../../../src/core/diagnosis/group';
 import { jacobianFigure, type JacobianFigureName } from '../../../src/core/report/figures';
-import type { AnalysisReport, Figure, FigureKind, Finding, LayerReport } from '../../../src/core/report/types';
+import type { AnalysisReport, Figure, FigureKind, Finding, FindingMember, LayerReport } from '../../../src/core/report/types';
 
 /**
  * How a metric is coloured: `gain` diverges on a log scale around the healthy value 1 (contracting
@@ -63,6 +64,7 @@ export interface Cell {
   kind?: FigureKind;
   /** Its error bar, where the metric has one (a measurement within it of 0 prints as '≤ error bar'). */
   error?: number;
+  /** The findings of the metric's rules that flag it: of a grouped finding, its member on this layer (as a finding of its own). */
   flagged: Finding[];
 }
 
@@ -94,12 +96,20 @@ export function heatmapCells(r: AnalysisReport): Cell[] {
     const finite = values.filter((x): x is number => x !== null && Number.isFinite(x) && x > 0).sort((a, b) => a - b);
     const median = finite.length ? finite[Math.floor(finite.length / 2)] : null;
     r.layers.forEach((l, li) => {
-      const flagged = r.findings.filter((f) => m.rules.includes(f.rule) && (f.layer === l.name || (f.range && inRange(r, l, f.range))));
+      const flagged = flagsOn(r, l, m.rules);
       const f = m.figure?.(l);
       cells.push({ layer: li, metric: mi, value: values[li], t: scalePosition(m.scale, values[li], median), kind: f?.kind, error: f?.error, flagged });
     });
   });
   return cells;
+}
+
+/**
+ * The findings of these rules that flag a layer: one on it or on a stretch through it, and of a
+ * group (whose layers need not be one stretch) the member on it.
+ */
+function flagsOn(r: AnalysisReport, l: LayerReport, rules: string[]): Finding[] {
+  return r.findings.filter((f) => rules.includes(f.rule)).flatMap(memberFindings).filter((f) => f.layer === l.name || (f.range && inRange(r, l, f.range)));
 }
 
 function inRange(r: AnalysisReport, l: LayerReport, range: [string, string]): boolean {
@@ -108,9 +118,23 @@ function inRange(r: AnalysisReport, l: LayerReport, range: [string, string]): bo
   return a >= 0 && b >= 0 && l.index >= r.layers[a].index && l.index <= r.layers[b].index;
 }
 
-/** The findings about a layer (by layer, node, parameter or depth range). */
+/** Whether a finding is about a layer: by its layer, node or weight. */
+function isOn(f: Finding, l: LayerReport): boolean {
+  return f.layer === l.name || (f.node !== undefined && l.nodes.includes(f.node)) || (f.parameter !== undefined && l.parameters.includes(f.parameter));
+}
+
+/**
+ * The findings about a layer, for its detail: those on it (by layer, node or weight), and of a
+ * grouped finding the member on it, as a finding of its own (its figure, message and fix). A
+ * finding about a stretch of layers is listed on its first.
+ */
 export function findingsOf(r: AnalysisReport, l: LayerReport): Finding[] {
-  return r.findings.filter((f) => f.layer === l.name || (f.node !== undefined && l.nodes.includes(f.node)) || (f.parameter !== undefined && l.parameters.includes(f.parameter)));
+  return r.findings.flatMap(memberFindings).filter((f) => isOn(f, l));
+}
+
+/** The index of the layer a finding (or a group's member) is on, by its layer or node; -1 when none. */
+export function layerIndexOf(r: AnalysisReport, f: Finding | FindingMember): number {
+  return r.layers.findIndex((l) => l.name === f.layer || (f.node !== undefined && l.nodes.includes(f.node)));
 }
 
 /** The gradient-flow series: the gradient norm at each layer's input in depth order, with gains and the running Lyapunov sum. */
