@@ -10,7 +10,7 @@ import { encodeModel } from '../core/onnx/encode';
 import type { Model } from '../core/onnx/types';
 import { validateGraph } from '../core/onnx/validate';
 import { renderOnnxText, type OutlineLayer } from '../core/report/onnxText';
-import { findingNode, locateNode, nodeSourceFrames, type SourceFrame, type SourceMatch } from '../core/sourceMap';
+import { locateFindings, locateNode, nodeSourceFrames, type SourceFrame, type SourceMatch } from '../core/sourceMap';
 import type { OutlineResult } from '../protocol/worker';
 import { compareReports, type ComparisonResult } from '../core/review/compare';
 import { resolveThresholds } from '../core/diagnosis/thresholds';
@@ -196,11 +196,6 @@ export function findingSources(modelPath: string, report: AnalysisReport, dir: s
   };
   walk(path.resolve(dir));
   const { frames } = outlineFile(modelPath);
-  const out = new Map<string, SourceMatch>();
-  for (const f of report.findings) {
-    const node = findingNode(report, f);
-    const match = node ? locateNode(node, frames, files)[0] : undefined;
-    if (match) out.set(f.id, { ...match, file: path.relative(process.cwd(), match.file).split(path.sep).join('/') });
-  }
-  return out;
+  const located = locateFindings(report, (node) => locateNode(node, frames, files)[0]);
+  return new Map([...located].map(([id, match]) => [id, { ...match, file: path.relative(process.cwd(), match.file).split(path.sep).join('/') }]));
 }

@@ -101,7 +101,7 @@ describe('SARIF 2.1.0 output', () => {
     }
   });
 
-  it('--sources places every member of a grouped finding on its Python line', { todo: 'src/runtime/engine.ts findingSources still places findings by their top-level id: it should go through locateFindings' }, () => {
+  it('--sources places every member of a grouped finding on its Python line', () => {
     const { dir, loopLine } = sourcesDir();
     const log = sarif('mlp_traced', dir, ['--sources', dir]);
     const json = spawnSync(process.execPath, [cli, 'analyze', model('mlp_traced'), '--format', 'json', '--curvature-iterations', '0'], { encoding: 'utf8' });
