@@ -60,7 +60,7 @@ function ql(d: Float64Array, e: Float64Array, n: number, V: Float64Array | undef
         if (++iter > 60) throw new Error('tridiagonal eigenvalues: QL did not converge');
         let g = d[l];
         let p = (d[l + 1] - g) / (2 * e[l]);
-        let r = Math.hypot(p, 1);
+        let r = pythag(p, 1);
         if (p < 0) r = -r;
         d[l] = e[l] / (p + r);
         d[l + 1] = e[l] * (p + r);
@@ -81,7 +81,7 @@ function ql(d: Float64Array, e: Float64Array, n: number, V: Float64Array | undef
           s2 = s;
           g = c * e[i];
           h = c * p;
-          r = Math.hypot(p, e[i]);
+          r = pythag(p, e[i]);
           e[i + 1] = s * r;
           s = e[i] / r;
           c = p / r;
@@ -104,4 +104,17 @@ function ql(d: Float64Array, e: Float64Array, n: number, V: Float64Array | undef
     d[l] += f;
     e[l] = 0;
   }
+}
+
+/** sqrt(a^2 + b^2) without overflow or destructive underflow (EISPACK's pythag): Math.hypot is several times slower in V8. */
+function pythag(a: number, b: number): number {
+  const x = Math.abs(a);
+  const y = Math.abs(b);
+  if (x > y) {
+    const r = y / x;
+    return x * Math.sqrt(1 + r * r);
+  }
+  if (y === 0) return x;
+  const r = x / y;
+  return y * Math.sqrt(1 + r * r);
 }

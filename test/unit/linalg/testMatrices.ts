@@ -33,3 +33,31 @@ export function withSingularValues(m: number, n: number, s: number[], seed: numb
   }
   return a;
 }
+
+/**
+ * Q diag(l) Q^T for Q a product of `reflectors` random Householder reflections: a dense symmetric
+ * matrix with eigenvalues l, made in O(reflectors n^2) (a random orthogonal Q would cost O(n^3)).
+ */
+export function withEigenvalues(l: number[], reflectors: number, seed: number): Float64Array {
+  const n = l.length;
+  const rng = new Rng(seed);
+  const a = new Float64Array(n * n);
+  l.forEach((x, i) => (a[i * n + i] = x));
+  const p = new Float64Array(n);
+  for (let r = 0; r < reflectors; r++) {
+    // H A H = A - u w^T - w u^T with w = 2 (A u - (u.A u) u), for H = I - 2 u u^T
+    const u = Float64Array.from({ length: n }, () => rng.normal());
+    const un = Math.hypot(...u);
+    for (let i = 0; i < n; i++) u[i] /= un;
+    let upu = 0;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += a[i * n + j] * u[j];
+      p[i] = s;
+      upu += u[i] * s;
+    }
+    for (let i = 0; i < n; i++) p[i] = 2 * (p[i] - upu * u[i]);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] -= u[i] * p[j] + p[i] * u[j];
+  }
+  return a;
+}
