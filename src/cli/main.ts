@@ -34,7 +34,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--inputs <files...>', 'sample input files (.npy, .npz, .json) instead of synthesized samples')
     .option('--samples <n>', 'number of synthesized samples', parsePositive, 1)
     .option('--seed <n>', 'seed for synthesized samples', parseInteger, 0)
-    .option('--dim <name=size|input:axis=size>', 'size of a symbolic input dimension, by its name or as input:axis (repeatable; reaches dimensions with no name)', parseDim)
+    .option('--dim <key=size>', 'size of a symbolic input dimension, by name (sequence=128) or as input:axis (x:1=512, for one with no name); repeatable', parseDim)
     .addOption(new Option('--distribution <d>', 'synthesized float inputs: normal N(0,1) or uniform U[0,1)').choices(['normal', 'uniform']).default('normal'))
     .option('--run-timeout <seconds>', 'time limit on each onnxruntime call; past it the process stops (0: none)', parseNonNegative, DEFAULT_RUN_TIMEOUT_SECONDS)
     .option('--no-progress', 'no progress bar on stderr');
