@@ -13,8 +13,8 @@ import { checkpoint, type WorkContext } from '../progress';
 import type { AnalysisReport } from '../report/types';
 import type { AnalyzeOptions } from './analyze';
 import { tridiagonalEigen } from '../linalg/tridiagonalEigen';
-import { dot, reorthogonalize } from '../linalg/lanczos';
-import { lossGradient, norm, resolvedLoss } from './gradientFlow';
+import { dot, reorthogonalize, type FloatVector } from '../linalg/lanczos';
+import { lossGradient, resolvedLoss } from './gradientFlow';
 
 /**
  * Step of the Hessian-vector differences, relative to ||theta||. Each coordinate moves by about
@@ -70,11 +70,10 @@ export async function estimateCurvature(
   // Differences of gradients are only meaningful where the gradient is smooth: across a ReLU kink
   // the gradient jumps, and a difference quotient then measures the jump, not the curvature.
   const kinks = [...new Set(spanNodes(model.graph, order, { sources: params, targets: [outName] }).filter((n) => NON_SMOOTH.has(n.opType)).map((n) => n.opType))];
-  const theta = new Map(params.map((p) => [p, tensorToFloat64(model.graph.initializers.get(p) as Tensor)]));
-  const sizes = params.map((p) => theta.get(p)?.length ?? 0);
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const flatTheta = concat(params.map((p) => theta.get(p) as Float64Array), total);
-  const h = HVP_RELATIVE_STEP * Math.max(norm(flatTheta), 1e-3);
+  // the parameters as fed: their own bytes where those are float32 or float64, read by reference
+  const theta = parameterFeeds(model, params);
+  const total = params.reduce((s, p) => s + theta[p].data.length, 0);
+  const h = HVP_RELATIVE_STEP * Math.max(Math.sqrt(params.reduce((s, p) => s + dot(theta[p].data as FloatVector, theta[p].data as FloatVector), 0)), 1e-3);
 
   // One forward session and one reverse session for every evaluation: the parameters become graph
   // inputs fed with the perturbed values (onnxruntime does not let a fed input override an
@@ -89,23 +88,11 @@ export async function estimateCurvature(
       inputs: [...model.graph.inputs, ...params.map((p) => ({ name: p, type: { kind: 'tensor' as const, elemType: model.graph.initializers.get(p)?.dataType ?? DataType.FLOAT, shape: model.graph.initializers.get(p)?.dims } }))],
     },
   };
-  const feedsAt = (flat: Float64Array): Record<string, NdArray> => {
-    const feeds: Record<string, NdArray> = {};
-    let off = 0;
-    params.forEach((p, i) => {
-      const t = model.graph.initializers.get(p) as Tensor;
-      const part = flat.subarray(off, off + sizes[i]);
-      feeds[p] = t.dataType === DataType.DOUBLE ? { dtype: 'float64', dims: t.dims, data: Float64Array.from(part) } : { dtype: 'float32', dims: t.dims, data: Float32Array.from(part) };
-      off += sizes[i];
-    });
-    return feeds;
-  };
-
   // Exact Hessian-vector products (forward-over-reverse) where every op of the reverse graph has a
   // forward rule; otherwise central differences of gradients, which need a smooth loss.
   let exactFailure: string;
   try {
-    const exact = await createExactHvp(paramModel, order, sample, feedsAt(flatTheta), params, outName, options, createRunner);
+    const exact = await createExactHvp(paramModel, order, sample, theta, params, outName, options, createRunner);
     try {
       return await lanczosTop(total, exact.hvp, undefined, options, ctx, 'exact Hessian-vector products (forward-over-reverse autodiff); error bar = Lanczos residual');
     } finally {
@@ -121,8 +108,22 @@ export async function estimateCurvature(
   const names = paramModel.graph.nodes.flatMap((n) => n.outputs).filter((o) => o.length > 0);
   const forwardRunner = await createRunner(paramModel, { executionProvider: options.executionProvider, extraOutputs: names });
   let derivatives: DerivativeRunner | undefined;
-  const gradientAt = async (flat: Float64Array): Promise<Float64Array> => {
-    const feeds: Record<string, NdArray> = { ...sample, ...feedsAt(flat) };
+  // the point theta + step v, written into buffers allocated once (the parameters' own types)
+  const point: Record<string, NdArray> = {};
+  for (const p of params) {
+    const t = theta[p];
+    point[p] = t.dtype === 'float64' ? { dtype: 'float64', dims: t.dims, data: new Float64Array(t.data.length) } : { dtype: 'float32', dims: t.dims, data: new Float32Array(t.data.length) };
+  }
+  /** The loss gradient at theta + step v, one array per parameter. */
+  const gradientAt = async (v: Float32Array, step: number): Promise<Float64Array[]> => {
+    let off = 0;
+    for (const p of params) {
+      const base = theta[p].data as FloatVector;
+      const x = point[p].data as FloatVector;
+      for (let i = 0; i < x.length; i++) x[i] = base[i] + step * v[off + i];
+      off += x.length;
+    }
+    const feeds: Record<string, NdArray> = { ...sample, ...point };
     const out = await forwardRunner.run(feeds);
     const forward = new ForwardPass(paramModel, new Map([...Object.entries(feeds), ...Object.entries(out)]));
     // A derivative model bakes in the finite-difference slopes of ops without a rule, taken at the
@@ -139,26 +140,32 @@ export async function estimateCurvature(
     // the same seed each time: 'ce' pseudo-labels must not change between the two gradients
     const loss = lossGradient(resolvedLoss(options), y, new Rng(options.samples.seed), options.labels);
     const g = await derivatives.vjp({ sources: params, targets: [outName] }, [[loss.gradient]]);
-    return concat(g.map((x) => x[0]), total);
+    return g.map((x) => x[0]);
   };
-  const along = (v: Float64Array, step: number) => {
-    const x = Float64Array.from(flatTheta);
-    axpy(x, step, v);
-    return x;
-  };
-  const fdHvp = async (v: Float64Array) => {
-    const plus = await gradientAt(along(v, h));
-    const minus = await gradientAt(along(v, -h));
-    for (let i = 0; i < plus.length; i++) plus[i] = (plus[i] - minus[i]) / (2 * h);
-    return plus;
+  const fdHvp = async (v: Float32Array, out: Float32Array) => {
+    let off = 0;
+    for (const part of await gradientAt(v, h)) {
+      out.set(part, off);
+      off += part.length;
+    }
+    off = 0;
+    for (const part of await gradientAt(v, -h)) {
+      for (let i = 0; i < part.length; i++) out[off + i] = (out[off + i] - part[i]) / (2 * h);
+      off += part.length;
+    }
   };
   // Richardson: the Rayleigh quotient at the Ritz vector y with steps h and 2h differ by about 3x the step-h error
-  const truncation = async (y: Float64Array) => {
-    const quotient = async (step: number) => {
-      const plus = await gradientAt(along(y, step));
-      const minus = await gradientAt(along(y, -step));
-      return (dot(plus, y) - dot(minus, y)) / (2 * step);
+  const truncation = async (y: Float32Array) => {
+    const along = async (step: number) => {
+      let s = 0;
+      let off = 0;
+      for (const part of await gradientAt(y, step)) {
+        s += dot(part, y.subarray(off, off + part.length));
+        off += part.length;
+      }
+      return s;
     };
+    const quotient = async (step: number) => ((await along(step)) - (await along(-step))) / (2 * step);
     return Math.abs((await quotient(h)) - (await quotient(2 * h))) / 3;
   };
   try {
@@ -175,8 +182,8 @@ const ESTIMATE_RESIDUAL = 0.05;
 
 async function lanczosTop(
   total: number,
-  hvp: (v: Float64Array) => Promise<Float64Array>,
-  truncation: ((ritzVector: Float64Array) => Promise<number>) | undefined,
+  hvp: (v: Float32Array, out: Float32Array) => Promise<void>,
+  truncation: ((ritzVector: Float32Array) => Promise<number>) | undefined,
   options: AnalyzeOptions,
   ctx: WorkContext | undefined,
   how: string,
@@ -185,43 +192,47 @@ async function lanczosTop(
   // lambda_max(H) far faster than power iteration, from the top. Only the top end is wanted, so
   // the three-term recurrence with local reorthogonalisation (against the last two vectors) does:
   // lost global orthogonality only adds copies of converged Ritz values (Paige), never moves the
-  // top one, and its residual bound still holds to working precision. Memory is two vectors of the parameters' size;
-  // the basis is kept only when the Ritz vector is needed (the finite-difference error estimate).
+  // top one, and its residual bound still holds to working precision. The vectors are float32, as
+  // the products are (onnxruntime computes them in the model's float32): their dot products and
+  // norms, and so T's entries, accumulate in float64. Memory is three vectors of the parameters'
+  // size, reused; the basis is kept only when the Ritz vector is needed (the finite-difference error estimate).
   const rng = new Rng(options.samples.seed + 17);
   const steps = Math.min(options.curvatureIterations, total);
-  const basis: Float64Array[] | undefined = truncation ? [] : undefined;
+  const basis: Float32Array[] | undefined = truncation ? [] : undefined;
   const alpha: number[] = [];
   const beta: number[] = [];
-  let q: Float64Array = Float64Array.from({ length: total }, () => rng.normal());
-  scale(q, 1 / norm(q));
-  let previous: Float64Array | undefined;
+  let q: Float32Array = new Float32Array(total);
+  for (let i = 0; i < total; i++) q[i] = rng.normal();
+  scale(q, 1 / Math.sqrt(dot(q, q)));
+  let previous: Float32Array | undefined;
+  let spare: Float32Array | undefined;
   let best: { lambda: number; residual: number; vector: Float64Array } = { lambda: 0, residual: Infinity, vector: new Float64Array(0) };
   let converged = false;
   for (let it = 0; it < steps; it++) {
     await checkpoint(ctx);
     ctx?.onProgress?.({ message: `Curvature: Lanczos step ${it + 1}/${steps}`, fraction: 0.97 + (0.03 * it) / steps });
     basis?.push(q);
-    const w = await hvp(q);
+    const w = spare ?? new Float32Array(total);
+    spare = undefined;
+    await hvp(q, w);
     alpha.push(dot(w, q));
     // the three-term recurrence w -= beta q_prev + alpha q, as Gram-Schmidt against the two (the
     // same coefficients in exact arithmetic), repeated when it cancelled much ("twice is enough")
     reorthogonalize(w, previous ? [previous, q] : [q]);
-    const bNext = norm(w);
+    const bNext = Math.sqrt(dot(w, w));
     best = topRitz(alpha, beta, bNext);
     converged = bNext === 0 || best.residual <= 1e-3 * Math.abs(best.lambda);
     if (converged) break;
     beta.push(bNext);
     scale(w, 1 / bNext);
+    // the vector two steps back is done with, unless the basis keeps it
+    if (!basis) spare = previous;
     previous = q;
     q = w;
   }
   const lambda = best.lambda;
   let truncationError = 0;
-  if (truncation && basis) {
-    const y = new Float64Array(total);
-    best.vector.forEach((c, i) => axpy(y, c, basis[i]));
-    truncationError = await truncation(y);
-  }
+  if (truncation && basis) truncationError = await truncation(combination(basis, best.vector, total));
   if (!Number.isFinite(lambda) || !Number.isFinite(best.residual)) {
     throw new DoctorError('runtime', 'the Hessian-vector products are not finite (NaN or Inf in the weights or activations)');
   }
@@ -250,21 +261,41 @@ function topRitz(alpha: number[], beta: number[], betaNext: number): { lambda: n
   return { lambda: values[0], residual: Math.abs(betaNext * vectors[(k - 1) * k]), vector: Float64Array.from({ length: k }, (_, i) => vectors[i * k]) };
 }
 
-function concat(parts: Float64Array[], total: number): Float64Array {
-  const out = new Float64Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
+/** sum_i c_i basis_i, accumulated in float64 element by element. */
+function combination(basis: Float32Array[], c: Float64Array, total: number): Float32Array {
+  const y = new Float32Array(total);
+  for (let e = 0; e < total; e++) {
+    let s = 0;
+    for (let i = 0; i < c.length; i++) s += c[i] * basis[i][e];
+    y[e] = s;
   }
-  return out;
+  return y;
 }
 
-function scale(v: Float64Array, s: number): void {
+/**
+ * Each parameter's values as a feed of its own type: a view of the initializer's bytes when they
+ * are float32 or float64 and aligned (nothing copied), a copy when unaligned, and float32 values
+ * for other float types.
+ */
+function parameterFeeds(model: Model, params: string[]): Record<string, NdArray> {
+  const feeds: Record<string, NdArray> = {};
+  for (const p of params) {
+    const t = model.graph.initializers.get(p) as Tensor;
+    const n = t.dims.reduce((a, b) => a * b, 1);
+    const width = t.dataType === DataType.FLOAT ? 4 : t.dataType === DataType.DOUBLE ? 8 : 0;
+    const raw = t.raw;
+    if (width > 0 && raw && raw.byteLength === n * width) {
+      const bytes = raw.byteOffset % width === 0 ? raw : new Uint8Array(raw);
+      feeds[p] = width === 4
+        ? { dtype: 'float32', dims: t.dims, data: new Float32Array(bytes.buffer, bytes.byteOffset, n) }
+        : { dtype: 'float64', dims: t.dims, data: new Float64Array(bytes.buffer, bytes.byteOffset, n) };
+    } else {
+      feeds[p] = { dtype: 'float32', dims: t.dims, data: Float32Array.from(tensorToFloat64(t)) };
+    }
+  }
+  return feeds;
+}
+
+function scale(v: Float32Array, s: number): void {
   for (let i = 0; i < v.length; i++) v[i] *= s;
-}
-
-/** y += a x */
-function axpy(y: Float64Array, a: number, x: Float64Array): void {
-  for (let i = 0; i < y.length; i++) y[i] += a * x[i];
 }
