@@ -13,7 +13,6 @@ import { checkpoint, type WorkContext } from '../progress';
 import type { AnalysisReport } from '../report/types';
 import type { AnalyzeOptions } from './analyze';
 import { tridiagonalEigen } from '../linalg/tridiagonalEigen';
-import { dot, reorthogonalize, type FloatVector } from '../linalg/lanczos';
 import { lossGradient, resolvedLoss } from './gradientFlow';
 
 /**
@@ -73,7 +72,7 @@ export async function estimateCurvature(
   // the parameters as fed: their own bytes where those are float32 or float64, read by reference
   const theta = parameterFeeds(model, params);
   const total = params.reduce((s, p) => s + theta[p].data.length, 0);
-  const h = HVP_RELATIVE_STEP * Math.max(Math.sqrt(params.reduce((s, p) => s + dot(theta[p].data as FloatVector, theta[p].data as FloatVector), 0)), 1e-3);
+  const h = HVP_RELATIVE_STEP * Math.max(Math.sqrt(params.reduce((s, p) => s + squaredNorm(theta[p].data as FloatVector), 0)), 1e-3);
 
   // One forward session and one reverse session for every evaluation: the parameters become graph
   // inputs fed with the perturbed values (onnxruntime does not let a fed input override an
@@ -160,7 +159,7 @@ export async function estimateCurvature(
       let s = 0;
       let off = 0;
       for (const part of await gradientAt(y, step)) {
-        s += dot(part, y.subarray(off, off + part.length));
+        for (let i = 0; i < part.length; i++) s += part[i] * y[off + i];
         off += part.length;
       }
       return s;
@@ -203,7 +202,7 @@ async function lanczosTop(
   const beta: number[] = [];
   let q: Float32Array = new Float32Array(total);
   for (let i = 0; i < total; i++) q[i] = rng.normal();
-  scale(q, 1 / Math.sqrt(dot(q, q)));
+  scale(q, 1 / Math.sqrt(squaredNorm(q)));
   let previous: Float32Array | undefined;
   let spare: Float32Array | undefined;
   let best: { lambda: number; residual: number; vector: Float64Array } = { lambda: 0, residual: Infinity, vector: new Float64Array(0) };
@@ -215,11 +214,12 @@ async function lanczosTop(
     const w = spare ?? new Float32Array(total);
     spare = undefined;
     await hvp(q, w);
-    alpha.push(dot(w, q));
-    // the three-term recurrence w -= beta q_prev + alpha q, as Gram-Schmidt against the two (the
+    // the three-term recurrence w -= alpha q + beta q_prev, as Gram-Schmidt against the two (the
     // same coefficients in exact arithmetic), repeated when it cancelled much ("twice is enough")
-    reorthogonalize(w, previous ? [previous, q] : [q]);
-    const bNext = Math.sqrt(dot(w, w));
+    const [wq, wp, ww] = project(w, q, previous);
+    alpha.push(wq);
+    const [rq, rp, rr] = subtract(w, wq, q, wp, previous);
+    const bNext = Math.sqrt(rr <= KEEP * KEEP * ww ? subtract(w, rq, q, rp, previous)[2] : rr);
     best = topRitz(alpha, beta, bNext);
     converged = bNext === 0 || best.residual <= 1e-3 * Math.abs(best.lambda);
     if (converged) break;
@@ -298,4 +298,63 @@ function parameterFeeds(model: Model, params: string[]): Record<string, NdArray>
 
 function scale(v: Float32Array, s: number): void {
   for (let i = 0; i < v.length; i++) v[i] *= s;
+}
+
+/** A vector of float32 or float64 values. */
+type FloatVector = Float32Array | Float64Array;
+
+function squaredNorm(v: FloatVector): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return s;
+}
+
+/** Kahan-Parlett/DGKS: a Gram-Schmidt pass that keeps more than this fraction of the norm left the vector orthogonal to working precision. */
+const KEEP = Math.SQRT1_2;
+
+/** [w.q, w.p, w.w] in one pass over the vectors, summed in float64 (w.p = 0 without p). */
+function project(w: Float32Array, q: Float32Array, p: Float32Array | undefined): [number, number, number] {
+  let wq = 0;
+  let wp = 0;
+  let ww = 0;
+  if (p) {
+    for (let i = 0; i < w.length; i++) {
+      const x = w[i];
+      wq += x * q[i];
+      wp += x * p[i];
+      ww += x * x;
+    }
+  } else {
+    for (let i = 0; i < w.length; i++) {
+      const x = w[i];
+      wq += x * q[i];
+      ww += x * x;
+    }
+  }
+  return [wq, wp, ww];
+}
+
+/** w -= a q + b p, and the new [w.q, w.p, w.w], in one pass (the classical Gram-Schmidt step against q and p). */
+function subtract(w: Float32Array, a: number, q: Float32Array, b: number, p: Float32Array | undefined): [number, number, number] {
+  let wq = 0;
+  let wp = 0;
+  let ww = 0;
+  if (p) {
+    for (let i = 0; i < w.length; i++) {
+      // the float32 value stored, as the next pass reads it
+      const y = Math.fround(w[i] - a * q[i] - b * p[i]);
+      w[i] = y;
+      wq += y * q[i];
+      wp += y * p[i];
+      ww += y * y;
+    }
+  } else {
+    for (let i = 0; i < w.length; i++) {
+      const y = Math.fround(w[i] - a * q[i]);
+      w[i] = y;
+      wq += y * q[i];
+      ww += y * y;
+    }
+  }
+  return [wq, wp, ww];
 }

@@ -28,11 +28,8 @@ function normalize(x: Float64Array): number {
   return n;
 }
 
-/** A dense vector: float64, or float32 where its values come from float32 products (the curvature's parameter-sized vectors). */
-export type FloatVector = Float32Array | Float64Array;
-
-/** The dot product x . y, accumulated in float64 (plain loops, four partial sums: these vectors can hold millions of parameters). */
-export function dot(x: FloatVector, y: FloatVector): number {
+/** The dot product x . y (plain loops, four partial sums: these vectors can hold millions of parameters). */
+export function dot(x: Float64Array, y: Float64Array): number {
   const n = x.length;
   let a = 0;
   let b = 0;
@@ -58,7 +55,7 @@ const KEEP = Math.SQRT1_2;
  * (the DGKS criterion; "twice is enough"), so the second sweep runs only when orthogonality was
  * being lost, as it is near converged Ritz vectors.
  */
-export function reorthogonalize(x: FloatVector, basis: readonly FloatVector[]): void {
+export function reorthogonalize(x: Float64Array, basis: Float64Array[]): void {
   if (basis.length === 0) return;
   let before = Math.sqrt(dot(x, x));
   for (let pass = 0; pass < 2; pass++) {
