@@ -121,7 +121,7 @@ export async function analyzeModel(
   const throughTime: Array<Array<{ node: string; norms: number[] }>> = [];
   const gram = await createOrtGram(createRunner, options.executionProvider);
   // the samples' steps fill the bar up to the curvature's 0.97; the first answer's looks and the conv norms of the first sample are more steps
-  const steps = (prepared.samples.length * (layers.length + 2) + layers.length + 1) / 0.97;
+  const steps = (prepared.samples.length * (layers.length + 2) + (ctx?.onPartial ? layers.length : 0) + 1) / 0.97;
   let step = 0;
   // The first answer (issue: a right-click tool answers in seconds): at the first sample, the forward
   // pass, the gradient flow and a first look at every layer, reported before the full probes refine it.
@@ -186,7 +186,8 @@ export async function analyzeModel(
       if (!(gradients instanceof Error)) throughTime.push(unrolledSteps.map((u) => ({ node: u.node, norms: u.hidden.map((h) => gradients.get(h) ?? 0) })));
       const jacobians: Array<JacobianFigures | Error> = [];
       current = { jacobians, gradients, endToEnd: new Error(REFINING), lossValue: loss?.value ?? null, firstLook: s === 0 ? firstLook : undefined };
-      if (s === 0) {
+      // the first look is for someone waiting on the first answer (the editor, the CLI); what-if and compare wait for the final reports
+      if (s === 0 && ctx?.onPartial) {
         const lookRng = new Rng(options.samples.seed * 7919 + FIRST_LOOK_STREAM);
         for (const layer of layers) {
           await checkpoint(ctx);
