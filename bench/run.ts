@@ -2,9 +2,8 @@
  * `npm run bench`: analyses the fixture models and the benchmark models (MLPs of depth 10 to 80,
  * torchvision's resnet18 at 224x224; with --real, torchvision architectures at 64x64 and small
  * pre-norm transformers exported by bench/export_models.py) and prints wall time, time to the first
- * answer, onnxruntime runs and sessions, peak memory beside the analysis's estimate, the FLOPs of
- * its runs and the floor they set at onnxruntime's forward-pass rate (bench/measure.ts), each model
- * measured in a process of its own;
+ * answer, onnxruntime runs and sessions, and peak memory beside the analysis's estimate, each
+ * model measured in a process of its own;
  * where Debian's python3-torch is installed, bench/torch_bench.py exports the benchmark models and
  * times a PyTorch autograd analysis that computes the same figures the same way, and the ratio is
  * printed beside ours.
@@ -26,8 +25,6 @@ interface Row {
   sessions: number;
   peakMiB: number;
   estimateMiB?: number;
-  gflops: number;
-  floorSeconds: number;
   torchSeconds?: number;
 }
 
@@ -39,10 +36,10 @@ function measure(model: string, file: string, inputs?: string): Row {
 }
 
 function print(rows: Row[]): void {
-  const head = ['model', 'layers', 'ours (s)', 'first answer (s)', 'ORT runs', 'sessions', 'peak MiB', 'estimate MiB', 'GFLOP', 'floor (s)', 'x floor', 'PyTorch (s)', 'speed-up'];
+  const head = ['model', 'layers', 'ours (s)', 'first answer (s)', 'ORT runs', 'sessions', 'peak MiB', 'estimate MiB', 'PyTorch (s)', 'speed-up'];
   const lines = rows.map((r) => [
     r.model, String(r.layers), r.seconds.toFixed(2), r.firstAnswerSeconds.toFixed(2), String(r.runs), String(r.sessions), r.peakMiB.toFixed(0),
-    r.estimateMiB !== undefined ? String(r.estimateMiB) : '—', r.gflops.toFixed(1), r.floorSeconds.toFixed(2), `${(r.seconds / r.floorSeconds).toFixed(1)}x`,
+    r.estimateMiB !== undefined ? String(r.estimateMiB) : '—',
     r.torchSeconds !== undefined ? r.torchSeconds.toFixed(2) : '—', r.torchSeconds !== undefined ? `${(r.torchSeconds / r.seconds).toFixed(2)}x` : '—',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
