@@ -11,7 +11,7 @@ import { tensorToFloat64 } from '../onnx/tensorData';
 import { DataType, defaultOpset, getAttribute, type Model } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory } from '../ports';
 import { cancellableRunners, checkpoint, type WorkContext } from '../progress';
-import { hasRecurrent, unrollRecurrent, type UnrolledSteps } from '../autodiff/unroll';
+import { hasRecurrent, RECURRENT_OPS, unrollRecurrent, type UnrolledSteps } from '../autodiff/unroll';
 import { validateGraph } from '../onnx/validate';
 import { REPORT_SCHEMA_MINOR, REPORT_SCHEMA_VERSION, type AnalysisReport, type LayerReport, type ParameterReport } from '../report/types';
 import { diagnose, type DiagnosisOptions } from '../diagnosis/diagnose';
@@ -119,6 +119,9 @@ export async function analyzeModel(
   let resolved: Loss | undefined;
   const producer = graph.nodes.find((n) => n.outputs.includes(outName))?.opType;
   const throughTime: Array<Array<{ node: string; norms: number[] }>> = [];
+  /** Each recurrent node, unrolled through time or why not (README "Recurrent networks"). */
+  const recurrent: NonNullable<AnalysisReport['run']['recurrent']> = [];
+  const opTypeOf = (name: string) => graph.nodes.find((n) => n.name === name)?.opType ?? 'recurrent';
   const gram = await createOrtGram(createRunner, options.executionProvider);
   // the samples' steps fill the bar up to the curvature's 0.97; the first answer's looks and the conv norms of the first sample are more steps
   const steps = (prepared.samples.length * (layers.length + 2) + (ctx?.onPartial ? layers.length : 0) + 1) / 0.97;
@@ -133,7 +136,7 @@ export async function analyzeModel(
     const done = current ? [...results, current] : results;
     return buildReport({
       source, model, opset, summary, layers, parameters, prepared, options, executionProvider, resolved, estimatedOps, flat, nonFinite,
-      numerics, saturation, throughTime, results: done, t0, phase, firstAnswerMs, memory, runsTotal: runsTotal + (currentRunner?.runs ?? 0),
+      numerics, saturation, throughTime, recurrent, results: done, t0, phase, firstAnswerMs, memory, runsTotal: runsTotal + (currentRunner?.runs ?? 0),
       curvature: curvature ?? { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'the curvature comes after the layer probes, which the analysis had not finished' },
     }, versions);
   };
@@ -167,8 +170,14 @@ export async function analyzeModel(
         forward = await ForwardPass.run(unrolled.model, sample, createRunner, options.executionProvider);
         unrolledSteps = unrolled.steps;
         if (s === 0) curvatureModel = { model: unrolled.model, order };
+        if (s === 0) recurrent.push(...unrolled.steps.map((u) => ({ node: u.node, opType: opTypeOf(u.node), unrolled: true, how: `unrolled into its ${u.hidden.length} steps (time is depth)` })));
       } catch (e) {
-        asError(e);
+        // analysed as it is: say so, since every figure through it changes meaning
+        if (s === 0) {
+          for (const n of graph.nodes.filter((x) => RECURRENT_OPS.has(x.opType))) {
+            recurrent.push({ node: n.name, opType: n.opType, unrolled: false, how: `not unrolled: ${errorMessage(asError(e))}; figures through it are finite-difference estimates where it is small enough, and the gradient flow stops at it` });
+          }
+        }
       }
     }
     const runner = new DerivativeRunner(forward, order, opset, createRunner, options.executionProvider);
@@ -269,6 +278,7 @@ interface ReportState {
   numerics: NumericsTracker;
   saturation: SaturationTracker;
   throughTime: Array<Array<{ node: string; norms: number[] }>>;
+  recurrent: NonNullable<AnalysisReport['run']['recurrent']>;
   results: SampleResult[];
   curvature: AnalysisReport['curvature'];
   t0: number;
@@ -332,6 +342,7 @@ function buildReport(st: ReportState, versions: { ort: string; tool: string }): 
       derivativeRuns: st.runsTotal,
       exactMaxDim: EXACT_MAX_DIM,
       finiteDifferenceSlopes: st.estimatedOps.size ? [...st.estimatedOps] : undefined,
+      recurrent: st.recurrent.length ? st.recurrent : undefined,
       controlFlow: st.flat.controlFlow.length ? st.flat.controlFlow.map(({ node, opType, how, inlined }) => ({ node, opType, how, inlined })) : undefined,
     },
     layers: layerReports,

@@ -221,9 +221,11 @@ export async function probeJacobian(
     const figures = await probeWithRules(runner, span, shapeOf, rng, gram, exactMaxDim, limits);
     const estimated = runner.estimatesOf(span);
     if (estimated.length === 0) return figures;
-    // elementwise ops without a rule entered as finite-difference slopes: widen the error bars by
-    // their relative error (a relative change of the slopes changes every singular value by at most that)
-    const rel = runner.slopeError();
+    // ops without a rule entered as finite-difference slopes (or local Jacobians): widen the error bars
+    // by the largest relative error of this span's own estimates. A first-order estimate, not a bound:
+    // J = B D A with D off by a relative e moves J by about e * ||J|| when D stands at an end of the
+    // product (B or A the identity), and by up to e * ||B|| ||D|| ||A|| when it stands in the middle.
+    const rel = runner.slopeError(span);
     return {
       ...figures,
       kinds: estimatesOf(figures.kinds),
@@ -232,7 +234,7 @@ export async function probeJacobian(
         sigmaMin: figures.errors.sigmaMin + rel * figures.sigmaMax,
         rmsGain: figures.errors.rmsGain + rel * figures.rmsGain,
       },
-      note: `estimate: the derivatives of ${estimated.join(', ')} (no rule) are finite-difference estimates`,
+      note: `estimate: the derivatives of ${estimated.join(', ')} (no rule) are finite-difference estimates; the error bars add their relative error ${rel.toPrecision(2)} times each figure (first order)`,
     };
   } catch (e) {
     if (!(e instanceof UnsupportedDerivative)) throw e;

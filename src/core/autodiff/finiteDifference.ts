@@ -179,15 +179,18 @@ export interface EstimatedJacobian {
  * at their sample values: n pairs of runs of the node alone at steps h and 2h (Richardson error).
  */
 export async function nodeJacobian(node: Node, forward: ForwardPass, createRunner: RunnerFactory, ep: ExecutionProviderPreference): Promise<EstimatedJacobian> {
-  const inputs = node.inputs.filter(Boolean);
+  // weights stay initializers; a tensor read twice (an LSTM's initial h and c from one ConstantOfShape) is one input
+  const weights = forward.model.graph.initializers;
   const xName = node.inputs[0];
+  const inputs = [...new Set(node.inputs.filter((t) => t && (t === xName || !weights.has(t))))];
   const x = forward.values.get(xName);
   const yName = node.outputs[0];
   if (!x || (x.dtype !== 'float32' && x.dtype !== 'float64')) throw new DoctorError('runtime', `no float value for '${xName}'`);
   const single: Model = {
     ...forward.model,
     graph: {
-      name: 'node', nodes: [{ ...node, outputs: [yName] }], initializers: new Map(), valueInfo: [], metadata: {}, passthrough: {},
+      name: 'node', nodes: [{ ...node, outputs: [yName] }], valueInfo: [], metadata: {}, passthrough: {},
+      initializers: new Map(node.inputs.filter((t) => t !== xName && weights.has(t)).map((t) => [t, weights.get(t) as Tensor])),
       inputs: inputs.map((name) => ({ name, type: { kind: 'tensor' as const, elemType: forward.dtype(name) ?? 1, shape: forward.shape(name) } })),
       outputs: [{ name: yName }],
     },

@@ -107,11 +107,16 @@ export class DerivativeRunner {
     return this.spanEstimates.get(JSON.stringify([span.sources, span.targets])) ?? [];
   }
 
-  /** The largest relative error of the finite-difference slopes used so far (0 when none). */
-  slopeError(): number {
+  /**
+   * The largest relative error of the finite-difference slopes and local Jacobians that enter
+   * `span`'s derivatives (0 when none): the span's own, not the largest of the whole pass.
+   */
+  slopeError(span: Span): number {
     let e = 0;
-    for (const s of this.forward.slopes.values()) e = Math.max(e, s.relativeError);
-    for (const j of this.forward.localJacobians.values()) e = Math.max(e, j.relativeError);
+    for (const node of spanNodes(this.forward.model.graph, this.order, span)) {
+      const estimate = this.forward.slopes.get(node.outputs[0]) ?? this.forward.localJacobians.get(node.outputs[0]);
+      if (estimate && !REGISTRY.has(node.opType)) e = Math.max(e, estimate.relativeError);
+    }
     return e;
   }
 

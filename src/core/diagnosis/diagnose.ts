@@ -32,10 +32,13 @@ export function verdictOf(findings: Finding[]): Verdict {
   for (const f of findings) counts[f.severity]++;
   const status = counts.error ? 'pathological' : counts.warning ? 'at-risk' : 'healthy';
   const top = findings.find((f) => f.severity !== 'info');
+  const incomplete = findings.find((f) => f.rule === 'incomplete-analysis');
   const label = { healthy: 'Healthy', 'at-risk': 'At risk', pathological: 'Pathological' }[status];
   return {
     status,
-    headline: top ? `${label}: ${firstSentence(top.message)}` : `${label}: no gradient pathology found at these samples.`,
+    headline: top ? `${label}: ${firstSentence(top.message)}`
+      : incomplete ? `${label} as far as measured: ${firstSentence(incomplete.message)}`
+      : `${label}: no gradient pathology found at these samples.`,
     top: top?.id,
     counts,
   };

@@ -1,5 +1,6 @@
 import type { Rule } from './rule';
 import { degenerateBatchNorm, missingNormalization, plainDeepStack } from './rules/architecture';
+import { incompleteAnalysis } from './rules/coverage';
 import { endToEndCollapse, endToEndExplosion, lyapunovExponent } from './rules/endToEnd';
 import { explodingGradient, vanishingGradient } from './rules/gradientFlow';
 import { heavyTailedWeights, misScaledInit } from './rules/initialisation';
@@ -33,4 +34,5 @@ export const RULES: readonly Rule[] = [
   plainDeepStack,
   missingNormalization,
   degenerateBatchNorm,
+  incompleteAnalysis,
 ];

@@ -18,6 +18,7 @@ export function formatReportTable(r: AnalysisReport): string {
   lines.push(`Samples    ${run.samples} ${run.sampleSource}, seed ${run.seed} · loss ${run.loss}${run.lossReduction ? ` (${run.lossReduction})` : ''}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''} · granularity ${run.granularity} · ${(run.durationMs / 1000).toFixed(2)} s, ${run.derivativeRuns} derivative runs`);
   if (run.lossNote) lines.push(`Loss       ${run.lossNote}`);
   for (const note of new Set(run.sampleInputs.flatMap((s) => (s.note ? [s.note] : [])))) lines.push(`Sizes      ${note}`);
+  for (const r of run.recurrent?.filter((x) => !x.unrolled) ?? []) lines.push(`Recurrent  ${r.opType} ${r.node}: ${r.how}`);
   if (run.controlFlow) lines.push(`Control    ${run.controlFlow.map((c) => `${c.opType} ${c.node}: ${c.how}`).join('; ')} (at the first sample; the figures follow it)`);
   lines.push('');
   const header = ['#', 'layer', 'ops', 'σmax', 'σmin', 'rms gain', 'κ', 'method', '‖∂L/∂in‖', '‖∂L/∂out‖', 'Σ log gain'];

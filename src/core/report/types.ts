@@ -6,7 +6,7 @@
 /** Bumped on any breaking change of the paths in the report contract. */
 export const REPORT_SCHEMA_VERSION = 1;
 /** Bumped when fields are added and the existing paths keep their meaning (1: the figures' kinds, ranks; 2: grouped findings' members). */
-export const REPORT_SCHEMA_MINOR = 2;
+export const REPORT_SCHEMA_MINOR = 3;
 
 /**
  * What a figure is: `exact` (computed to rounding, its error bar is float32's), `estimate` (within
@@ -261,6 +261,8 @@ export interface AnalysisReport {
     finiteDifferenceSlopes?: string[];
     /** If, Loop and Scan nodes: the branch taken or iterations run at the first sample (analysed as such), or why one was left as it is. */
     controlFlow?: Array<{ node: string; opType: string; how: string; inlined: boolean }>;
+    /** LSTM, GRU and RNN nodes: unrolled through time (and into how many steps), or why one was analysed as it is. */
+    recurrent?: Array<{ node: string; opType: string; how: string; unrolled: boolean }>;
   };
   layers: LayerReport[];
   parameters: ParameterReport[];

@@ -219,6 +219,61 @@ describe('analyzeModel', () => {
     assertValid(r);
   });
 
+  it('says when a recurrent node cannot be unrolled, and estimates its layer by finite differences instead of failing', async () => {
+    // clip is an LSTM attribute the unroller does not handle; at clip 50 the LSTM computes the same as without it
+    const clipped = variant('lstm', (m) => {
+      const lstm = m.graph.nodes.find((n) => n.opType === 'LSTM');
+      if (!lstm) throw new Error('fixture changed');
+      lstm.attributes.push({ name: 'clip', type: 'float', value: 50 });
+    });
+    const r = await analyzeFile(clipped, quick);
+    assert.equal(r.run.recurrent?.length, 1);
+    assert.equal(r.run.recurrent?.[0].unrolled, false);
+    assert.match(r.run.recurrent?.[0].how ?? '', /not unrolled: .*clipping.*gradient flow stops at it/);
+    const truth = await analyzeFile(model('lstm'), quick);
+    assert.deepEqual(truth.run.recurrent?.map((x) => x.unrolled), [true]);
+    const [got, want] = [r.layers[0].jacobian, truth.layers[0].jacobian];
+    assert.equal(got.kinds?.sigmaMax, 'estimate');
+    assert.match(got.note ?? '', /LSTM \(no rule\) are finite-difference estimates/);
+    for (const k of ['sigmaMax', 'rmsGain'] as const) {
+      assert.ok(Math.abs((got[k] ?? NaN) - (want[k] ?? NaN)) <= (got.errors?.[k] ?? 0) + (want.errors?.[k] ?? 0) + 1e-6, `${k}: ${got[k]} ± ${got.errors?.[k]} vs unrolled ${want[k]}`);
+    }
+    assertValid(r);
+  });
+
+  it('widens a layer\'s error bars by its own estimated slopes\' error, not the largest of the whole pass', async () => {
+    // two layers through operators without a rule, with different Richardson errors
+    const both = variant('mlp_sigmoid', (m) => {
+      replaceNode(m, '/Sigmoid_1', (x, y) => [op('/Sigmoid_1', 'Softsign', [x], [y])]);
+      replaceNode(m, '/Sigmoid_5', (x, y) => [op('/Sigmoid_5', 'LpNormalization', [x], [y], [{ name: 'axis', type: 'int', value: 1 }, { name: 'p', type: 'int', value: 2 }])]);
+    });
+    const loaded = loadModelFile(both);
+    const sample = prepareSamples(loaded.model, { ...DEFAULT_SAMPLE_OPTIONS }).samples[0];
+    const forward = await ForwardPass.run(loaded.model, sample, createOrtRunner, 'cpu');
+    const runner = new DerivativeRunner(forward, loaded.order, 17, createOrtRunner, 'cpu');
+    const spanOf = (node: string) => {
+      const n = loaded.model.graph.nodes.find((x) => x.name === node);
+      if (!n) throw new Error('fixture changed');
+      return { sources: [n.inputs[0]], targets: [n.outputs[0]] };
+    };
+    try {
+      const [softsign, lp] = [spanOf('/Sigmoid_1'), spanOf('/Sigmoid_5')];
+      const a = await probeJacobian(runner, softsign, (t) => forward.shape(t) ?? [], new Rng(0));
+      const b = await probeJacobian(runner, lp, (t) => forward.shape(t) ?? [], new Rng(0));
+      const own = [forward.slopes.get(softsign.targets[0])?.relativeError, forward.localJacobians.get(lp.targets[0])?.relativeError];
+      assert.ok(own[0] !== undefined && own[1] !== undefined && own[0] !== own[1], `two different estimates: ${own}`);
+      assert.equal(runner.slopeError(softsign), own[0]);
+      assert.equal(runner.slopeError(lp), own[1]);
+      assert.equal(runner.slopeError({ sources: [softsign.sources[0]], targets: [lp.targets[0]] }), Math.max(own[0] ?? 0, own[1] ?? 0));
+      // each layer's note states its own error, and the error bar adds it times sigma_max
+      assert.match(a.note ?? '', new RegExp(`relative error ${(own[0] ?? 0).toPrecision(2).replace('.', '\\.')}`));
+      assert.match(b.note ?? '', new RegExp(`relative error ${(own[1] ?? 0).toPrecision(2).replace('.', '\\.')}`));
+      assert.ok(a.errors.sigmaMax >= (own[0] ?? 0) * a.sigmaMax);
+    } finally {
+      await runner.dispose();
+    }
+  });
+
   it('falls back to finite differences for a whole layer when an op without a rule mixes several varying inputs', async () => {
     // y = PRelu(x, sigmoid(x)): PRelu has no rule, and both of its inputs vary with the layer input
     const withPrelu = variant('mlp_sigmoid', (m) => replaceNode(m, '/Sigmoid_1', (x, y) => [op('s', 'Sigmoid', [x], ['s_out']), op('/Sigmoid_1', 'PRelu', [x, 's_out'], [y])]));
