@@ -45,6 +45,7 @@ function addAnalysisOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--loss <loss>', 'scalar loss for the gradient flow: auto (ce for class scores, nll for probabilities, else sum), sum, mse (half squared norm), ce (softmax cross-entropy) or nll (negative log-likelihood of probabilities)').choices(['auto', 'sum', 'mse', 'ce', 'nll']).default('auto'))
     .addOption(new Option('--loss-reduction <reduction>', 'combine the per-prediction losses by their mean (as PyTorch does; learning rates are quoted for it) or sum').choices(['mean', 'sum']).default('mean'))
+    .addOption(new Option('--batchnorm <mode>', 'BatchNorm semantics: batch statistics of 16 samples as in training (folded BatchNorm re-inserted), the model\'s running statistics, or auto (batch when exported at initialisation)').choices(['auto', 'batch', 'running']).default('auto'))
     .option('--labels <file>', 'class labels for --loss ce: a JSON array of integers, one per prediction')
     .addOption(new Option('--granularity <g>', 'layers: each parameterized op, op + its bias/norm/activation, or module').choices(['op', 'layer', 'module']).default('layer'))
     .option('--momentum <beta>', 'heavy-ball momentum for the stable learning-rate bound', parseFloat, 0.9)
@@ -204,6 +205,7 @@ function analysisOptions(flags: RunFlags & AnalyzeCliFlags): Partial<EngineOptio
     ...engineOptions(flags),
     loss: flags.loss,
     lossReduction: flags.lossReduction,
+    batchNorm: flags.batchnorm,
     labels: flags.labels ? readLabelsFile(flags.labels) : undefined,
     granularity: flags.granularity,
     momentum: flags.momentum,
@@ -221,6 +223,7 @@ interface AnalyzeCliFlags {
   progress: boolean;
   loss: 'auto' | 'sum' | 'mse' | 'ce' | 'nll';
   lossReduction: 'mean' | 'sum';
+  batchnorm: 'auto' | 'batch' | 'running';
   labels?: string;
   granularity: 'op' | 'layer' | 'module';
   momentum: number;

@@ -35,6 +35,7 @@ export function readRunOptions(model: vscode.Uri): EngineOptions & Partial<Analy
     ...readEngineOptions(model),
     loss: c.get<AnalysisFlags['loss']>('loss', 'auto'),
     lossReduction: c.get<'mean' | 'sum'>('lossReduction', 'mean'),
+    batchNorm: c.get<'auto' | 'batch' | 'running'>('batchNorm', 'auto'),
     granularity: c.get<'op' | 'layer' | 'module'>('granularity', 'layer'),
     momentum: c.get<number>('momentum', 0.9),
     curvatureIterations: c.get<number>('curvatureIterations', 20),

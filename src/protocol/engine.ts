@@ -22,6 +22,8 @@ export interface AnalysisFlags {
   loss: 'auto' | 'sum' | 'mse' | 'ce' | 'nll';
   /** Mean (default) or sum of the per-prediction losses. */
   lossReduction?: 'mean' | 'sum';
+  /** BatchNorm with batch statistics (as in training), the model's running statistics, or auto (README "BatchNorm at initialisation"). */
+  batchNorm?: 'auto' | 'batch' | 'running';
   labels?: number[];
   granularity: 'op' | 'layer' | 'module';
   momentum: number;

@@ -140,6 +140,7 @@ function analyzeOptionsOf(options: Partial<EngineOptions> & Partial<AnalysisFlag
     samples,
     ...(options.loss ? { loss: options.loss } : {}),
     ...(options.lossReduction ? { lossReduction: options.lossReduction } : {}),
+    ...(options.batchNorm ? { batchNorm: options.batchNorm } : {}),
     ...(options.labels ? { labels: options.labels } : {}),
     ...(options.granularity ? { granularity: options.granularity } : {}),
     ...(options.momentum !== undefined ? { momentum: options.momentum } : {}),

@@ -22,6 +22,7 @@ import { createOrtGram } from './gram';
 import { DEFAULT_MEMORY_BUDGET_MB, planForBudget, type MemoryPlan, type ProbeLimits } from './memory';
 import { resolveInputs } from '../inputs/signature';
 import { flattenForAnalysis } from './flatten';
+import { prepareBatchNorm, type BatchNormMode, type BatchNormOutcome } from './batchNorm';
 import { findLayers, type Granularity, type Layer } from './layers';
 import { NumericsTracker } from './numerics';
 import { SaturationTracker } from './saturation';
@@ -43,6 +44,8 @@ export interface AnalyzeOptions {
   curvatureIterations: number;
   /** Threshold overrides and training facts for the diagnosis rules. */
   diagnosis?: DiagnosisOptions;
+  /** BatchNorm with batch statistics (as in training), running statistics, or `auto`: batch when the model was exported at initialisation. */
+  batchNorm?: BatchNormMode;
   /** The memory the analysis may use, in MiB (default DEFAULT_MEMORY_BUDGET_MB): it lowers what it can to fit, or refuses. */
   memoryBudgetMB?: number;
 }
@@ -51,6 +54,7 @@ export interface AnalyzeOptions {
 export const DEFAULT_ANALYZE_OPTIONS: Omit<AnalyzeOptions, 'executionProvider' | 'samples'> = {
   loss: 'auto',
   lossReduction: 'mean',
+  batchNorm: 'auto',
   granularity: 'layer',
   momentum: 0.9,
   curvatureIterations: 20,
@@ -96,8 +100,11 @@ export async function analyzeModel(
   const limits = { probeBatchElements: memory.probeBatchElements, exactMaxEntries: memory.exactMaxEntries };
   // If, Loop and Scan as they run at the first sample, and weights stored as Constant nodes, become the model's own layers and parameters
   const flat = await flattenForAnalysis(source.model, source.order, prepared.samples[0], createRunner, options.executionProvider);
-  const model = flat.model;
-  const modelOrder = flat.order;
+  // BatchNorm as it acts in training when the model was exported at initialisation (README "BatchNorm at initialisation")
+  progress('BatchNorm: batch statistics', 0);
+  const bn = await prepareBatchNorm(flat.model, flat.order, options.batchNorm ?? 'auto', prepared, options.samples, createRunner, options.executionProvider);
+  const model = bn.model;
+  const modelOrder = bn.order;
   const graph = model.graph;
   const opset = defaultOpset(model);
   const summary = summarizeModel(model, source.externalDataFiles);
@@ -135,7 +142,7 @@ export async function analyzeModel(
   const reportAt = (phase?: 'first-answer' | 'refining', curvature?: AnalysisReport['curvature']): AnalysisReport => {
     const done = current ? [...results, current] : results;
     return buildReport({
-      source, model, opset, summary, layers, parameters, prepared, options, executionProvider, resolved, estimatedOps, flat, nonFinite,
+      source, model, opset, summary, layers, parameters, prepared, options, executionProvider, resolved, estimatedOps, flat, nonFinite, batchNorm: bn.batchNorm,
       numerics, saturation, throughTime, recurrent, results: done, t0, phase, firstAnswerMs, memory, runsTotal: runsTotal + (currentRunner?.runs ?? 0),
       curvature: curvature ?? { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'the curvature comes after the layer probes, which the analysis had not finished' },
     }, versions);
@@ -274,6 +281,7 @@ interface ReportState {
   runsTotal: number;
   estimatedOps: Set<string>;
   flat: Awaited<ReturnType<typeof flattenForAnalysis>>;
+  batchNorm?: BatchNormOutcome;
   nonFinite: AnalysisReport['nonFinite'];
   numerics: NumericsTracker;
   saturation: SaturationTracker;
@@ -343,6 +351,7 @@ function buildReport(st: ReportState, versions: { ort: string; tool: string }): 
       exactMaxDim: EXACT_MAX_DIM,
       finiteDifferenceSlopes: st.estimatedOps.size ? [...st.estimatedOps] : undefined,
       recurrent: st.recurrent.length ? st.recurrent : undefined,
+      batchNorm: st.batchNorm,
       controlFlow: st.flat.controlFlow.length ? st.flat.controlFlow.map(({ node, opType, how, inlined }) => ({ node, opType, how, inlined })) : undefined,
     },
     layers: layerReports,

@@ -261,6 +261,24 @@ export interface AnalysisReport {
     finiteDifferenceSlopes?: string[];
     /** If, Loop and Scan nodes: the branch taken or iterations run at the first sample (analysed as such), or why one was left as it is. */
     controlFlow?: Array<{ node: string; opType: string; how: string; inlined: boolean }>;
+    /**
+     * BatchNorm as analysed (README "BatchNorm at initialisation"; schema 1.4): `batch` statistics of
+     * a batch of `batchSize` samples frozen into the nodes (as in training, the Jacobians holding them
+     * constant), or the `running` ones stored in the model; what was detected: BatchNorm nodes with
+     * default or trained running statistics, convolutions with a BatchNorm folded in by the exporter
+     * (re-inserted in batch mode), Dropout nodes (run as the identity). Absent when the model has none.
+     */
+    batchNorm?: {
+      requested: 'auto' | 'batch' | 'running';
+      mode: 'batch' | 'running';
+      reason: string;
+      defaultStatistics: string[];
+      trainedStatistics: string[];
+      folded: Array<{ node: string; weight: string; bias: string; atDefaults: boolean }>;
+      dropout: string[];
+      batchSize?: number;
+      passes?: number;
+    };
     /** LSTM, GRU and RNN nodes: unrolled through time (and into how many steps), or why one was analysed as it is. */
     recurrent?: Array<{ node: string; opType: string; how: string; unrolled: boolean }>;
   };
