@@ -72,27 +72,32 @@ function weightCotangent(ctx: RuleContext, g: ConvGeometry, gy: string): string 
   const perm = (rank: number, first: number[]) => [...first, ...Array.from({ length: rank - first.length }, (_, i) => i + first.length)];
   const rank = g.x.length;
   const ks = g.w.slice(2);
-  const xT = b.op('Transpose', [xName], { perm: perm(rank, [1, 0]) }); // [C, B, ...]
-  const gyT = b.op('Transpose', [gy], { perm: perm(rank + 1, [0, 2, 1]) }); // [K, O, B, ...]
-  const kernels = b.op('Reshape', [gyT, b.int64([-1, g.y[0], ...g.y.slice(2)])]); // [K*O, B, ...]
-  const corr = b.op('Conv', [xT, kernels], { strides: g.dilations, dilations: g.strides, pads: g.pads, group: 1, kernel_shape: g.y.slice(2) }); // [C, K*O, ...]
-  const cropped = b.op('Slice', [corr, b.int64(new Array(g.spatial).fill(0)), b.int64(ks), b.int64(ks.map((_, i) => i + 2))]);
+  const sp = g.y.slice(2);
+  const rest = (from: number) => Array.from({ length: g.spatial }, (_, i) => i + from);
+  const groups = g.group;
   const c = g.x[1];
   const o = g.w[0];
-  if (g.group === 1) {
-    const split = b.op('Reshape', [cropped, b.int64([c, -1, o, ...ks])]); // [C, K, O, ...]
-    return b.op('Transpose', [split], { perm: perm(rank + 1, [1, 2, 0]) }); // [K, O, C, ...]
-  }
-  // Grouped: every (input channel, output channel) pair was correlated; keep the pairs of the same
-  // group (a mask on the group diagonal, summed away), then lay them out as [K, O, C / group, ...].
-  const groups = g.group;
   const cg = c / groups;
   const og = o / groups;
-  const pairs = b.op('Reshape', [cropped, b.int64([groups, cg, -1, groups, og, ...ks])]); // [G, Cg, K, G2, Og, ...]
-  const eye = b.tensor([groups, 1, 1, groups, 1, ...ks.map(() => 1)], Array.from({ length: groups * groups }, (_, i) => (Math.floor(i / groups) === i % groups ? 1 : 0)));
-  const typedEye = b.op('CastLike', [eye, cropped]);
-  const diagonal = b.op('ReduceSum', [b.op('Mul', [pairs, typedEye]), b.int64([3])], { keepdims: 0 }); // [G, Cg, K, Og, ...]
-  const ordered = b.op('Transpose', [diagonal], { perm: [2, 0, 3, 1, ...ks.map((_, i) => i + 4)] }); // [K, G, Og, Cg, ...]
+  // Channels of x become the batch and the batch becomes the channels, so one convolution correlates
+  // x with gY; with groups, the batch of each group's channels becomes that group's input channels
+  // (group G again), so only the pairs of one group are correlated: G times fewer products than all
+  // pairs (C times fewer for a depthwise convolution).
+  const xT = groups === 1
+    ? b.op('Transpose', [xName], { perm: perm(rank, [1, 0]) }) // [C, B, ...]
+    : b.op('Reshape', [
+      b.op('Transpose', [b.op('Reshape', [xName, b.int64([g.x[0], groups, cg, ...g.x.slice(2)])])], { perm: [2, 1, 0, ...rest(3)] }), // [Cg, G, B, ...]
+      b.int64([cg, groups * g.x[0], ...g.x.slice(2)]),
+    ]); // [Cg, G*B, ...]
+  const byGroup = b.op('Reshape', [gy, b.int64([-1, g.y[0], groups, og, ...sp])]); // [K, B, G, Og, ...]
+  const kernels = b.op('Reshape', [
+    b.op('Transpose', [byGroup], { perm: [2, 0, 3, 1, ...rest(4)] }), // [G, K, Og, B, ...]
+    b.int64([-1, g.y[0], ...sp]),
+  ]); // [G*K*Og, B, ...]
+  const corr = b.op('Conv', [xT, kernels], { strides: g.dilations, dilations: g.strides, pads: g.pads, group: groups, kernel_shape: sp }); // [Cg, G*K*Og, ...]
+  const cropped = b.op('Slice', [corr, b.int64(new Array(g.spatial).fill(0)), b.int64(ks), b.int64(ks.map((_, i) => i + 2))]);
+  const split = b.op('Reshape', [cropped, b.int64([cg, groups, -1, og, ...ks])]); // [Cg, G, K, Og, ...]
+  const ordered = b.op('Transpose', [split], { perm: [2, 1, 3, 0, ...rest(4)] }); // [K, G, Og, Cg, ...]
   return b.op('Reshape', [ordered, b.int64([-1, o, cg, ...ks])]);
 }
 
