@@ -66,7 +66,7 @@ export const convTranspose: DerivativeRule = {
  * J^T u for the weights: gW[ci, o, k] = sum over batch and positions i of x[b, ci, i] gY[b, g o, s i + d k - pad],
  * a convolution of gY (K and output channels as batch, batch as channels) with x (channels as
  * output channels, batch as input channels), stride and dilation swapped, cropped to the kernel.
- * Grouped: every (input, output channel) pair is correlated and the pairs of one group kept.
+ * Grouped: the correlation is itself grouped, so only the pairs of one group are correlated.
  */
 function weightCotangent(ctx: RuleContext, gy: string, a: Record<string, number[] | number | string>): string {
   const b = ctx.b;
@@ -84,20 +84,19 @@ function weightCotangent(ctx: RuleContext, gy: string, a: Record<string, number[
   const cin = x[1];
   const cout = y[1];
   const rest = (from: number, n: number) => Array.from({ length: n }, (_, i) => i + from);
-  const gyT = b.op('Transpose', [gy], { perm: [0, 2, 1, ...rest(3, spatial)] }); // [K, Cout, B, ...]
-  const input = b.op('Reshape', [gyT, b.int64([-1, y[0], ...y.slice(2)])]); // [K*Cout, B, ...]
-  const kernels = b.op('Transpose', [xName], { perm: [1, 0, ...rest(2, spatial)] }); // [Cin, B, ...]
-  const corr = b.op('Conv', [input, kernels], { strides: dilations, dilations: strides, pads, group: 1, kernel_shape: x.slice(2) }); // [K*Cout, Cin, ...]
-  const cropped = b.op('Slice', [corr, b.int64(new Array(spatial).fill(0)), b.int64(ks), b.int64(rest(2, spatial))]);
-  if (groups === 1) {
-    const split = b.op('Reshape', [cropped, b.int64([-1, cout, cin, ...ks])]); // [K, Cout, Cin, ...]
-    return b.op('Transpose', [split], { perm: [0, 2, 1, ...rest(3, spatial)] }); // [K, Cin, Cout, ...]
-  }
   const og = cout / groups;
   const cg = cin / groups;
-  const pairs = b.op('Reshape', [cropped, b.int64([-1, groups, og, groups, cg, ...ks])]); // [K, G, Og, G2, Cg, ...]
-  const eye = b.tensor([1, groups, 1, groups, 1, ...ks.map(() => 1)], Array.from({ length: groups * groups }, (_, i) => (Math.floor(i / groups) === i % groups ? 1 : 0)));
-  const diagonal = b.op('ReduceSum', [b.op('Mul', [pairs, b.op('CastLike', [eye, cropped])]), b.int64([3])], { keepdims: 0 }); // [K, G, Og, Cg, ...]
-  const ordered = b.op('Transpose', [diagonal], { perm: [0, 1, 3, 2, ...rest(4, spatial)] }); // [K, G, Cg, Og, ...]
+  // gY's batch becomes the channels, group-major (group g's channels are its batch of gY's group-g
+  // channels), so one convolution with group G correlates only the pairs of one group
+  const byGroup = b.op('Reshape', [gy, b.int64([-1, y[0], groups, og, ...y.slice(2)])]); // [K, B, G, Og, ...]
+  const input = b.op('Reshape', [
+    b.op('Transpose', [byGroup], { perm: [0, 3, 2, 1, ...rest(4, spatial)] }), // [K, Og, G, B, ...]
+    b.int64([-1, groups * y[0], ...y.slice(2)]),
+  ]); // [K*Og, G*B, ...]
+  const kernels = b.op('Transpose', [xName], { perm: [1, 0, ...rest(2, spatial)] }); // [Cin, B, ...] = [G*Cg, B, ...]
+  const corr = b.op('Conv', [input, kernels], { strides: dilations, dilations: strides, pads, group: groups, kernel_shape: x.slice(2) }); // [K*Og, Cin, ...]
+  const cropped = b.op('Slice', [corr, b.int64(new Array(spatial).fill(0)), b.int64(ks), b.int64(rest(2, spatial))]);
+  const split = b.op('Reshape', [cropped, b.int64([-1, og, groups, cg, ...ks])]); // [K, Og, G, Cg, ...]
+  const ordered = b.op('Transpose', [split], { perm: [0, 2, 3, 1, ...rest(4, spatial)] }); // [K, G, Cg, Og, ...]
   return b.op('Reshape', [ordered, b.int64([-1, cin, og, ...ks])]);
 }
