@@ -7,8 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { memberFindings } from '../../src/core/diagnosis/group';
-import { formatFigure } from '../../src/core/report/figures';
-import type { AnalysisReport } from '../../src/core/report/types';
+import { fmt, formatFigure, jacobianFigure, type JacobianFigureName } from '../../src/core/report/figures';
+import type { AnalysisReport, Finding } from '../../src/core/report/types';
 import { standaloneHtml } from '../../src/runtime/assets';
 import { model, ROOT } from '../helpers';
 import { launch, openPage } from './browser';
@@ -52,7 +52,7 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     const c = sigmoid.report.verdict!.counts;
     assert.ok(c.warning <= 5, `the 12 contracting layers are one warning: ${c.warning} warnings`);
     assert.ok((await page.textContent('.verdict'))?.startsWith(`Pathological · 1 error, ${c.warning} warnings, ${c.info} info`));
-    for (const id of ['heatmap-canvas', 'flow-canvas', 'spectrum-canvas']) {
+    for (const id of ['flow-canvas', 'lyapunov-canvas', 'spectrum-canvas']) {
       const size = await page.$eval(`#${id}`, (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
       assert.ok(size[0] > 100 && size[1] > 100, `${id} is drawn (${size})`);
     }
@@ -81,13 +81,11 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     const small = exportReport('resnet_small', ['--curvature-iterations', '0']);
     const { page } = await openPage(browser, pathToFileURL(small.html).href);
     await page.waitForSelector('table.heat-table', { state: 'attached' });
-    const cells = await page.$$eval('table.heat-table tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
-    // each row: its number, then one cell per metric (σmax, σmin, rms gain, κ, ...)
-    const column = (label: string) => 1 + ['σmax', 'σmin', 'rms gain', 'κ'].indexOf(label);
+    const cells = await page.$$eval('table.heat-table tbody tr', (rows) => rows.map((r) => Object.fromEntries([...r.querySelectorAll('td.cell')].map((td) => [(td as HTMLElement).dataset.metric, td.querySelector('.value')?.textContent ?? '']))));
     small.report.layers.forEach((l, i) => {
       const kinds = l.jacobian.kinds;
-      const sigmaMin = cells[i][column('σmin')];
-      const kappa = cells[i][column('κ')];
+      const sigmaMin = cells[i].sigmaMin;
+      const kappa = cells[i].condition;
       if (kinds?.sigmaMin === 'upper-bound') assert.match(sigmaMin, /^≤/, `${l.name}: σmin ${sigmaMin}`);
       if (kinds?.conditionNumber === 'lower-bound') assert.match(kappa, /^≥/, `${l.name}: κ ${kappa}`);
       if (l.jacobian.conditionNumber === null && l.jacobian.rank && l.jacobian.rank.value < l.jacobian.rank.of) assert.match(kappa, /^∞/, `${l.name}: κ ${kappa}`);
@@ -100,31 +98,21 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href, { width: 1280 });
     await page.waitForSelector('table.heat-table', { state: 'attached' });
     assert.equal(await page.textContent('#detail h2'), '1. /layers.0/Gemm');
-    await page.click('summary:has-text("Table: layers by metric")');
-    await page.click('table.heat-table tr[data-layer="4"]');
+    await page.click('table.heat-table tr[data-layer="4"] th');
     assert.equal(await page.textContent('#detail h2'), '5. /layers.4/Gemm');
     await page.click('summary:has-text("Table: spectrum")');
     const caption = await page.textContent('#spectrum-canvas ~ * caption, .detail-wrap details caption');
     assert.match(caption ?? '', /Singular values \(exact\)/);
     const mass = await page.$$eval('.detail-wrap details table tbody tr td:nth-child(3)', (tds) => tds.map((td) => Number(td.textContent)));
     assert.ok(Math.abs(mass.reduce((a, b) => a + b, 0) - 1) < 0.01, `the spectrum's bins hold all its mass: ${mass}`);
-    // a click on a canvas cell selects its row (cells have small gaps: try a few heights)
-    const box = (await page.$('#heatmap-canvas'))!;
-    const b = (await box.boundingBox())!;
-    let picked = '';
-    for (const f of [0.8, 0.82, 0.85, 0.88, 0.9]) {
-      await page.mouse.click(b.x + b.width * 0.6, b.y + b.height * f);
-      picked = (await page.textContent('#detail h2')) ?? '';
-      if (picked !== '5. /layers.4/Gemm') break;
-    }
-    assert.match(picked ?? '', /^\d+\. \/layers\.\d+\/Gemm$/);
-    assert.notEqual(picked, '5. /layers.4/Gemm');
+    // a click on a coloured cell selects its layer
+    await page.click('table.heat-table tr[data-layer="9"] td.cell[data-metric="gradient"]');
+    assert.equal(await page.textContent('#detail h2'), '10. /layers.9/Gemm');
   });
 
   it('navigates layers with the keyboard and selects a layer from a finding', async () => {
     const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href);
     await page.waitForSelector('table.heat-table', { state: 'attached' });
-    await page.click('summary:has-text("Table: layers by metric")');
     await page.focus('table.heat-table tr[data-layer="0"]');
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowDown');
@@ -199,6 +187,96 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     assert.deepEqual(problems.consoleErrors, []);
   });
 
+  it('prints each flagged cell\'s figure in it, as every view prints it', async () => {
+    const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href);
+    await page.waitForSelector('table.heat-table', { state: 'attached' });
+    const flagged = await page.$$eval('table.heat-table td.flagged', (tds) => tds.map((td) => ({
+      layer: Number((td.parentElement as HTMLElement).dataset.layer), metric: (td as HTMLElement).dataset.metric!, text: td.querySelector('.value')?.textContent ?? '', visible: (td as HTMLElement).offsetWidth > 0,
+    })));
+    assert.ok(flagged.length >= 24, `the vanishing and contracting cells of 12 layers: ${flagged.length}`);
+    for (const c of flagged) {
+      const l = sigmoid.report.layers[c.layer];
+      const expected = c.metric === 'gradient' ? formatFigure({ value: l.gradient.inputNorm!, kind: 'exact' }) : formatFigure(jacobianFigure(l.jacobian, c.metric as JacobianFigureName));
+      assert.equal(c.text.replace(/\u00a0/g, ' '), expected, `${l.name} ${c.metric}`);
+      assert.ok(c.visible, `${l.name} ${c.metric} is on screen, not in a collapsed table`);
+    }
+  });
+
+  it('colours gradient norms against the gradient leaving the model, not the model\'s median', async () => {
+    const background = async (html: string, layer: number) => {
+      const { page } = await openPage(browser, pathToFileURL(html).href);
+      await page.waitForSelector('table.heat-table', { state: 'attached' });
+      return page.$eval(`table.heat-table tr[data-layer="${layer}"] td[data-metric="gradient"]`, (td) => ({ t: Number((td as HTMLElement).dataset.t), color: getComputedStyle(td).backgroundColor }));
+    };
+    // the sigmoid stack's last layer takes the gradient at its output's scale: neutral, not an alarm
+    const last = sigmoid.report.layers.length - 1;
+    const out = sigmoid.report.layers[last].gradient.outputNorm!;
+    assert.ok(sigmoid.report.layers[last].gradient.inputNorm! > out / 10, 'the fixture\'s last layer is within the band');
+    assert.deepEqual(await background(sigmoid.html, last), { t: 0, color: 'rgb(240, 240, 240)' });
+    // its first layer is ~1e10 below the output: fully blue (the median of a vanishing stack would call it healthy)
+    assert.ok(sigmoid.report.layers[0].gradient.inputNorm! < out * 1e-4);
+    assert.deepEqual(await background(sigmoid.html, 0), { t: -1, color: 'rgb(33, 102, 172)' });
+    // the healthy ReLU stack: every layer within the band, none coloured
+    const relu = exportReport('mlp_relu_he', ['--curvature-iterations', '0']);
+    for (const i of [0, 11]) assert.deepEqual(await background(relu.html, i), { t: 0, color: 'rgb(240, 240, 240)' }, `relu layer ${i}`);
+  });
+
+  it('leaves out a column with no signal and says why; keys every scale shown', async () => {
+    const relu = exportReport('mlp_relu_he', ['--curvature-iterations', '0']);
+    assert.ok(relu.report.layers.every((l) => formatFigure(jacobianFigure(l.jacobian, 'sigmaMin')).startsWith('≤')), 'σmin is 0 within its error bar on every ReLU layer');
+    const { page } = await openPage(browser, pathToFileURL(relu.html).href, { width: 1280 });
+    await page.waitForSelector('table.heat-table', { state: 'attached' });
+    const headers = await page.$$eval('table.heat-table thead th[data-metric]', (th) => th.map((x) => (x as HTMLElement).dataset.metric));
+    assert.ok(!headers.includes('sigmaMin'), headers.join(', '));
+    assert.ok(headers.includes('condition') && headers.includes('variance'), headers.join(', '));
+    assert.match((await page.textContent('.heat-key .dropped')) ?? '', /^σmin is left out: on every layer it is 0 within its error bar/);
+    // the key: a row for κ and one for the gains with Var(w)/ideal, each swatch printing the value it stands for
+    const key = await page.$$eval('.heat-key .key-row', (rows) => rows.map((r) => ({ name: r.querySelector('.key-name')?.textContent, swatches: [...r.querySelectorAll('.key-swatch')].map((s) => s.textContent) })));
+    assert.deepEqual(key.find((k) => k.name === 'κ')?.swatches, ['1', '100', '10⁴', '≥ 10⁶']);
+    assert.match(key.find((k) => k.name?.includes('Var(w)/ideal'))?.name ?? '', /σmax, rms gain, Var\(w\)\/ideal/);
+    assert.deepEqual(key.find((k) => k.name === '‖∂L/∂in‖')?.swatches, ['10⁻⁴×', '10⁻²×', 'within 10×', '10²×', '10⁴×']);
+    // the heatmap fits its column: no cell hidden past the detail beside it
+    const overflow = await page.$eval('.heat-box', (b) => b.scrollWidth - b.clientWidth);
+    assert.equal(overflow, 0);
+  });
+
+  it('puts the fix of the finding that matters most in a "do this first" box, with its number', async () => {
+    const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href);
+    await page.waitForSelector('.do-first', { state: 'attached' });
+    // the oracle: the most severe finding with a fix, then the furthest past its threshold
+    const rank = { error: 0, warning: 1, info: 2 };
+    const past = (f: Finding) => (f.measured !== undefined && f.threshold !== undefined && f.measured * f.threshold > 0 ? Math.abs(Math.log10(f.measured / f.threshold)) : 0);
+    const top = sigmoid.report.findings.filter((f) => f.severity !== 'info' && f.fix).sort((a, b) => rank[a.severity] - rank[b.severity] || past(b) - past(a))[0];
+    assert.equal(top.rule, 'vanishing-gradient');
+    assert.equal(await page.$eval('.do-first', (b) => (b as HTMLElement).dataset.rule), top.rule);
+    assert.equal(await page.textContent('.do-first .do-first-fix'), top.fix);
+    const link = await page.$eval('.do-first a', (a) => ({ text: a.textContent ?? '', href: (a as HTMLAnchorElement).getAttribute('href')! }));
+    const number = Number(link.text.replace('finding ', ''));
+    // the finding it cites carries that number in the list, and is the same finding
+    const cited = await page.$eval(link.href, (li) => ({ rule: (li as HTMLElement).dataset.rule, number: [...document.querySelectorAll('#findings li.finding')].indexOf(li) + 1 }));
+    assert.deepEqual(cited, { rule: top.rule, number });
+    // a healthy model has nothing to do first
+    const relu = exportReport('mlp_relu_he', ['--curvature-iterations', '0']);
+    const healthy = await openPage(browser, pathToFileURL(relu.html).href);
+    await healthy.page.waitForSelector('table.heat-table', { state: 'attached' });
+    assert.equal(relu.report.verdict?.status, 'healthy');
+    assert.equal(await healthy.page.$('.do-first'), null);
+  });
+
+  it('draws the gradient and the Lyapunov sum on two charts, names the loss, prints a shared error bar once', async () => {
+    const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href, { width: 1280 });
+    await page.waitForSelector('#flow-canvas', { state: 'attached' });
+    const note = (await page.textContent('#flow .flow-note')) ?? '';
+    assert.ok(note.includes('softmax cross-entropy') && note.includes(sigmoid.report.run.lossNote!), note);
+    assert.ok(await page.$('#lyapunov-canvas'));
+    // the three exact figures share one float32 error bar: printed once, under the table
+    const l = sigmoid.report.layers[0];
+    const bar = fmt(l.jacobian.errors!.sigmaMax!);
+    const detail = (await page.textContent('#detail')) ?? '';
+    assert.equal(detail.split(bar).length - 1, 1, detail);
+    assert.deepEqual(await page.$$eval('#detail table.figures tbody tr td:nth-child(3)', (tds) => tds.slice(0, 3).map((td) => td.textContent)), ['float32', 'float32', 'float32']);
+  });
+
   it('is legible in a dark theme', async () => {
     const { page, problems } = await openPage(browser, pathToFileURL(exportReport('resnet_small').html).href, { colorScheme: 'dark', width: 1280 });
     await page.waitForSelector('table.heat-table', { state: 'attached' });
@@ -214,14 +292,24 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     assert.equal(r.status, 0, r.stderr);
     const { page, problems } = await openPage(browser, pathToFileURL(out).href, { width: 1280 });
     await page.waitForSelector('table.compare-table', { state: 'attached' });
-    assert.equal(await page.textContent('h1'), 'mlp_relu_he.onnx against mlp_sigmoid.onnx');
+    assert.equal(await page.textContent('h1'), 'mlp_sigmoid.onnx (base) → mlp_relu_he.onnx (candidate)');
     assert.match((await page.textContent('.verdict strong')) ?? '', /^Pathological → Healthy$/);
     assert.equal(await page.$$eval('table.compare-table tbody tr.matched', (rows) => rows.length), 12);
     const headers = await page.$$eval('table.compare-table thead th', (ths) => ths.map((th) => th.textContent));
     assert.deepEqual(headers.slice(2, 5), ['rms gain (base)', 'rms gain (candidate)', 'rms gain change']);
     assert.ok(headers.includes('σmin change') && headers.includes('‖∂L/∂in‖ change'), headers.join(', '));
-    const firstChange = await page.$eval('table.compare-table tbody tr td:nth-child(14)', (td) => td.textContent);
-    assert.match(firstChange ?? '', /^×\d\.\d\de\+10$/, 'the first layer gets ~1e10 times more gradient');
+    const change = (metric: number) => page.$eval(`table.compare-table tbody tr td:nth-child(${3 + 3 * metric + 2})`, (td) => ({
+      ratio: td.querySelector('.ratio')?.textContent ?? '', judgement: (td as HTMLElement).dataset.judgement, background: getComputedStyle(td).backgroundColor,
+    }));
+    const gradient = await change(3);
+    assert.match(gradient.ratio, /^×\d\.\d\de\+10$/, 'the first layer gets ~1e10 times more gradient');
+    // more gradient where it vanished is an improvement: green and "better", not the alarm's orange
+    assert.equal(gradient.judgement, 'better');
+    const [red, green, blue] = gradient.background.match(/\d+/g)!.map(Number);
+    assert.ok(green > red && green > blue, `a green cell: ${gradient.background}`);
+    // the candidate's σmin is only bounded (0 within its error bar): the ratio is a bound, never ×0
+    const sigmaMin = await change(2);
+    assert.match(sigmaMin.ratio, /^≤ ×\d/, sigmaMin.ratio);
     assert.match((await page.textContent('section.resolved')) ?? '', /vanishing-gradient/);
     const size = await page.$eval('#compare-canvas', (c) => (c as HTMLCanvasElement).height);
     assert.ok(size > 100);
@@ -246,8 +334,7 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     const { page, problems } = await openPage(browser, pathToFileURL(file).href);
     await page.waitForSelector('table.heat-table', { state: 'attached' });
     assert.equal(await page.$$eval('table.heat-table tbody tr', (r) => r.length), 500);
-    await page.click('summary:has-text("Table: layers by metric")');
-    await page.click('table.heat-table tr[data-layer="250"]');
+    await page.click('table.heat-table tr[data-layer="250"] th');
     assert.equal(await page.textContent('#detail h2'), '251. /block250/Gemm');
     assert.deepEqual(problems.consoleErrors, []);
   });

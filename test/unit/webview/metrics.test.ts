@@ -13,7 +13,12 @@ describe('the heatmap\'s scales and flags', () => {
     assert.equal(scalePosition('gain', 0.1, null), -0.5);
     assert.equal(scalePosition('gain', 1e6, null), 1, 'saturates');
     assert.equal(scalePosition('gain', 0, null), -1, 'a zero gain is fully contracting');
-    assert.equal(scalePosition('relative', 5, 5), 0, 'relative to the median');
+    assert.equal(scalePosition('output', 5, 1), 0, 'within 10x of the output reference: healthy');
+    assert.equal(scalePosition('output', 0.1, 1), 0, 'the band includes 10x below');
+    assert.equal(scalePosition('output', 1e-4, 1), -1, '10^4 below the output: fully blue');
+    assert.ok(Math.abs(scalePosition('output', 1e-2, 1)! + 1 / 3) < 1e-12, 'one decade beyond the band');
+    assert.equal(scalePosition('output', 1e3, 1)!.toFixed(3), (2 / 3).toFixed(3));
+    assert.equal(scalePosition('output', 1, null), null, 'no reference, no colour');
     assert.equal(scalePosition('condition', 1, null), 0);
     assert.equal(scalePosition('condition', 1e3, null), 0.5);
     assert.equal(scalePosition('fraction', 0.25, null), 0.25);

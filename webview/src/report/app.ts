@@ -4,11 +4,13 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import { memberLabels } from '../../../src/core/diagnosis/group';
 import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
 import { curvatureFigure, fmt, formatFigure, jacobianFigure, kindText, rankText, type JacobianFigureName } from '../../../src/core/report/figures';
+import { batchNormNote } from '../../../src/core/report/batchNormText';
 import type { AnalysisReport, Finding } from '../../../src/core/report/types';
 import { button, el, table } from '../dom';
 import { phaseBanner } from './phase';
-import { cellLabel, FlowChart, Heatmap, SpectrumChart } from './charts';
-import { findingsOf, flowSeries, heatmapCells, layerIndexOf, METRICS, scalePosition } from './metrics';
+import { FlowChart, lossName, LyapunovChart, SpectrumChart } from './charts';
+import { doThisFirst, pastThreshold } from './first';
+import { cellText, findingsOf, flowSeries, heatmapCells, layerIndexOf, scalePosition, shownMetrics, type Cell, type Metric } from './metrics';
 import { cellColor, inkFor, isDark } from './palette';
 
 /** What the report can ask of its host (absent in a standalone HTML file). */
@@ -42,10 +44,10 @@ export class ReportView {
   private stale = false;
   private refining = false;
   private whatIf: WhatIfResult | undefined;
-  private readonly heatmap: Heatmap;
   private readonly flow: FlowChart;
+  private readonly lyapunov: LyapunovChart;
   private readonly spectrum: SpectrumChart;
-  private readonly parts: Record<'header' | 'heatTable' | 'samples' | 'detail' | 'flowTable' | 'findings' | 'spectrumTable', HTMLElement>;
+  private readonly parts: Record<'header' | 'heatTable' | 'heatKey' | 'samples' | 'detail' | 'flowNote' | 'flowTable' | 'findings' | 'spectrumTable', HTMLElement>;
 
   constructor(
     private readonly root: HTMLElement,
@@ -68,29 +70,36 @@ export class ReportView {
     }
     (viewSelect as unknown as { value: string }).value = state.view;
     viewSelect.addEventListener('change', () => this.setState({ view: (viewSelect as unknown as { value: string }).value as ViewState['view'] }));
-    controls.append(viewSelect, legend());
-    const heatCanvas = canvasBox('heatmap-canvas', 'Heatmap of layers by metric; the table below has the same figures');
-    const heatTable = el('div', undefined, 'table-box');
+    controls.append(viewSelect);
+    // the heatmap is a table of coloured cells, each printing its figure: a static copy (a printout,
+    // a screenshot) reads without hovering, and the headers wrap instead of colliding
+    const heatTable = el('div', undefined, 'table-box heat-box');
+    const heatKey = el('div', undefined, 'heat-key');
     const samples = el('div', undefined, 'samples-box');
-    heat.append(controls, heatCanvas.box, samples, details('Table: layers by metric', heatTable));
+    heat.append(controls, heatTable, samples, heatKey);
     const detail = el('aside', undefined, 'detail');
     detail.id = 'detail';
     detail.setAttribute('aria-live', 'polite');
     const spectrumCanvas = canvasBox('spectrum-canvas', 'Singular value spectrum of the selected layer');
     const spectrumTable = el('div', undefined, 'table-box');
     const flow = section('flow', 'Gradient flow through depth');
+    const flowNote = el('p', undefined, 'muted flow-note');
     const flowCanvas = canvasBox('flow-canvas', 'Gradient norm against depth; the table below has the same figures');
+    const lyapunovCanvas = canvasBox('lyapunov-canvas', 'Running sum of ln(rms gain) against depth; the table below has the same figures');
+    lyapunovCanvas.box.classList.add('short');
     const flowTable = el('div', undefined, 'table-box');
-    flow.append(flowCanvas.box, details('Table: gradient flow', flowTable));
+    flow.append(flowNote, flowCanvas.box, lyapunovCanvas.box, details('Table: gradient flow', flowTable));
     const findings = section('findings', 'Findings');
     const grid = el('div', undefined, 'grid');
+    const main = el('div', undefined, 'main-column');
+    main.append(heat, flow);
     const detailWrap = el('div', undefined, 'detail-wrap');
     detailWrap.append(detail, spectrumCanvas.box, details('Table: spectrum', spectrumTable));
-    grid.append(heat, detailWrap);
-    root.append(header, grid, flow, findings);
-    this.parts = { header, heatTable, samples, detail, flowTable, findings, spectrumTable };
-    this.heatmap = new Heatmap(heatCanvas.canvas, (i) => this.select(i));
+    grid.append(main, detailWrap);
+    root.append(header, grid, findings);
+    this.parts = { header, heatTable, heatKey, samples, detail, flowNote, flowTable, findings, spectrumTable };
     this.flow = new FlowChart(flowCanvas.canvas, (i) => this.select(i));
+    this.lyapunov = new LyapunovChart(lyapunovCanvas.canvas, (i) => this.select(i));
     this.spectrum = new SpectrumChart(spectrumCanvas.canvas);
     root.addEventListener('keydown', (e) => this.onKey(e));
   }
@@ -129,7 +138,6 @@ export class ReportView {
     if (!this.report) return;
     if ('view' in patch || 'sampleMetric' in patch) this.renderHeat();
     if ('selected' in patch) {
-      this.heatmap.update(this.report, this.state.selected);
       this.markSelectedRow();
       this.renderFlow();
       this.renderDetail();
@@ -167,6 +175,8 @@ export class ReportView {
       banner.append(el('p', v.headline.replace(/^[^:]+: /, '')));
       h.append(banner);
     }
+    const first = this.doFirstBox();
+    if (first) h.append(first);
     if (this.actions) {
       const bar = el('div', undefined, 'actions');
       bar.append(button('Re-analyze', () => this.actions!.analyze()), button('Open model as text', () => this.actions!.openOutline(), true), button('Export…', () => this.actions!.export(), true));
@@ -180,6 +190,8 @@ export class ReportView {
     const sampleNotes = [...new Set(run.sampleInputs.flatMap((s) => (s.note ? [s.note] : [])))];
     fact('Samples', `${run.samples} ${run.sampleSource}, seed ${run.seed}${sampleNotes.map((n) => ` · ${n}`).join('')}`);
     fact('Loss', `${run.loss}${run.lossReduction ? ` (${run.lossReduction} over the batch)` : ''}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''}${run.lossNote ? ` · ${run.lossNote}` : ''}`);
+    const bn = batchNormNote(run);
+    if (bn) fact('BatchNorm', bn);
     const e2e = (name: JacobianFigureName) => formatFigure(jacobianFigure(r.endToEnd, name), true);
     fact('End to end', `σmax ${e2e('sigmaMax')} · σmin ${e2e('sigmaMin')} · rms gain ${e2e('rmsGain')} · κ ${e2e('conditionNumber')} · Lyapunov exponent ${fmt(r.endToEnd.lyapunovExponent)}`);
     const c = r.curvature;
@@ -188,21 +200,46 @@ export class ReportView {
     h.append(facts);
   }
 
+  /** The "do this first" box: the fix of the finding that matters most, with its number in the list and how far past its threshold it is. */
+  private doFirstBox(): HTMLElement | undefined {
+    const r = this.report!;
+    const first = doThisFirst(r);
+    if (!first) return undefined;
+    const f = first.finding;
+    const box = el('section', undefined, `do-first ${f.severity}`);
+    box.setAttribute('aria-label', 'Do this first');
+    box.dataset.rule = f.rule;
+    box.dataset.finding = f.id;
+    const where = f.members ? `${f.members.length} ${memberLabels(f).noun}` : f.range ? `${f.range[0]} .. ${f.range[1]}` : f.layer ?? f.node ?? f.parameter ?? f.tensor ?? 'the model';
+    const title = el('h2');
+    title.append(icon(f.severity === 'error' ? 'error' : 'warning'), el('span', 'Do this first'));
+    const cite = el('p', undefined, 'do-first-cite');
+    const link = el('a', `finding ${first.number}`);
+    link.href = `#finding-${r.findings.indexOf(f)}`;
+    cite.append(el('span', `${f.severity} `, 'severity'), el('span', f.rule, 'rule'), el('span', ` on ${where} · `), link, el('span', f.measured !== undefined && f.threshold !== undefined ? ` · measured ${formatFigure({ value: f.measured, kind: f.measuredKind ?? 'exact' })} against ${f.thresholdName ?? 'its threshold'} ${fmt(f.threshold)}${pastText(f)}` : ''));
+    box.append(title, el('p', f.fix!, 'do-first-fix'), cite);
+    const layer = layerIndexOf(r, f);
+    if (layer >= 0) link.addEventListener('click', () => this.select(layer));
+    return box;
+  }
+
   private renderHeat(): void {
     const r = this.report!;
     const perSample = this.state.view === 'samples';
-    (this.root.querySelector('#heatmap-canvas')!.parentElement as HTMLElement).hidden = perSample;
+    this.parts.heatTable.hidden = perSample;
     this.parts.samples.hidden = !perSample;
     if (perSample) this.renderSamples();
-    else this.heatmap.update(r, this.state.selected);
-    // the accessible table: one row per layer, one column per metric, flagged cells marked
-    const cells = heatmapCells(r);
+    const { metrics, dropped } = shownMetrics(r);
+    // one row per layer, one coloured column per metric, each cell printing its figure; flagged cells outlined and marked
+    const cells = heatmapCells(r, metrics);
+    const dark = isDark();
     const t = el('table', undefined, 'heat-table');
-    t.append(el('caption', 'Layers by metric (rows: layers in depth order; ⚑ marks a cell a finding flags)'));
+    t.append(el('caption', 'Rows: layers in depth order; colours: the key below; ⚑ and a red outline: a finding flags the cell'));
     const head = el('tr');
-    head.append(el('th', '#'), el('th', 'layer'), ...METRICS.map((m) => {
+    head.append(el('th', '#'), el('th', 'layer'), ...metrics.map((m) => {
       const th = el('th', m.label);
       th.title = m.description;
+      th.dataset.metric = m.key;
       return th;
     }));
     t.createTHead().append(head);
@@ -212,21 +249,33 @@ export class ReportView {
       tr.dataset.layer = String(li);
       tr.tabIndex = li === this.state.selected ? 0 : -1;
       tr.addEventListener('click', () => this.select(li));
-      tr.append(el('td', String(li + 1)), el('th', l.name));
-      for (let mi = 0; mi < METRICS.length; mi++) {
+      const name = el('th', l.name);
+      name.title = l.name;
+      tr.append(el('td', String(li + 1), 'index'), name);
+      for (let mi = 0; mi < metrics.length; mi++) {
         const c = cells[mi * r.layers.length + li];
-        const td = el('td', `${c.value === null ? '—' : formatFigure({ value: c.value, kind: c.kind ?? 'exact', error: c.error }).replace(' ', '\u00a0')}${c.flagged.length ? ' ⚑' : ''}`);
+        const td = el('td', undefined, 'cell');
+        td.dataset.metric = metrics[mi].key;
+        td.append(el('span', c.value === null ? '—' : cellText(c).replace(' ', '\u00a0'), 'value'));
+        td.style.background = cellColor(c.t, dark);
+        td.style.color = inkFor(c.t, dark);
+        if (c.t !== null) td.dataset.t = c.t.toFixed(3);
         if (c.flagged.length) {
           td.dataset.flagged = c.flagged.map((f) => f.rule).join(' ');
           td.classList.add('flagged');
+          const mark = el('span', '⚑', 'flag');
+          mark.setAttribute('aria-label', `flagged: ${[...new Set(c.flagged.map((f) => f.rule))].join(', ')}`);
+          td.append(mark);
         }
-        td.title = cellLabel(r, c).join('\n');
+        td.title = cellLabel(r, metrics[mi], c).join('\n');
         tr.append(td);
       }
       body.append(tr);
     });
     t.append(body);
+    this.parts.heatTable.classList.toggle('tall', r.layers.length > 40);
     this.parts.heatTable.replaceChildren(t);
+    this.parts.heatKey.replaceChildren(heatKey(r, metrics, dark), ...dropped.map((d) => el('p', `${d.metric.label} is left out: ${d.why}.`, 'muted dropped')));
     this.markSelectedRow();
   }
 
@@ -282,9 +331,11 @@ export class ReportView {
   private renderFlow(): void {
     const r = this.report!;
     this.flow.update(r, this.state.selected, this.whatIf?.layers.map((l) => l.gradientInput[1]));
+    this.lyapunov.update(r, this.state.selected);
+    this.parts.flowNote.textContent = `L, the loss whose gradient flows back: ${lossName(r)}${r.run.lossValue !== null ? ` = ${fmt(r.run.lossValue)}` : ''}${r.run.lossNote ? ` (${r.run.lossNote})` : ''}. Below it, the running sum of ln(rms gain) over the layers: its slope is the Lyapunov exponent.`;
     const s = flowSeries(r);
     const rows = s.map((x, i) => [String(i + 1), x.layer, fmt(x.gradient), fmt(x.gain), fmt(x.lyapunov), ...(this.whatIf ? [fmt(this.whatIf.layers[i]?.gradientInput[1] ?? null)] : [])]);
-    this.parts.flowTable.replaceChildren(table(['#', 'layer', '‖∂L/∂input‖', 'rms gain', 'Σ log gain', ...(this.whatIf ? ['‖∂L/∂input‖ after the fix'] : [])], rows, 'Gradient flow in depth order'));
+    this.parts.flowTable.replaceChildren(table(['#', 'layer', '‖∂L/∂input‖', 'rms gain', 'Σ ln(rms gain)', ...(this.whatIf ? ['‖∂L/∂input‖ after the fix'] : [])], rows, 'Gradient flow in depth order'));
   }
 
   private renderDetail(): void {
@@ -295,13 +346,16 @@ export class ReportView {
     if (!l) return;
     d.append(el('h2', `${l.index + 1}. ${l.name}`), el('p', `${l.opTypes.join(' + ')} · in ${l.inputTensors.join(', ')} → out ${l.outputTensors.join(', ')}`, 'muted'));
     const j = l.jacobian;
+    // an estimate's error bar is its own; exact figures share one (float32 rounding), printed once under the table
+    const exactBars: number[] = [];
     const row = (label: string, name: JacobianFigureName) => {
       const f = jacobianFigure(j, name);
+      if (f?.kind === 'exact' && f.error !== undefined) exactBars.push(f.error);
       // a bound has no error bar of its own (a Lanczos residual beside it would read as one)
-      const bar = f?.error === undefined || f.kind === 'upper-bound' || f.kind === 'lower-bound' ? '' : `± ${fmt(f.error)}${f.kind === 'exact' ? ' (float32)' : ''}`;
+      const bar = f?.kind === 'estimate' && f.error !== undefined ? `± ${fmt(f.error)}` : f?.kind === 'exact' && f.error !== undefined ? 'float32' : '';
       return [label, formatFigure(f), bar, f ? kindText(f.kind) : 'not computed'];
     };
-    d.append(table(['figure', 'value', 'error bar', 'kind'], [
+    const figures = table(['figure', 'value', 'error bar', 'kind'], [
       row('σmax', 'sigmaMax'),
       row('σmin', 'sigmaMin'),
       row('rms gain', 'rmsGain'),
@@ -310,7 +364,10 @@ export class ReportView {
       ['‖∂L/∂output‖', fmt(l.gradient.outputNorm), '', 'exact'],
       ['method', j.method, j.note ?? j.reason ?? '', ''],
       ...(rankText(j) ? [['rank', `${j.rank!.value} / ${j.rank!.of}`, rankText(j)!, 'exact']] : []),
-    ], 'Figures (median over samples)'));
+    ], 'Figures (median over samples)');
+    figures.classList.add('figures');
+    d.append(figures);
+    if (exactBars.length) d.append(el('p', `float32: the exact figures are exact to float32 rounding, ± ${fmt(Math.max(...exactBars))} at most.`, 'muted error-note'));
     const spectrum = this.spectrum.update(r, this.state.selected);
     this.parts.spectrumTable.replaceChildren(spectrum
       ? table(['from', 'to', 'mass', '± std. error'], spectrum.bins.map((b) => [fmt(b.from), fmt(b.to), fmt(b.mass), fmt(b.stderr)]), spectrum.kind === 'exact' ? 'Singular values (exact), per log-spaced bin' : 'Spectral density (stochastic Lanczos quadrature estimate), per log-spaced bin')
@@ -354,13 +411,21 @@ export class ReportView {
     const shown = r.findings.filter((f) => !q || text(f).toLowerCase().includes(q));
     groups.replaceChildren();
     if (r.findings.length === 0) groups.append(el('p', 'No findings at these samples.'));
+    // numbered through the groups (errors, warnings, info), as the "do this first" box cites them
+    let n = 1;
     for (const sev of SEVERITIES) {
       const of = shown.filter((f) => f.severity === sev);
       if (of.length === 0) continue;
       const g = el('section', undefined, `group ${sev}`);
       g.append(el('h3', `${sev === 'error' ? 'Errors' : sev === 'warning' ? 'Warnings' : 'Info'} (${of.length})`));
       const list = el('ol');
-      for (const f of of) list.append(this.findingItem(f, true));
+      list.start = n;
+      n += of.length;
+      for (const f of of) {
+        const item = this.findingItem(f, true);
+        item.id = `finding-${r.findings.indexOf(f)}`;
+        list.append(item);
+      }
       g.append(list);
       groups.append(g);
     }
@@ -445,18 +510,59 @@ function details(summary: string, content: HTMLElement): HTMLElement {
   return d;
 }
 
-/** The colour legend of the heatmap. */
-function legend(): HTMLElement {
-  const dark = isDark();
-  const box = el('div', undefined, 'legend');
-  box.setAttribute('aria-hidden', 'true');
-  for (const [t, text] of [[-1, 'contracting / far below'], [-0.5, ''], [0, 'healthy (gain 1)'], [0.5, ''], [1, 'expanding / ill-conditioned']] as Array<[number, string]>) {
-    const sw = el('span', undefined, 'swatch-key');
-    sw.style.background = cellColor(t, dark);
-    box.append(sw);
-    if (text) box.append(el('span', text, 'legend-text'));
+/** The tooltip of a cell: the exact figure, how it was computed and its error bar, and what flags it. */
+export function cellLabel(r: AnalysisReport, m: Metric, cell: Cell): string[] {
+  const l = r.layers[cell.layer];
+  const f = m.figure?.(l);
+  const lines = [`${m.label} = ${f ? formatFigure(f, true) : fmt(cell.value)} (${m.description})`];
+  if (m.figure) lines.push(`method: ${l.jacobian.method}${f ? `; ${kindText(f.kind)}` : ''}`);
+  if (m.key === 'condition' && rankText(l.jacobian)) lines.push(rankText(l.jacobian)!);
+  for (const f of cell.flagged) lines.push(`⚑ ${f.severity}: ${f.rule}`);
+  return lines;
+}
+
+/** One swatch of the key: its colour and the value it stands for. */
+function swatch(t: number | null, text: string, dark: boolean): HTMLElement {
+  const s = el('span', text, 'key-swatch');
+  s.style.background = cellColor(t, dark);
+  s.style.color = inkFor(t, dark);
+  if (t !== null) s.dataset.t = String(t);
+  return s;
+}
+
+/** The heatmap's key: one row per colour scale of the shown columns, each swatch printing the value it stands for. */
+function heatKey(r: AnalysisReport, metrics: Metric[], dark: boolean): HTMLElement {
+  const box = el('div', undefined, 'key');
+  box.append(el('h3', 'Key'));
+  const line = (scale: Metric['scale'], what: string, stops: Array<[number, string]>) => {
+    const of = metrics.filter((m) => m.scale === scale);
+    if (of.length === 0) return;
+    const row = el('div', undefined, 'key-row');
+    row.dataset.scale = scale;
+    row.append(el('span', of.map((m) => m.label).join(', '), 'key-name'), ...stops.map(([v, text]) => swatch(scalePosition(scale, v, 1), text, dark)), el('span', what, 'key-what muted'));
+    box.append(row);
+  };
+  line('gain', 'gain per layer (Var(w)/ideal: the weights\' variance over the ideal init); 1 keeps signals their size; blue shrinks them, orange grows them', [[0.01, '0.01'], [0.1, '0.1'], [1, '1'], [10, '10'], [100, '100']]);
+  line('condition', 'κ = σmax / σmin: how unevenly the layer treats directions; 1 is even, orange is ill-conditioned (∞: singular)', [[1, '1'], [100, '100'], [1e4, '10⁴'], [1e6, '≥ 10⁶']]);
+  for (const m of metrics.filter((x) => x.scale === 'output')) {
+    const ref = m.reference?.(r);
+    const row = el('div', undefined, 'key-row');
+    row.dataset.scale = 'output';
+    row.dataset.metric = m.key;
+    row.append(el('span', m.label, 'key-name'), ...([[1e-4, '10⁻⁴×'], [1e-2, '10⁻²×'], [1, 'within 10×'], [1e2, '10²×'], [1e4, '10⁴×']] as Array<[number, string]>).map(([v, text]) => swatch(ref ? scalePosition('output', v, 1) : null, text, dark)), el('span', ref ? `against ${ref.name}; within 10x of it is healthy` : 'no reference to colour against', 'key-what muted'));
+    box.append(row);
   }
-  const flag = el('span', '⚑ flagged by a finding', 'legend-text flag');
+  line('fraction', 'fraction of units saturated or dead on every sample', [[0, '0'], [0.5, '50%'], [1, '100%']]);
+  const flag = el('div', undefined, 'key-row');
+  const s = el('span', '⚑', 'key-swatch flagged-swatch');
+  flag.append(el('span', 'flagged', 'key-name'), s, el('span', 'a finding flags this cell (listed under Findings)', 'key-what muted'));
   box.append(flag);
   return box;
+}
+
+/** How far a finding's figure is past its threshold, in words ("6.4 decades past"), or '' when it has none. */
+function pastText(f: Finding): string {
+  const past = pastThreshold(f);
+  if (past === null) return '';
+  return past >= 1 ? `, ${past.toFixed(1)} decades past it` : `, ${fmt(10 ** past)}x past it`;
 }

@@ -1,18 +1,15 @@
 import {
   BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement, LogarithmicScale, PointElement, Tooltip,
-  type ChartConfiguration, type ChartEvent, type ChartType, type TooltipItem,
+  type ChartConfiguration, type ChartType,
 } from 'chart.js';
-import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 import type { AnalysisReport } from '../../../src/core/report/types';
-import { fmt, formatFigure, kindText, rankText } from '../../../src/core/report/figures';
-import { flowSeries, heatmapCells, METRICS, type Cell } from './metrics';
-import { cellColor, isDark, themeColor } from './palette';
+import { fmt } from '../../../src/core/report/figures';
+import { flowSeries, outputGradient } from './metrics';
+import { isDark, themeColor } from './palette';
 
-Chart.register(MatrixController, MatrixElement, CategoryScale, LinearScale, LogarithmicScale, LineController, LineElement, PointElement, BarController, BarElement, Filler, Tooltip, Legend);
+Chart.register(CategoryScale, LinearScale, LogarithmicScale, LineController, LineElement, PointElement, BarController, BarElement, Filler, Tooltip, Legend);
 // no animation: the report is data, and charts are updated in place
 Chart.defaults.animation = false;
-
-interface MatrixPoint { x: string; y: string; cell: Cell }
 
 /**
  * Updates a chart in place (data and options, whose callbacks close over the current report) or
@@ -34,88 +31,45 @@ function baseFont(): void {
   Chart.defaults.font.family = themeColor('--vscode-font-family', 'system-ui, sans-serif');
 }
 
-/** Row height of the heatmap: readable for small models, compressed (aggregated by the canvas) for 500 layers. */
-export function heatmapHeight(layers: number): number {
-  const row = layers <= 40 ? 20 : layers <= 120 ? 10 : 4;
-  return Math.max(160, layers * row + 60);
+const SUPERSCRIPT: Record<string, string> = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
+
+/**
+ * A log axis's tick: a power of ten as 10ⁿ, every other tick unlabelled, so that one axis has one
+ * format (not 10.0, 1.00, 0.0100 and 1.00e-4 on the same axis).
+ */
+export function powerOfTenTick(v: number): string {
+  if (!(v > 0)) return '';
+  const k = Math.log10(v);
+  if (Math.abs(k - Math.round(k)) > 1e-9) return '';
+  return `10${String(Math.round(k)).replace(/./g, (c) => SUPERSCRIPT[c] ?? c)}`;
 }
 
-/** The layers-by-metrics heatmap; clicking a cell selects its layer. */
-export class Heatmap {
-  private chart: Chart<'matrix'> | undefined;
-  private selected = -1;
-
-  constructor(private readonly canvas: HTMLCanvasElement, private readonly onSelect: (layer: number) => void) {}
-
-  update(r: AnalysisReport, selected: number): void {
-    baseFont();
-    this.selected = selected;
-    const dark = isDark();
-    const layers = r.layers.map((l) => `${l.index + 1} ${l.name}`);
-    const data: MatrixPoint[] = heatmapCells(r).map((cell) => ({ x: METRICS[cell.metric].label, y: layers[cell.layer], cell }));
-    this.canvas.parentElement!.style.height = `${heatmapHeight(r.layers.length)}px`;
-    const flaggedBorder = themeColor('--vscode-editorError-foreground', dark ? '#f85149' : '#cf222e');
-    const selectedBorder = themeColor('--vscode-focusBorder', '#0969da');
-    const dataset = {
-      label: 'layers by metric',
-      data,
-      backgroundColor: (c: { raw?: unknown }) => cellColor((c.raw as MatrixPoint | undefined)?.cell.t ?? null, dark),
-      borderColor: (c: { raw?: unknown }) => {
-        const p = c.raw as MatrixPoint | undefined;
-        return p?.cell.flagged.length ? flaggedBorder : p?.cell.layer === this.selected ? selectedBorder : 'transparent';
-      },
-      borderWidth: (c: { raw?: unknown }) => {
-        const p = c.raw as MatrixPoint | undefined;
-        return p?.cell.flagged.length ? 2 : p?.cell.layer === this.selected ? 2 : 0;
-      },
-      width: ({ chart }: { chart: Chart }) => (chart.chartArea?.width ?? 0) / METRICS.length - 2,
-      height: ({ chart }: { chart: Chart }) => (chart.chartArea?.height ?? 0) / Math.max(layers.length, 1) - (layers.length > 120 ? 0 : 2),
-    };
-    this.chart = render(this.chart, this.canvas, {
-      type: 'matrix',
-      data: { datasets: [dataset as never] },
-      options: {
-        maintainAspectRatio: false,
-        responsive: true,
-        onClick: (_e: ChartEvent, elements) => {
-          const p = elements[0] ? (data[elements[0].index] as MatrixPoint | undefined) : undefined;
-          if (p) this.onSelect(p.cell.layer);
-        },
-        plugins: {
-          legend: { display: false },
-          tooltip: {
-            callbacks: {
-              title: (items: TooltipItem<'matrix'>[]) => (items[0]?.raw as MatrixPoint).y,
-              label: (item: TooltipItem<'matrix'>) => cellLabel(r, (item.raw as MatrixPoint).cell),
-            },
-          },
-        },
-        scales: {
-          x: { type: 'category', labels: METRICS.map((m) => m.label), offset: true, position: 'top', grid: { display: false } },
-          y: { type: 'category', labels: layers, offset: true, reverse: false, grid: { display: false }, ticks: { autoSkip: true, font: { size: 11 } } },
-        },
-      },
-    });
-  }
-
-  destroy(): void {
-    this.chart?.destroy();
-  }
+/** A log axis's range: the whole decades around the positive values. */
+function decades(xs: Array<number | null | undefined>): { min?: number; max?: number } {
+  const all = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0);
+  if (all.length === 0) return {};
+  const [lo, hi] = [Math.floor(Math.log10(Math.min(...all))), Math.ceil(Math.log10(Math.max(...all)))];
+  return { min: 10 ** lo, max: 10 ** Math.max(hi, lo + 1) };
 }
 
-/** The tooltip of a cell: the exact figure, how it was computed and its error bar, and what flags it. */
-export function cellLabel(r: AnalysisReport, cell: Cell): string[] {
-  const m = METRICS[cell.metric];
-  const l = r.layers[cell.layer];
-  const f = m.figure?.(l);
-  const lines = [`${m.label} = ${f ? formatFigure(f, true) : fmt(cell.value)} (${m.description})`];
-  if (m.figure) lines.push(`method: ${l.jacobian.method}${f ? `; ${kindText(f.kind)}` : ''}`);
-  if (m.key === 'condition' && rankText(l.jacobian)) lines.push(rankText(l.jacobian)!);
-  for (const f of cell.flagged) lines.push(`⚑ ${f.severity}: ${f.rule}`);
-  return lines;
+/** A log axis labelled and ruled at powers of ten only. */
+function decadeTicks() {
+  return {
+    ticks: { callback: (v: number | string) => powerOfTenTick(Number(v)), autoSkip: false },
+    grid: { color: (ctx: { tick?: { value: number } }) => (ctx.tick && powerOfTenTick(ctx.tick.value) ? Chart.defaults.borderColor as string : 'transparent') },
+  };
 }
 
-/** The gradient norm against depth (log scale) with the running Lyapunov sum, the healthy band shaded. */
+/** The loss in words, for the gradient chart's axis (README "Losses"). */
+export function lossName(r: AnalysisReport): string {
+  const name = { sum: 'sum of the output', mse: 'mean squared error', ce: 'softmax cross-entropy', nll: 'negative log-likelihood' }[r.run.loss] ?? r.run.loss;
+  return `${name}${r.run.lossReduction ? `, ${r.run.lossReduction} over the batch` : ''}`;
+}
+
+/**
+ * The gradient norm at each layer's input against depth (log scale, ticks at powers of ten), with the
+ * healthy band (within 10x of the gradient leaving the model) shaded; the loss named on its axis.
+ */
 export class FlowChart {
   private chart: Chart<'line'> | undefined;
 
@@ -127,20 +81,19 @@ export class FlowChart {
     const s = flowSeries(r);
     const labels = s.map((_, i) => String(i + 1));
     const grads = s.map((x) => (x.gradient && x.gradient > 0 ? x.gradient : null));
-    const last = r.layers[r.layers.length - 1]?.gradient.outputNorm ?? null;
-    // the healthy band: within 10x of the gradient leaving the last layer
+    const last = outputGradient(r);
     const band = last ? { lo: last / 10, hi: last * 10 } : undefined;
     const accent = themeColor('--vscode-charts-blue', '#1f6feb');
-    const lyap = themeColor('--vscode-charts-orange', '#e66101');
+    // the axis spans whole decades around the data and the band, so that its ticks are powers of ten
+    const { min, max } = decades([...grads, ...(after ?? []), ...(band ? [band.lo, band.hi] : [])]);
     const data = {
       labels,
       datasets: [
-        { label: '‖∂L/∂input‖', data: grads, borderColor: accent, backgroundColor: accent, yAxisID: 'y', pointRadius: s.map((_, i) => (i === selected ? 6 : 3)), spanGaps: true },
-        ...(after ? [{ label: '‖∂L/∂input‖ after the fix (what-if)', data: after.map((x) => (x && x > 0 ? x : null)), borderColor: themeColor('--vscode-charts-green', '#2ea043'), backgroundColor: themeColor('--vscode-charts-green', '#2ea043'), yAxisID: 'y', pointRadius: 3, spanGaps: true }] : []),
-        { label: 'running Σ log gain (Lyapunov)', data: s.map((x) => x.lyapunov), borderColor: lyap, backgroundColor: lyap, borderDash: [4, 3], yAxisID: 'y2', pointRadius: 2, spanGaps: true },
+        { label: '‖∂L/∂input‖ at the layer', data: grads, borderColor: accent, backgroundColor: accent, pointRadius: s.map((_, i) => (i === selected ? 6 : 3)), spanGaps: true },
+        ...(after ? [{ label: '‖∂L/∂input‖ after the fix (what-if)', data: after.map((x) => (x && x > 0 ? x : null)), borderColor: themeColor('--vscode-charts-green', '#2ea043'), backgroundColor: themeColor('--vscode-charts-green', '#2ea043'), pointRadius: 3, spanGaps: true }] : []),
         ...(band ? [
-          { label: 'healthy band (within 10x of the output gradient)', data: labels.map(() => band.hi), borderWidth: 0, pointRadius: 0, fill: '+1', backgroundColor: 'rgba(46, 160, 67, 0.12)', yAxisID: 'y' },
-          { label: '', data: labels.map(() => band.lo), borderWidth: 0, pointRadius: 0, fill: false, yAxisID: 'y' },
+          { label: `healthy band: within 10x of the gradient leaving the model (${fmt(last)})`, data: labels.map(() => band.hi), borderWidth: 0, pointRadius: 0, fill: '+1', backgroundColor: 'rgba(46, 160, 67, 0.15)' },
+          { label: '', data: labels.map(() => band.lo), borderWidth: 0, pointRadius: 0, fill: false },
         ] : []),
       ],
     };
@@ -159,8 +112,7 @@ export class FlowChart {
         },
         scales: {
           x: { title: { display: true, text: 'depth (layer)' } },
-          y: { type: 'logarithmic', title: { display: true, text: 'gradient norm (log)' }, ticks: { callback: (v) => fmt(Number(v)) } },
-          y2: { type: 'linear', position: 'right', title: { display: true, text: 'Σ log gain' }, grid: { drawOnChartArea: false } },
+          y: { type: 'logarithmic', min, max, title: { display: true, text: `‖∂L/∂input‖ (L: ${r.run.loss})` }, ...decadeTicks() },
         },
       },
     });
@@ -168,6 +120,38 @@ export class FlowChart {
 
   destroy(): void {
     this.chart?.destroy();
+  }
+}
+
+/** The running sum of ln(rms gain) against depth (its slope is the Lyapunov exponent), on a chart of its own. */
+export class LyapunovChart {
+  private chart: Chart<'line'> | undefined;
+
+  constructor(private readonly canvas: HTMLCanvasElement, private readonly onSelect: (layer: number) => void) {}
+
+  update(r: AnalysisReport, selected: number): void {
+    baseFont();
+    const s = flowSeries(r);
+    const color = themeColor('--vscode-charts-orange', '#e66101');
+    this.chart = render(this.chart, this.canvas, {
+      type: 'line',
+      data: {
+        labels: s.map((_, i) => String(i + 1)),
+        datasets: [{ label: 'running Σ ln(rms gain) (0: signals keep their size; each -2.3 is 10x smaller)', data: s.map((x) => x.lyapunov), borderColor: color, backgroundColor: color, pointRadius: s.map((_, i) => (i === selected ? 5 : 2)), spanGaps: true }],
+      } as never,
+      options: {
+        maintainAspectRatio: false,
+        responsive: true,
+        onClick: (_e, elements) => {
+          if (elements[0]) this.onSelect(elements[0].index);
+        },
+        plugins: { tooltip: { callbacks: { title: (items) => r.layers[items[0]?.dataIndex ?? 0]?.name ?? '', label: (item) => `Σ ln(rms gain): ${fmt(item.parsed.y)}` } } },
+        scales: {
+          x: { title: { display: true, text: 'depth (layer)' } },
+          y: { title: { display: true, text: 'Σ ln(rms gain)' } },
+        },
+      },
+    });
   }
 }
 
@@ -239,7 +223,7 @@ export class CompareFlowChart {
         plugins: { tooltip: { callbacks: { title: (items) => labels[items[0]?.dataIndex ?? 0] ?? '', label: (item) => `${item.dataset.label}: ${fmt(item.parsed.y)}` } } },
         scales: {
           x: { title: { display: true, text: 'layer (in the comparison\'s order)' } },
-          y: { type: 'logarithmic', title: { display: true, text: 'gradient norm (log)' }, ticks: { callback: (v) => fmt(Number(v)) } },
+          y: { type: 'logarithmic', ...decades([...base, ...candidate]), title: { display: true, text: '‖∂L/∂input‖' }, ...decadeTicks() },
         },
       },
     });

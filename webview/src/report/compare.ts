@@ -1,10 +1,10 @@
 import type { Figure, Finding, LayerReport } from '../../../src/core/report/types';
 import { fmt, formatFigure, jacobianFigure } from '../../../src/core/report/figures';
-import type { Comparison, LayerPair } from '../../../src/core/review/compare';
-import { button, el, table } from '../dom';
+import type { Comparison } from '../../../src/core/review/compare';
+import { button, el } from '../dom';
 import { CompareFlowChart } from './charts';
-import { scalePosition } from './metrics';
-import { cellColor, inkFor, isDark } from './palette';
+import { BAND_DECADES } from './metrics';
+import { changeColor, isDark } from './palette';
 
 const LABEL: Record<string, string> = { healthy: 'Healthy', 'at-risk': 'At risk', pathological: 'Pathological', unknown: 'Unknown' };
 const name = (p: string) => p.split(/[\\/]/).pop() ?? p;
@@ -17,7 +17,8 @@ const name = (p: string) => p.split(/[\\/]/).pop() ?? p;
 export function renderComparison(root: HTMLElement, c: Comparison, actions?: { export(): void }): void {
   root.replaceChildren();
   root.classList.add('report', 'comparison');
-  root.append(el('h1', `${name(c.candidate.path)} against ${name(c.base.path)}`));
+  // base first, candidate second, everywhere: the title, the verdicts, the facts, the chart and the columns
+  root.append(el('h1', `${name(c.base.path)} (base) → ${name(c.candidate.path)} (candidate)`));
   if (actions) {
     const bar = el('div', undefined, 'actions');
     bar.append(button('Export…', () => actions.export(), true));
@@ -27,6 +28,7 @@ export function renderComparison(root: HTMLElement, c: Comparison, actions?: { e
   banner.setAttribute('role', 'status');
   banner.append(
     el('strong', `${LABEL[c.base.verdict]} → ${LABEL[c.candidate.verdict]}`),
+    el('span', ' (base → candidate)', 'muted'),
     el('span', ` · ${c.introduced.length} introduced, ${c.resolved.length} resolved · ${c.regressions.length ? `${c.regressions.length} regression${c.regressions.length > 1 ? 's' : ''}` : 'no regression'}`, 'counts'),
   );
   if (c.samplesNote) banner.append(el('p', `Note: ${c.samplesNote}.`));
@@ -50,36 +52,43 @@ export function renderComparison(root: HTMLElement, c: Comparison, actions?: { e
   const labels = c.layers.map((p) => p.candidate?.name ?? p.base?.name ?? '');
   new CompareFlowChart(canvas).update(labels, c.layers.map((p) => p.base?.gradient.inputNorm ?? null), c.layers.map((p) => p.candidate?.gradient.inputNorm ?? null));
 
-  // each figure: base, candidate and their ratio (the ratio cell coloured: orange up, blue down)
-  const figures: Array<[string, (l: LayerReport) => Figure | null, keyof LayerPair['change']]> = [
-    ['rms gain', (l) => jacobianFigure(l.jacobian, 'rmsGain'), 'rmsGain'],
-    ['σmax', (l) => jacobianFigure(l.jacobian, 'sigmaMax'), 'sigmaMax'],
-    ['σmin', (l) => jacobianFigure(l.jacobian, 'sigmaMin'), 'sigmaMin'],
+  // each figure: base, candidate and their ratio, the ratio judged against health: toward it
+  // (gains toward 1, the gradient into its model's healthy band) green and "better", away orange and "worse"
+  const figures: Array<[string, (l: LayerReport) => Figure | null, 'gain' | 'gradient']> = [
+    ['rms gain', (l) => jacobianFigure(l.jacobian, 'rmsGain'), 'gain'],
+    ['σmax', (l) => jacobianFigure(l.jacobian, 'sigmaMax'), 'gain'],
+    ['σmin', (l) => jacobianFigure(l.jacobian, 'sigmaMin'), 'gain'],
     ['‖∂L/∂in‖', (l) => (l.gradient.inputNorm === null ? null : { value: l.gradient.inputNorm, kind: 'exact' }), 'gradient'],
   ];
-  const ratio = (x: number | null) => (x !== null ? `×${fmt(x)}` : '');
-  const t = table(
-    ['layer', 'status', ...figures.flatMap(([n]) => [`${n} (base)`, `${n} (candidate)`, `${n} change`])],
-    c.layers.map((p) => [
-      p.candidate?.name ?? p.base?.name ?? '', p.status === 'matched' ? (p.match === 'name' ? 'matched' : `matched by ${p.match}`) : p.status,
-      ...figures.flatMap(([, get, key]) => [formatFigure(p.base ? get(p.base) : null), formatFigure(p.candidate ? get(p.candidate) : null), ratio(p.change[key])]),
-    ]),
-    'Layers side by side (in the candidate\'s depth order; removed base layers after their predecessor); change = candidate / base',
-  );
-  t.classList.add('compare-table');
+  const out = { base: outputOf(c.layers.map((p) => p.base)), candidate: outputOf(c.layers.map((p) => p.candidate)) };
   const dark = isDark();
-  t.querySelectorAll('tbody tr').forEach((tr, i) => {
-    const p = c.layers[i];
-    tr.classList.add(p.status);
-    figures.forEach(([, , key], k) => {
-      const x = p.change[key];
-      if (x === null) return;
-      const cell = tr.children[2 + 3 * k + 2] as HTMLElement;
-      const pos = scalePosition('relative', x, 1);
-      cell.style.background = cellColor(pos, dark);
-      cell.style.color = inkFor(pos, dark);
-    });
-  });
+  const t = el('table', undefined, 'compare-table');
+  t.append(el('caption', 'Layers side by side (in the candidate\'s depth order; removed base layers after their predecessor). change = candidate ÷ base; green "better": toward healthy (a gain toward 1, the gradient toward its model\'s healthy band, within 10x of the gradient leaving it); orange "worse": away from it'));
+  const head = el('tr');
+  head.append(el('th', 'layer'), el('th', 'status'), ...figures.flatMap(([n]) => [el('th', `${n} (base)`), el('th', `${n} (candidate)`), el('th', `${n} change`)]));
+  t.createTHead().append(head);
+  const body = el('tbody');
+  for (const p of c.layers) {
+    const tr = el('tr', undefined, p.status);
+    tr.append(el('td', p.candidate?.name ?? p.base?.name ?? ''), el('td', p.status === 'matched' ? (p.match === 'name' ? 'matched' : `matched by ${p.match}`) : p.status));
+    for (const [, get, scale] of figures) {
+      const [b, cand] = [p.base ? get(p.base) : null, p.candidate ? get(p.candidate) : null];
+      tr.append(el('td', formatFigure(b)), el('td', formatFigure(cand)));
+      const td = el('td', undefined, 'change');
+      const ratio = ratioText(b, cand);
+      td.append(el('span', ratio, 'ratio'));
+      const j = judge(scale, b, cand, out);
+      if (j) {
+        td.dataset.judgement = j.judgement;
+        td.append(el('span', ` ${j.judgement}`, 'judgement'));
+        td.style.background = changeColor(j.judgement, j.strength, dark);
+        td.style.color = j.strength > 0.6 ? '#ffffff' : dark ? '#e6e6e6' : '#1f1f1f';
+      } else if (ratio) td.dataset.judgement = 'unchanged';
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  t.append(body);
   const layers = el('section');
   layers.append(el('h2', 'Layers'), el('div', undefined, 'table-box'));
   layers.lastElementChild!.append(t);
@@ -95,4 +104,53 @@ export function renderComparison(root: HTMLElement, c: Comparison, actions?: { e
   };
   const line = (f: Finding) => `${f.severity} ${f.rule}${f.layer ? ` on ${f.layer}` : ''}: ${f.message}${f.fix ? ` Fix: ${f.fix}` : ''}`;
   root.append(list('Regressions', c.regressions, 'regressions'), list('Introduced', c.introduced.map(line), 'introduced'), list('Resolved', c.resolved.map(line), 'resolved'));
+}
+
+/** The gradient leaving a model: at the output of its last layer (the highest index). */
+function outputOf(layers: Array<LayerReport | undefined>): number | null {
+  const last = layers.filter((l): l is LayerReport => l !== undefined).reduce<LayerReport | undefined>((a, l) => (!a || l.index > a.index ? l : a), undefined);
+  const g = last?.gradient.outputNorm ?? null;
+  return g !== null && g > 0 && Number.isFinite(g) ? g : null;
+}
+
+/** A figure's interval: [lo, hi] (a measurement is its value; a bound or one within its error bar of 0 is open on one side). */
+function interval(f: Figure): [number, number] | null {
+  const text = formatFigure(f);
+  if (!Number.isFinite(f.value)) return null;
+  if (text.startsWith('≤')) return [0, f.kind === 'upper-bound' ? f.value : f.error ?? f.value];
+  if (text.startsWith('≥')) return [f.value, Infinity];
+  return [f.value, f.value];
+}
+
+/**
+ * candidate ÷ base as text: a ratio of two measurements as "×r", a bound where one side is a bound
+ * ("≤ ×r"), '—' where the two bounds leave it open (never a made-up ×0).
+ */
+export function ratioText(b: Figure | null, c: Figure | null): string {
+  if (b === null || c === null) return '';
+  const [ib, ic] = [interval(b), interval(c)];
+  if (!ib || !ic) return '—';
+  const [lo, hi] = [ib[1] > 0 ? ic[0] / ib[1] : NaN, ib[0] > 0 ? ic[1] / ib[0] : Infinity];
+  if (lo === hi) return `×${fmt(lo)}`;
+  if (Number.isFinite(hi) && !(lo > 0)) return `≤ ×${fmt(hi)}`;
+  if (lo > 0 && !Number.isFinite(hi)) return `≥ ×${fmt(lo)}`;
+  return '—';
+}
+
+/** Decades from healthy: a gain's from 1, a gradient's from its model's band (within 10x of the gradient leaving it). */
+function distance(scale: 'gain' | 'gradient', v: number, reference: number | null): number | null {
+  if (!(v > 0) || !Number.isFinite(v)) return null;
+  if (scale === 'gain') return Math.abs(Math.log10(v));
+  return reference ? Math.max(0, Math.abs(Math.log10(v / reference)) - BAND_DECADES) : null;
+}
+
+/**
+ * Whether the candidate's figure is healthier than the base's (two measurements only): by at
+ * least 0.05 decades (12%); strength: 1 at 2 decades.
+ */
+function judge(scale: 'gain' | 'gradient', b: Figure | null, c: Figure | null, out: { base: number | null; candidate: number | null }): { judgement: 'better' | 'worse'; strength: number } | undefined {
+  if (!b || !c || formatFigure(b) !== fmt(b.value) || formatFigure(c) !== fmt(c.value)) return undefined;
+  const [db, dc] = [distance(scale, b.value, out.base), distance(scale, c.value, out.candidate)];
+  if (db === null || dc === null || Math.abs(db - dc) < 0.05) return undefined;
+  return { judgement: dc < db ? 'better' : 'worse', strength: Math.abs(db - dc) / 2 };
 }

@@ -1,14 +1,23 @@
 import { memberFindings } from '../../../src/core/diagnosis/group';
-import { jacobianFigure, type JacobianFigureName } from '../../../src/core/report/figures';
+import { fmt, formatFigure, jacobianFigure, type JacobianFigureName } from '../../../src/core/report/figures';
 import type { AnalysisReport, Figure, FigureKind, Finding, FindingMember, LayerReport } from '../../../src/core/report/types';
 
 /**
  * How a metric is coloured: `gain` diverges on a log scale around the healthy value 1 (contracting
  * in one hue, expanding in the other); `condition` and `fraction` are sequential from healthy
- * (1 and 0) to bad; `relative` diverges around the model's own median (gradient norms, whose
- * healthy scale depends on the loss).
+ * (1 and 0) to bad; `output` diverges around a reference at the model's output (the gradient
+ * leaving the model), neutral within 10x of it (the healthy band of the gradient-flow chart), never
+ * around the model's own median (which would colour a model whose every layer is 10^4 below its
+ * output as healthy).
  */
-export type ScaleKind = 'gain' | 'condition' | 'fraction' | 'relative';
+export type ScaleKind = 'gain' | 'condition' | 'fraction' | 'output';
+
+/** The value an `output`-scaled metric is coloured against, and what it is. */
+export interface Reference {
+  value: number;
+  /** What the reference is, for the key: 'the gradient leaving the model'. */
+  name: string;
+}
 
 /** One column of the heatmap. */
 export interface Metric {
@@ -20,6 +29,8 @@ export interface Metric {
   value(layer: LayerReport, report: AnalysisReport): number | null;
   /** The figure with its kind, for the Jacobian's figures (bounds print as bounds). */
   figure?(layer: LayerReport): Figure | null;
+  /** For the `output` scale: what the value is coloured against, or null when the report has none. */
+  reference?(report: AnalysisReport): Reference | null;
   /** Rules whose findings on a layer mark this column's cell. */
   rules: string[];
 }
@@ -30,19 +41,41 @@ function jacobianMetric(name: JacobianFigureName, label: string, description: st
 
 const weightOf = (l: LayerReport, r: AnalysisReport) => l.parameters.map((p) => r.parameters.find((q) => q.name === p)).find((p) => p?.varianceRatio);
 
+/** The layer nearest the output (highest index). */
+const lastLayer = (r: AnalysisReport) => r.layers.reduce<LayerReport | undefined>((a, l) => (!a || l.index > a.index ? l : a), undefined);
+
+/** The gradient leaving the model: at the last layer's output. */
+export function outputGradient(r: AnalysisReport): number | null {
+  const g = lastLayer(r)?.gradient.outputNorm ?? null;
+  return g !== null && Number.isFinite(g) && g > 0 ? g : null;
+}
+
+const gradWeight = (l: LayerReport, r: AnalysisReport) => weightOf(l, r)?.gradToWeightRatio ?? null;
+
 export const METRICS: Metric[] = [
-  jacobianMetric('sigmaMax', 'σmax', 'largest singular value of the layer Jacobian', 'gain', ['exploding-layer']),
-  jacobianMetric('sigmaMin', 'σmin', 'smallest singular value of the layer Jacobian', 'gain', []),
-  jacobianMetric('rmsGain', 'rms gain', 'root-mean-square singular value (average gain)', 'gain', ['contracting-layer']),
-  { ...jacobianMetric('conditionNumber', 'κ', 'condition number σmax / σmin (∞: a singular Jacobian)', 'condition', ['ill-conditioned-layer']), key: 'condition' },
-  { key: 'gradient', label: '‖∂L/∂in‖', description: 'backpropagated gradient norm at the layer input, relative to the model median', scale: 'relative', value: (l) => l.gradient.inputNorm, rules: ['vanishing-gradient', 'exploding-gradient'] },
+  jacobianMetric('sigmaMax', 'σmax', 'largest singular value of the layer Jacobian (healthy: near 1)', 'gain', ['exploding-layer']),
+  jacobianMetric('sigmaMin', 'σmin', 'smallest singular value of the layer Jacobian (healthy: near 1)', 'gain', []),
+  jacobianMetric('rmsGain', 'rms gain', 'root-mean-square singular value, the average gain (healthy: near 1)', 'gain', ['contracting-layer']),
+  { ...jacobianMetric('conditionNumber', 'κ', 'condition number σmax / σmin (healthy: near 1; ∞: a singular Jacobian)', 'condition', ['ill-conditioned-layer']), key: 'condition' },
   {
-    key: 'gradWeight', label: '‖∂L/∂w‖/‖w‖', description: 'parameter gradient to weight norm ratio, relative to the model median', scale: 'relative',
-    value: (l, r) => weightOf(l, r)?.gradToWeightRatio ?? null, rules: [],
+    key: 'gradient', label: '‖∂L/∂in‖', description: 'backpropagated gradient norm at the layer input, coloured against the gradient leaving the model (healthy: within 10x of it)', scale: 'output',
+    value: (l) => l.gradient.inputNorm, rules: ['vanishing-gradient', 'exploding-gradient'],
+    reference: (r) => {
+      const g = outputGradient(r);
+      return g === null ? null : { value: g, name: `the gradient leaving the model, ${fmt(g)}` };
+    },
   },
-  { key: 'saturation', label: 'saturated', description: 'fraction of units saturated (sigmoid/tanh) or dead (ReLU) on every sample', scale: 'fraction', value: (l) => l.saturation?.fraction ?? null, rules: ['saturated-units', 'dead-units'] },
   {
-    key: 'variance', label: 'Var(w)/ideal', description: 'weight variance over the He (ReLU-like) or LeCun expectation for its fan-in', scale: 'gain',
+    key: 'gradWeight', label: '‖∂L/∂w‖/‖w‖', description: 'parameter gradient to weight norm ratio, coloured against the last weighted layer\'s (healthy: within 10x of it)', scale: 'output',
+    value: gradWeight, rules: [],
+    reference: (r) => {
+      const ref = [...r.layers].sort((a, b) => b.index - a.index).map((l) => ({ l, v: gradWeight(l, r) })).find((x) => x.v !== null && Number.isFinite(x.v) && x.v > 0);
+      return ref ? { value: ref.v!, name: `${ref.l.name}'s, ${fmt(ref.v)}` } : null;
+    },
+  },
+  { key: 'saturation', label: 'saturated', description: 'fraction of units saturated (sigmoid/tanh) or dead (ReLU) on every sample (healthy: 0)', scale: 'fraction', value: (l) => l.saturation?.fraction ?? null, rules: ['saturated-units', 'dead-units'] },
+  {
+    key: 'variance', label: 'Var(w)/ideal', description: 'weight variance over the He (ReLU-like) or LeCun expectation for its fan-in (healthy: near 1)', scale: 'gain',
     value: (l, r) => {
       const w = weightOf(l, r);
       if (!w?.varianceRatio) return null;
@@ -68,19 +101,26 @@ export interface Cell {
   flagged: Finding[];
 }
 
-/** Decades from healthy at which the colour saturates, per scale. */
-const SPAN = { gain: 2, relative: 3, condition: 6 } as const;
+/** Decades from healthy at which the colour saturates, per scale (`output`: decades beyond the 10x band). */
+export const SPAN = { gain: 2, output: 3, condition: 6 } as const;
 
-/** The position of a value on its metric's colour scale. */
-export function scalePosition(scale: ScaleKind, v: number | null, median: number | null): number | null {
+/** The decades around an `output` reference that are healthy (the flow chart's band: within 10x). */
+export const BAND_DECADES = 1;
+
+/** The position of a value on its metric's colour scale (`reference`: the `output` scale's). */
+export function scalePosition(scale: ScaleKind, v: number | null, reference: number | null): number | null {
   if (v === Infinity && scale === 'condition') return 1;
   if (v === null || !Number.isFinite(v)) return null;
   const clamp = (x: number) => Math.max(-1, Math.min(1, x));
   switch (scale) {
     case 'gain':
       return v <= 0 ? -1 : clamp(Math.log10(v) / SPAN.gain);
-    case 'relative':
-      return v <= 0 || !median ? -1 : clamp(Math.log10(v / median) / SPAN.relative);
+    case 'output': {
+      if (!reference) return null;
+      if (v <= 0) return -1;
+      const d = Math.log10(v / reference);
+      return Math.abs(d) <= BAND_DECADES ? 0 : clamp(Math.sign(d) * (Math.abs(d) - BAND_DECADES) / SPAN.output);
+    }
     case 'condition':
       return clamp(Math.log10(Math.max(v, 1)) / SPAN.condition);
     case 'fraction':
@@ -88,20 +128,58 @@ export function scalePosition(scale: ScaleKind, v: number | null, median: number
   }
 }
 
-/** Every cell of the heatmap: layers (rows, depth order) by metrics (columns). */
-export function heatmapCells(r: AnalysisReport): Cell[] {
+/** A cell's figure (a bound prints as one; a measurement within its error bar of 0 as '≤ error bar'). */
+export function cellFigure(c: Cell): Figure | null {
+  return c.value === null ? null : { value: c.value, kind: c.kind ?? 'exact', error: c.error };
+}
+
+/** A cell's text: its figure, as every view prints it. */
+export function cellText(c: Cell): string {
+  return formatFigure(cellFigure(c));
+}
+
+/** Every cell of the heatmap: layers (rows, depth order) by metrics (columns), for `metrics` (all by default). */
+export function heatmapCells(r: AnalysisReport, metrics: Metric[] = METRICS): Cell[] {
   const cells: Cell[] = [];
-  METRICS.forEach((m, mi) => {
-    const values = r.layers.map((l) => m.value(l, r));
-    const finite = values.filter((x): x is number => x !== null && Number.isFinite(x) && x > 0).sort((a, b) => a - b);
-    const median = finite.length ? finite[Math.floor(finite.length / 2)] : null;
+  metrics.forEach((m, mi) => {
+    const reference = m.reference?.(r)?.value ?? null;
     r.layers.forEach((l, li) => {
+      const value = m.value(l, r);
       const flagged = flagsOn(r, l, m.rules);
       const f = m.figure?.(l);
-      cells.push({ layer: li, metric: mi, value: values[li], t: scalePosition(m.scale, values[li], median), kind: f?.kind, error: f?.error, flagged });
+      cells.push({ layer: li, metric: mi, value, t: scalePosition(m.scale, value, reference), kind: f?.kind, error: f?.error, flagged });
     });
   });
   return cells;
+}
+
+/** A column the heatmap leaves out, and why (shown under it). */
+export interface DroppedMetric {
+  metric: Metric;
+  why: string;
+}
+
+/**
+ * The columns that carry a signal for this report, and those left out with the reason: a column
+ * with no figure on any layer, or one where every layer's figure is only bounded above (σmin of a
+ * singular Jacobian, within its error bar of 0), which says nothing layer by layer. A flagged
+ * column is always shown.
+ */
+export function shownMetrics(r: AnalysisReport): { metrics: Metric[]; dropped: DroppedMetric[] } {
+  const metrics: Metric[] = [];
+  const dropped: DroppedMetric[] = [];
+  const cells = heatmapCells(r);
+  METRICS.forEach((m, mi) => {
+    const column = cells.filter((c) => c.metric === mi);
+    if (column.some((c) => c.flagged.length > 0) || r.layers.length === 0) metrics.push(m);
+    else if (column.every((c) => c.value === null)) dropped.push({ metric: m, why: `no layer has one (${m.description.replace(/ \(healthy:.*\)$/, '')})` });
+    else if (column.every((c) => c.value === null || cellText(c).startsWith('≤'))) {
+      dropped.push({ metric: m, why: m.key === 'sigmaMin'
+        ? 'on every layer it is 0 within its error bar or only bounded above (≤): the Jacobians are singular at these samples (units switched off, as ReLU does), which κ shows as ∞ or a lower bound'
+        : 'on every layer it is only bounded above (≤)' });
+    } else metrics.push(m);
+  });
+  return { metrics, dropped };
 }
 
 /**

@@ -44,3 +44,15 @@ export function themeColor(name: string, fallback: string): string {
   const v = getComputedStyle(document.body).getPropertyValue(name).trim();
   return v || fallback;
 }
+
+const GREEN: Rgb = [26, 127, 55];
+
+/**
+ * The colour of a change judged against health (a comparison's cells): green for a change toward
+ * healthy, orange (the alarm) for one away from it, by strength in [0, 1]; the cell says "better" or
+ * "worse" in words too, so the hue is never the only cue.
+ */
+export function changeColor(judgement: 'better' | 'worse', strength: number, dark: boolean): string {
+  const s = 0.25 + 0.75 * Math.max(0, Math.min(1, strength));
+  return css(mix(neutral(dark), judgement === 'better' ? GREEN : ORANGE, s));
+}
