@@ -2,6 +2,7 @@ import type { Model } from '../onnx/types';
 import type { AnalysisReport, Finding, Verdict } from '../report/types';
 import { firstSentence, groupFindings } from './group';
 import { RULES } from './registry';
+import { foldedBatchNormClause } from './rules/batchNorm';
 import { graphFacts, type TrainingFacts } from './rule';
 import { resolveThresholds, type Thresholds } from './thresholds';
 
@@ -23,7 +24,11 @@ export function diagnose(report: AnalysisReport, model: Model, options: Diagnosi
   const ranked = RULES.flatMap((rule, order) => rule.check(ctx).map((finding) => ({ finding, order })));
   ranked.sort((a, b) => RANK[a.finding.severity] - RANK[b.finding.severity] || a.order - b.order);
   const findings = groupFindings(ranked.map((r) => r.finding), RULES, ctx);
-  return { findings, verdict: verdictOf(findings) };
+  const verdict = verdictOf(findings);
+  // the verdict itself says when the exporter folded BatchNorm (README "BatchNorm at initialisation"), still one sentence
+  const folded = foldedBatchNormClause(report.run);
+  if (folded) verdict.headline = `${verdict.headline.replace(/[.\s]+$/, '')}; ${folded}.`;
+  return { findings, verdict };
 }
 
 /** healthy (nothing above info), at risk (warnings), pathological (errors); the headline is one sentence: the status and the top finding's first. */

@@ -1,5 +1,6 @@
 import type { Rule } from './rule';
 import { degenerateBatchNorm, missingNormalization, plainDeepStack } from './rules/architecture';
+import { batchNormSemantics } from './rules/batchNorm';
 import { incompleteAnalysis } from './rules/coverage';
 import { endToEndCollapse, endToEndExplosion, lyapunovExponent } from './rules/endToEnd';
 import { explodingGradient, vanishingGradient } from './rules/gradientFlow';
@@ -34,5 +35,6 @@ export const RULES: readonly Rule[] = [
   plainDeepStack,
   missingNormalization,
   degenerateBatchNorm,
+  batchNormSemantics,
   incompleteAnalysis,
 ];

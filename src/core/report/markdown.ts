@@ -1,6 +1,7 @@
 import { memberFindings, memberLabels } from '../diagnosis/group';
 import type { Comparison } from '../review/compare';
 import { fmt, formatFigure, jacobianFigure, type JacobianFigureName } from './figures';
+import { batchNormNote } from './batchNormText';
 import { phaseSummary } from './phase';
 import type { AnalysisReport, Finding, LayerReport } from './types';
 
@@ -64,6 +65,8 @@ export function reportMarkdown(r: AnalysisReport): string {
   const partial = phaseSummary(r, false);
   if (partial) lines.push(`> **${partial}**`, '');
   for (const note of new Set(r.run.sampleInputs.flatMap((s) => (s.note ? [s.note] : [])))) lines.push(`> **Sample inputs:** ${note}`, '');
+  const bn = batchNormNote(r.run);
+  if (bn) lines.push(`> **BatchNorm:** ${bn}`, '');
   if (r.findings.length) lines.push('### Findings', '', ...r.findings.map(findingLine), '');
   // each layer a finding is on, alone or as a member of a group, with its figures (the fixes are in the list above)
   const onLayer = (l: LayerReport) => r.findings.flatMap(memberFindings).filter((f) => f.layer === l.name && f.severity !== 'info');

@@ -1,5 +1,6 @@
 import { memberLabels } from '../diagnosis/group';
 import { curvatureFigure, fmt, formatFigure, jacobianFigure, rankText } from './figures';
+import { batchNormNote } from './batchNormText';
 import { phaseSummary } from './phase';
 import type { AnalysisReport, Finding } from './types';
 
@@ -17,6 +18,8 @@ export function formatReportTable(r: AnalysisReport): string {
   lines.push(`Run        ${run.executionProvider.toUpperCase()} (onnxruntime-node ${run.ortVersion})${run.executionProviderNote ? `; CUDA not used: ${run.executionProviderNote}` : ''}`);
   lines.push(`Samples    ${run.samples} ${run.sampleSource}, seed ${run.seed} · loss ${run.loss}${run.lossReduction ? ` (${run.lossReduction})` : ''}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''} · granularity ${run.granularity} · ${(run.durationMs / 1000).toFixed(2)} s, ${run.derivativeRuns} derivative runs`);
   if (run.lossNote) lines.push(`Loss       ${run.lossNote}`);
+  const bn = batchNormNote(run);
+  if (bn) lines.push(`BatchNorm  ${bn}`);
   for (const note of new Set(run.sampleInputs.flatMap((s) => (s.note ? [s.note] : [])))) lines.push(`Sizes      ${note}`);
   for (const r of run.recurrent?.filter((x) => !x.unrolled) ?? []) lines.push(`Recurrent  ${r.opType} ${r.node}: ${r.how}`);
   if (run.controlFlow) lines.push(`Control    ${run.controlFlow.map((c) => `${c.opType} ${c.node}: ${c.how}`).join('; ')} (at the first sample; the figures follow it)`);

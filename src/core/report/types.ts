@@ -5,8 +5,8 @@
 
 /** Bumped on any breaking change of the paths in the report contract. */
 export const REPORT_SCHEMA_VERSION = 1;
-/** Bumped when fields are added and the existing paths keep their meaning (1: the figures' kinds, ranks; 2: grouped findings' members). */
-export const REPORT_SCHEMA_MINOR = 3;
+/** Bumped when fields are added and the existing paths keep their meaning (1: the figures' kinds, ranks; 2: grouped findings' members; 3: run.recurrent; 4: run.batchNorm). */
+export const REPORT_SCHEMA_MINOR = 4;
 
 /**
  * What a figure is: `exact` (computed to rounding, its error bar is float32's), `estimate` (within

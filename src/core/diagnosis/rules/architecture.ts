@@ -40,6 +40,8 @@ export const missingNormalization: Rule = {
   title: 'poorly conditioned layers in a model without any normalisation',
   check(ctx) {
     if ([...ctx.facts.opTypes].some((op) => NORMALIZATIONS.has(op))) return [];
+    // BatchNorm folded into the convolutions by the exporter is normalisation the graph no longer shows (rule batchnorm-semantics says so)
+    if ((ctx.report.run.batchNorm?.folded.length ?? 0) > 0) return [];
     const t = ctx.thresholds.illConditioned;
     const kappa = (l: LayerReport) => jacobianFigure(l.jacobian, 'conditionNumber');
     const bad = ctx.report.layers.filter((l) => confirms(kappa(l), 'above', t) && !offUnitsExplain(l) && Number.isFinite(kappa(l)!.value));
@@ -70,6 +72,8 @@ export const degenerateBatchNorm: Rule = {
   check(ctx) {
     const floor = ctx.thresholds.batchNormVarianceFloor;
     const out: Finding[] = [];
+    // batch statistics are the training step's, not stored running ones: a small batch variance is how that BatchNorm trains
+    if (ctx.report.run.batchNorm?.mode === 'batch') return [];
     for (const n of ctx.model.graph.nodes.filter((x) => x.opType === 'BatchNormalization')) {
       const v = ctx.model.graph.initializers.get(n.inputs[4]);
       if (!v?.raw && !v?.external) continue;
