@@ -4,7 +4,7 @@ import { batchNormSemantics } from './rules/batchNorm';
 import { incompleteAnalysis } from './rules/coverage';
 import { endToEndCollapse, endToEndExplosion, lyapunovExponent } from './rules/endToEnd';
 import { explodingGradient, vanishingGradient } from './rules/gradientFlow';
-import { heavyTailedWeights, misScaledInit } from './rules/initialisation';
+import { heavyTailedWeights, misScaledInit, zeroInit } from './rules/initialisation';
 import { contractingLayer, explodingLayer, illConditioned } from './rules/layerGain';
 import { learningRate } from './rules/learningRate';
 import { domainHazard, logOfSoftmax, maskedRow, nonFinite, unstableSoftmax } from './rules/numericHazards';
@@ -26,6 +26,7 @@ export const RULES: readonly Rule[] = [
   saturatedUnits,
   deadUnits,
   misScaledInit,
+  zeroInit,
   heavyTailedWeights,
   recurrentSpectralRadius,
   learningRate,
