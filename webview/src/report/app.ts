@@ -5,7 +5,6 @@ import { memberLabels } from '../../../src/core/diagnosis/group';
 import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
 import { curvatureFigure, fmt, formatFigure, jacobianFigure, kindText, rankText, type JacobianFigureName } from '../../../src/core/report/figures';
 import { batchNormNote } from '../../../src/core/report/batchNormText';
-import { batchNormNote } from '../../../src/core/report/batchNormText';
 import type { AnalysisReport, Finding } from '../../../src/core/report/types';
 import { button, el, table } from '../dom';
 import { phaseBanner } from './phase';
@@ -191,8 +190,6 @@ export class ReportView {
     const sampleNotes = [...new Set(run.sampleInputs.flatMap((s) => (s.note ? [s.note] : [])))];
     fact('Samples', `${run.samples} ${run.sampleSource}, seed ${run.seed}${sampleNotes.map((n) => ` · ${n}`).join('')}`);
     fact('Loss', `${run.loss}${run.lossReduction ? ` (${run.lossReduction} over the batch)` : ''}${run.lossValue !== null ? ` = ${fmt(run.lossValue)}` : ''}${run.lossNote ? ` · ${run.lossNote}` : ''}`);
-    const bn = batchNormNote(run);
-    if (bn) fact('BatchNorm', bn);
     const bn = batchNormNote(run);
     if (bn) fact('BatchNorm', bn);
     const e2e = (name: JacobianFigureName) => formatFigure(jacobianFigure(r.endToEnd, name), true);
