@@ -17,7 +17,7 @@ import { REPORT_SCHEMA_MINOR, REPORT_SCHEMA_VERSION, type AnalysisReport, type L
 import { diagnose, type DiagnosisOptions } from '../diagnosis/diagnose';
 import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, resolveLoss, type Loss, type LossKind, type LossReduction } from './gradientFlow';
-import { DEFAULT_PROBE_LIMITS, END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeFirstLook, probeJacobian, probeSigmaMax, type GramFunction, type JacobianFigures } from './jacobian';
+import { assembleMany, DEFAULT_PROBE_LIMITS, END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeFirstLook, probeJacobian, probeSigmaMax, spanKey, type GramFunction, type JacobianFigures } from './jacobian';
 import { createOrtGram } from './gram';
 import { DEFAULT_MEMORY_BUDGET_MB, planForBudget, type MemoryPlan, type ProbeLimits } from './memory';
 import { resolveInputs } from '../inputs/signature';
@@ -202,21 +202,37 @@ export async function analyzeModel(
       if (!(gradients instanceof Error)) throughTime.push(unrolledSteps.map((u) => ({ node: u.node, norms: u.hidden.map((h) => gradients.get(h) ?? 0) })));
       const jacobians: Array<JacobianFigures | Error> = [];
       current = { jacobians, gradients, endToEnd: new Error(REFINING), lossValue: loss?.value ?? null, firstLook: s === 0 ? firstLook : undefined };
+      // Layers on the exact path, many to a merged derivative model and run (a session and a run per
+      // small layer dominated them): the tiny ones before the first look (their exact figures cost
+      // less than a first look), the others after it.
+      const spans = layers.map((l) => ({ sources: l.inputTensors, targets: l.outputTensors }));
+      const exact = new Map<number, JacobianFigures | Error>();
+      const assembleExact = async (tiny: boolean) => {
+        await checkpoint(ctx);
+        const chosen = spans.filter((sp) => !exact.has(spans.indexOf(sp)) && (!tiny || entriesOf(sp, shapeOf) <= FIRST_LOOK_EXACT_ENTRIES));
+        const assembled = await assembleMany(runner, chosen, shapeOf, EXACT_MAX_DIM, limits);
+        for (const layer of layers) {
+          const j = assembled.get(spanKey(spans[layer.index]));
+          if (j) exact.set(layer.index, await probe(runner, spans[layer.index], shapeOf, rng, gram.gram, EXACT_MAX_DIM, limits, j));
+        }
+      };
+      await assembleExact(s === 0 && !!ctx?.onPartial);
       // the first look is for someone waiting on the first answer (the editor, the CLI); what-if and compare wait for the final reports
       if (s === 0 && ctx?.onPartial) {
         const lookRng = new Rng(options.samples.seed * 7919 + FIRST_LOOK_STREAM);
         for (const layer of layers) {
           await checkpoint(ctx);
           progress(`First answer: layer ${layer.index + 1}/${layers.length}`, step++ / steps);
-          firstLook[layer.index] = await probeFirstLook(runner, { sources: layer.inputTensors, targets: layer.outputTensors }, shapeOf, lookRng).catch(asError);
+          firstLook[layer.index] = exact.get(layer.index) ?? await probeFirstLook(runner, spans[layer.index], shapeOf, lookRng).catch(asError);
         }
         firstAnswerMs = performance.now() - t0;
         partial('first-answer', true);
+        await assembleExact(false);
       }
       for (const layer of layers) {
         await checkpoint(ctx);
         progress(`Probing layer ${layer.index + 1}/${layers.length}: ${layer.name}`, step++ / steps);
-        jacobians.push(await probe(runner, { sources: layer.inputTensors, targets: layer.outputTensors }, shapeOf, rng, gram.gram, EXACT_MAX_DIM, limits));
+        jacobians.push(exact.get(layer.index) ?? await probe(runner, spans[layer.index], shapeOf, rng, gram.gram, EXACT_MAX_DIM, limits));
         partial('refining');
       }
       await checkpoint(ctx);
@@ -256,6 +272,15 @@ export async function analyzeModel(
     })
     : { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'skipped (curvature iterations set to 0)' };
   return reportAt(undefined, curvature);
+}
+
+/** Layers whose Jacobian has at most this many entries get their exact figures before the first answer. */
+const FIRST_LOOK_EXACT_ENTRIES = 65_536;
+
+/** The number of entries of a span's Jacobian. */
+function entriesOf(span: { sources: string[]; targets: string[] }, shapeOf: (t: string) => number[]): number {
+  const size = (names: string[]) => names.reduce((s, t) => s + shapeOf(t).reduce((a, b) => a * b, 1), 0);
+  return size(span.sources) * size(span.targets);
 }
 
 /** A not-yet-computed figure's reason in a report made while the analysis refines. */
@@ -381,9 +406,9 @@ function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-async function probe(runner: DerivativeRunner, span: { sources: string[]; targets: string[] }, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction, exactMaxDim: number, limits: ProbeLimits): Promise<JacobianFigures | Error> {
+async function probe(runner: DerivativeRunner, span: { sources: string[]; targets: string[] }, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction, exactMaxDim: number, limits: ProbeLimits, assembled?: Float64Array): Promise<JacobianFigures | Error> {
   try {
-    return await probeJacobian(runner, span, shapeOf, rng, gram, exactMaxDim, limits);
+    return await probeJacobian(runner, span, shapeOf, rng, gram, exactMaxDim, limits, assembled);
   } catch (e) {
     return asError(e);
   }

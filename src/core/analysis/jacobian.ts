@@ -216,9 +216,11 @@ export async function probeJacobian(
   gram: GramFunction = jsGram,
   exactMaxDim = EXACT_MAX_DIM,
   limits: ProbeLimits = DEFAULT_PROBE_LIMITS,
+  /** The span's Jacobian when {@link assembleMany} assembled it already. */
+  assembled?: Float64Array,
 ): Promise<JacobianFigures> {
   try {
-    const figures = await probeWithRules(runner, span, shapeOf, rng, gram, exactMaxDim, limits);
+    const figures = await probeWithRules(runner, span, shapeOf, rng, gram, exactMaxDim, limits, assembled);
     const estimated = runner.estimatesOf(span);
     if (estimated.length === 0) return figures;
     // ops without a rule entered as finite-difference slopes (or local Jacobians): widen the error bars
@@ -336,12 +338,12 @@ async function probeByFiniteDifferences(fd: FiniteDifferenceRunner, span: Span, 
   };
 }
 
-async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction, exactMaxDim: number, limits: ProbeLimits): Promise<JacobianFigures> {
+async function probeWithRules(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, gram: GramFunction, exactMaxDim: number, limits: ProbeLimits, assembled?: Float64Array): Promise<JacobianFigures> {
   const { op, n, m } = operator(runner, span, shapeOf);
   const runs0 = runner.runs;
   const k = Math.min(m, n);
-  if (k <= exactMaxDim && m * n <= limits.exactMaxEntries) {
-    const j = await assemble(runner, span, shapeOf, m, n, limits.probeBatchElements);
+  if (assembled || (k <= exactMaxDim && m * n <= limits.exactMaxEntries)) {
+    const j = assembled ?? await assemble(runner, span, shapeOf, m, n, limits.probeBatchElements);
     if (!j.every(Number.isFinite)) throw nonFinite();
     const sv = singularValuesFromGram(await gram(j, m, n), k);
     const err = float32Error(m, n, sv);
@@ -461,17 +463,7 @@ async function assemble(runner: DerivativeRunner, span: Span, shapeOf: (t: strin
   const batch = Math.max(1, Math.min(count, Math.floor(maxBatchElements / Math.max(length, 1))));
   for (let start = 0; start < count; start += batch) {
     const end = Math.min(count, start + batch);
-    // basis vectors e_start..e_end-1, split per tensor of the span's side
-    const vectors = sizes.map(() => [] as Float64Array[]);
-    for (let e = start; e < end; e++) {
-      let off = 0;
-      sizes.forEach((size, t) => {
-        const v = new Float64Array(size);
-        if (e >= off && e < off + size) v[e - off] = 1;
-        vectors[t].push(v);
-        off += size;
-      });
-    }
+    const vectors = basisBatch(sizes, start, end);
     const result = byColumns ? await runner.jvp(span, vectors) : await runner.vjp(span, vectors);
     for (let r = 0; r < end - start; r++) {
       let off = 0;
@@ -487,6 +479,81 @@ async function assemble(runner: DerivativeRunner, span: Span, shapeOf: (t: strin
     }
   }
   return j;
+}
+
+/** The basis vectors e_start .. e_end-1 of the concatenated tensors of a span's side, split per tensor. */
+function basisBatch(sizes: number[], start: number, end: number): Float64Array[][] {
+  const vectors = sizes.map(() => [] as Float64Array[]);
+  for (let e = start; e < end; e++) {
+    let off = 0;
+    sizes.forEach((size, t) => {
+      const v = new Float64Array(size);
+      if (e >= off && e < off + size) v[e - off] = 1;
+      vectors[t].push(v);
+      off += size;
+    });
+  }
+  return vectors;
+}
+
+/** The key of a span in {@link assembleMany}'s result. */
+export function spanKey(span: Span): string {
+  return JSON.stringify([span.sources, span.targets]);
+}
+
+/**
+ * Assembles the Jacobians of every span on the exact path whose whole identity batch fits one run
+ * (count x vector length within the probe batch), many spans to a run: their derivative models
+ * merged into one session (by columns through the JVP models, by rows through the VJP ones), so a
+ * model of many small layers costs two sessions and a few runs instead of a session and a run per
+ * layer. A span whose derivative model cannot be built (an operator without a rule), or that runs
+ * as segments, is left out for {@link probeJacobian} to handle alone. Keyed by {@link spanKey}.
+ */
+export async function assembleMany(runner: DerivativeRunner, spans: Span[], shapeOf: (t: string) => number[], exactMaxDim: number, limits: ProbeLimits): Promise<Map<string, Float64Array>> {
+  const out = new Map<string, Float64Array>();
+  const sized = spans.map((span) => {
+    const n = span.sources.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
+    const m = span.targets.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
+    return { span, n, m, byColumns: n <= m, elements: Math.min(m, n) * Math.max(m, n) };
+  }).filter((x) => x.n > 0 && x.m > 0 && Math.min(x.m, x.n) <= exactMaxDim && x.m * x.n <= limits.exactMaxEntries && x.elements <= limits.probeBatchElements);
+  for (const byColumns of [true, false]) {
+    let chunk: typeof sized = [];
+    let elements = 0;
+    const flush = async () => {
+      if (chunk.length > 1) await assembleChunk(runner, chunk, shapeOf, byColumns, out).catch(() => undefined);
+      chunk = [];
+      elements = 0;
+    };
+    for (const x of sized.filter((y) => y.byColumns === byColumns)) {
+      if (elements + x.elements > limits.probeBatchElements) await flush();
+      chunk.push(x);
+      elements += x.elements;
+    }
+    await flush();
+  }
+  return out;
+}
+
+/** One merged run: the identity batch of each span's smaller side, scattered into each span's m x n Jacobian. */
+async function assembleChunk(runner: DerivativeRunner, chunk: Array<{ span: Span; n: number; m: number }>, shapeOf: (t: string) => number[], byColumns: boolean, out: Map<string, Float64Array>): Promise<void> {
+  const vectors = chunk.map(({ span, n, m }) => basisBatch((byColumns ? span.sources : span.targets).map((t) => sizeOf(shapeOf(t))), 0, byColumns ? n : m));
+  const results = await runner.manyProducts(byColumns ? 'jvp' : 'vjp', chunk.map((c) => c.span), vectors);
+  chunk.forEach(({ span, n, m }, i) => {
+    const j = new Float64Array(m * n);
+    const count = byColumns ? n : m;
+    for (let r = 0; r < count; r++) {
+      let off = 0;
+      for (const part of results[i]) {
+        const row = part[r];
+        for (let q = 0; q < row.length; q++) {
+          if (byColumns) j[(off + q) * n + r] = row[q];
+          else j[r * n + off + q] = row[q];
+        }
+        off += row.length;
+      }
+    }
+    out.set(spanKey(span), j);
+  });
 }
 
 /** Hutchinson: ||J||_F^2 = E ||J z||^2 over Rademacher z, with its standard error, in one batched run. */

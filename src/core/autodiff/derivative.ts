@@ -242,15 +242,16 @@ function slopeRule(node: Node, slope: Float64Array): DerivativeRule {
 /**
  * Builds the forward-mode derivative model of a span: inputs are batched tangents of the sources
  * (plus the primal values the rules read), outputs the batched tangents of the targets, J v.
- * `nodes` are the span's nodes when the caller already has them (a segment of a longer span).
+ * `nodes` are the span's nodes when the caller already has them (a segment of a longer span);
+ * `prefix` names its own tensors apart from another derivative model's (see mergeDerivativeModels).
  */
-export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, fed: ReadonlySet<string> = new Set(), nodes: Node[] = spanNodes(model.graph, order, span)): DerivativeModel {
-  const b = new GraphBuilder('jvp/');
+export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts, span: Span, opset: number, fed: ReadonlySet<string> = new Set(), nodes: Node[] = spanNodes(model.graph, order, span), prefix = ''): DerivativeModel {
+  const b = new GraphBuilder(`${prefix}jvp/`);
   const ctx = new Context(b, opset, facts, model, new Map());
   const estimated = new Set<string>();
   const tangent = new Map<string, string>();
   const inputs = span.sources.map((s) => {
-    const name = `tangent/${s}`;
+    const name = `${prefix}tangent/${s}`;
     tangent.set(s, name);
     return name;
   });
@@ -277,7 +278,8 @@ export function buildJvpModel(model: Model, order: number[], facts: PrimalFacts,
 /**
  * Builds the reverse-mode derivative model of a span: inputs are batched cotangents of the targets,
  * outputs the batched cotangents of the sources and of `extra` tensors inside the span, J^T u.
- * `nodes` are the span's nodes when the caller already has them (a segment of a longer span).
+ * `nodes` are the span's nodes when the caller already has them (a segment of a longer span);
+ * `prefix` names its own tensors apart from another derivative model's (see mergeDerivativeModels).
  */
 export function buildVjpModel(
   model: Model,
@@ -288,8 +290,9 @@ export function buildVjpModel(
   extra: string[] = [],
   fed: ReadonlySet<string> = new Set(),
   nodes: Node[] = spanNodes(model.graph, order, span),
+  prefix = '',
 ): DerivativeModel {
-  const b = new GraphBuilder('vjp/');
+  const b = new GraphBuilder(`${prefix}vjp/`);
   const ctx = new Context(b, opset, facts, model, new Map());
   const estimated = new Set<string>();
   const active = new Set(span.sources);
@@ -297,7 +300,7 @@ export function buildVjpModel(
   ctx.active = active;
   const cot = new Map<string, string>();
   const inputs = span.targets.map((t) => {
-    const name = `cotangent/${t}`;
+    const name = `${prefix}cotangent/${t}`;
     cot.set(t, name);
     return name;
   });
@@ -402,4 +405,48 @@ function prune(b: GraphBuilder, outputs: string[]): Node[] {
     }
   }
   return keep.reverse();
+}
+
+/**
+ * Several derivative models as one, so that one onnxruntime session and one run serve them all (the
+ * products of many small layers cost less than a session each). Their own tensors must have been
+ * named apart (buildJvpModel's and buildVjpModel's `prefix`); the primal values and weights they read
+ * are shared. Inputs and outputs are the parts' in order, each part's batch axis its own (`K0`, `K1`, ...).
+ */
+export function mergeDerivativeModels(parts: DerivativeModel[]): DerivativeModel {
+  if (parts.length === 1) return parts[0];
+  const nodes: Node[] = [];
+  const produced = new Set<string>();
+  const initializers = new Map<string, Tensor>();
+  const inputs: ValueInfo[] = [];
+  const outputs: ValueInfo[] = [];
+  const primals = new Map<string, ValueInfo>();
+  parts.forEach((dm, i) => {
+    const g = dm.model.graph;
+    const batched = (v: ValueInfo): ValueInfo => (v.type?.kind === 'tensor' && v.type.shape ? { ...v, type: { ...v.type, shape: [`K${i}`, ...v.type.shape.slice(1)] } } : v);
+    for (const n of g.nodes) {
+      for (const o of n.outputs) {
+        if (!o) continue;
+        if (produced.has(o)) throw new DoctorError('runtime', `derivative models to merge both compute '${o}'`);
+        produced.add(o);
+      }
+      nodes.push(n);
+    }
+    for (const [name, t] of g.initializers) initializers.set(name, t);
+    const own = new Set(dm.derivativeInputs);
+    for (const v of g.inputs) {
+      if (own.has(v.name)) inputs.push(batched(v));
+      else primals.set(v.name, v);
+    }
+    outputs.push(...g.outputs.map(batched));
+  });
+  const graph: Graph = { ...parts[0].model.graph, name: 'derivatives', nodes, initializers, inputs: [...inputs, ...primals.values()], outputs };
+  return {
+    model: { ...parts[0].model, graph },
+    derivativeInputs: parts.flatMap((p) => p.derivativeInputs),
+    derivativeOutputs: parts.flatMap((p) => p.derivativeOutputs),
+    primalInputs: [...primals.keys()],
+    nodes: parts.flatMap((p) => p.nodes),
+    estimated: [...new Set(parts.flatMap((p) => p.estimated))],
+  };
 }

@@ -3,7 +3,7 @@ import type { NdArray } from '../ndarray';
 import { sizeOf, toNumbers } from '../ndarray';
 import { DataType, type Model, type Node } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
-import { buildJvpModel, buildVjpModel, spanNodes, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
+import { buildJvpModel, buildVjpModel, mergeDerivativeModels, spanNodes, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
 import { elementwiseSlope, FD_ELEMENTWISE, FD_NODE_MAX_INPUTS, FiniteDifferenceRunner, nodeJacobian, type EstimatedJacobian, type EstimatedSlope } from './finiteDifference';
 import { CONTROL_FLOW_OPS } from './controlFlow';
 import { REGISTRY } from './registry';
@@ -197,6 +197,48 @@ export class DerivativeRunner {
       this.segments.set(key, segments);
     }
     return segments;
+  }
+
+  /**
+   * J v (`jvp`, one batch per source of each span) or J^T u (`vjp`, per target) for several spans
+   * at once: their derivative models merged into one, one session for the set (cached) and one run.
+   * For many small layers this replaces a session and a run per layer. Spans long enough to run as
+   * segments are refused (probe them one by one).
+   */
+  async manyProducts(mode: 'jvp' | 'vjp', spans: Span[], vectors: VectorBatch[][]): Promise<VectorBatch[][]> {
+    const key = JSON.stringify([`${mode}*`, spans.map((s) => [s.sources, s.targets])]);
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = (async () => {
+        const parts: DerivativeModel[] = [];
+        for (const [i, span] of spans.entries()) {
+          const segments = this.segmentsOf(span);
+          if (segments.length !== 1) throw new DoctorError('runtime', 'a span that runs as segments cannot join a merged derivative model');
+          const own = segments[0].nodes;
+          await this.forward.ensureSlopes(own, span.sources, this.createRunner, this.ep);
+          const dm = mode === 'jvp'
+            ? buildJvpModel(this.forward.model, this.order, this.forward, span, this.opset, this.fedInitializers, own, `s${i}/`)
+            : buildVjpModel(this.forward.model, this.order, this.forward, span, this.opset, [], this.fedInitializers, own, `s${i}/`);
+          for (const op of dm.estimated) this.estimated.add(op);
+          const spanKey = JSON.stringify([span.sources, span.targets]);
+          this.spanEstimates.set(spanKey, [...new Set([...(this.spanEstimates.get(spanKey) ?? []), ...dm.estimated])]);
+          parts.push(dm);
+        }
+        const dm = mergeDerivativeModels(parts);
+        return { dm, runner: await this.createRunner(dm.model, { executionProvider: this.ep }) };
+      })();
+      this.sessions.set(key, s);
+    }
+    const { dm, runner } = await s;
+    const sides = spans.map((span) => (mode === 'jvp' ? span.sources : span.targets));
+    const out = await this.run(dm, runner, sides.flat(), vectors.flat());
+    let off = 0;
+    return spans.map((span) => {
+      const count = mode === 'jvp' ? span.targets.length : span.sources.length;
+      const part = out.slice(off, off + count);
+      off += count;
+      return part;
+    });
   }
 
   /** A finite-difference runner for a span at the same sample (fallback for ops without rules). */
