@@ -103,6 +103,18 @@ export function isNormalized(layer: LayerReport): boolean {
   return layer.opTypes.some((op) => NORMALIZATIONS.has(op));
 }
 
+/**
+ * Whether the model normalises its activations as it trains: a normalisation node in the analysed
+ * layers (LayerNorm, BatchNorm with trained or batch statistics, ...), or BatchNorm the exporter
+ * folded and the analysis re-inserted. Then a layer's output scale is reset at every normalisation,
+ * so one layer's gain does not compound through depth: the training table (README "Does it train?")
+ * has BatchNorm networks that train with single layers at sigma_max 9 and rms gain 0.18, while every
+ * model that does not train is caught by its gradient flow.
+ */
+export function normalisesActivations(ctx: DiagnosisContext): boolean {
+  return ctx.report.layers.some(isNormalized) || ctx.report.run.batchNorm?.mode === 'batch';
+}
+
 /** The init scheme that suits an activation (DOMAIN.md section 5): He for ReLU-like, LeCun otherwise. */
 export function schemeFor(activation: string | undefined): 'he' | 'lecun' {
   return activation && RELU_LIKE.has(activation) ? 'he' : 'lecun';

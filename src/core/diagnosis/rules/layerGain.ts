@@ -1,7 +1,10 @@
 import { boundWords, confirms, formatFigure, jacobianFigure, rankText } from '../../report/figures';
 import type { Finding, LayerReport, ParameterReport } from '../../report/types';
 import { countText, measuredRange, placeText } from '../group';
-import { activationOf, fmt, isNormalized, isOutputLayer, schemeFor, weightOf, type DiagnosisContext, type Rule } from '../rule';
+import { activationOf, fmt, isNormalized, isOutputLayer, normalisesActivations, schemeFor, weightOf, type DiagnosisContext, type Rule } from '../rule';
+
+/** Said of a layer's gain in a model that normalises its activations (see normalisesActivations). */
+const NORMALISED = ' The model normalises its activations, so this gain does not compound through depth: the gradient flow judges the whole (README "Does it train?").';
 
 /** The weight-only side of a layer, for a finding that says whether weights or activations are the cause. */
 function weightSide(w: ParameterReport | undefined, scheme: 'he' | 'lecun'): string {
@@ -19,6 +22,7 @@ export const explodingLayer: Rule = {
   check(ctx) {
     const t = ctx.thresholds;
     const out: Finding[] = [];
+    const normalised = normalisesActivations(ctx);
     for (const l of ctx.report.layers) {
       const f = jacobianFigure(l.jacobian, 'sigmaMax');
       if (f === null || !confirms(f, 'above', t.expansiveLayerSigmaMax)) continue;
@@ -36,11 +40,11 @@ export const explodingLayer: Rule = {
       out.push({
         id: `exploding-layer:${l.name}`,
         rule: 'exploding-layer',
-        severity: 'warning',
+        severity: normalised ? 'info' : 'warning',
         layer: l.name,
         parameter: w?.name,
         message: `Exploding layer: ${l.name} stretches signals by ${f.kind === 'lower-bound' ? 'at least' : 'up to'} ${fmt(s)}x on the samples (rms gain ${l.jacobian.rmsGain === null ? '?' : fmt(l.jacobian.rmsGain)}, ${l.jacobian.method}); ${weightSide(w, scheme)}. `
-          + (weightsCause ? 'The weights are over-scaled: they are the cause.' : 'The weights look sane: the activations on these samples are the cause.'),
+          + (weightsCause ? 'The weights are over-scaled: they are the cause.' : 'The weights look sane: the activations on these samples are the cause.') + (normalised ? NORMALISED : ''),
         measured: s,
         measuredKind: f.kind,
         measuredName: 'sigma_max of the layer Jacobian',
@@ -84,6 +88,7 @@ export const contractingLayer: Rule = {
   check(ctx) {
     const t = ctx.thresholds.contractingLayerRmsGain;
     const out: Finding[] = [];
+    const normalised = normalisesActivations(ctx);
     for (const l of ctx.report.layers) {
       const f = jacobianFigure(l.jacobian, 'rmsGain');
       if (f === null || !confirms(f, 'below', t) || f.value === 0) continue;
@@ -98,10 +103,10 @@ export const contractingLayer: Rule = {
       out.push({
         id: `contracting-layer:${l.name}`,
         rule: 'contracting-layer',
-        severity: 'warning',
+        severity: normalised ? 'info' : 'warning',
         layer: l.name,
         parameter: w?.name,
-        message: `Contracting layer: ${l.name} shrinks signals to ${fmt(g)}x on average (sigma_max ${l.jacobian.sigmaMax === null ? '?' : fmt(l.jacobian.sigmaMax)}); ${weightSide(w, scheme)}${sat}. ${cause}`,
+        message: `Contracting layer: ${l.name} shrinks signals to ${fmt(g)}x on average (sigma_max ${l.jacobian.sigmaMax === null ? '?' : fmt(l.jacobian.sigmaMax)}); ${weightSide(w, scheme)}${sat}. ${cause}${normalised ? NORMALISED : ''}`,
         measured: g,
         measuredKind: f.kind,
         measuredName: 'rms gain of the layer Jacobian',
