@@ -1,5 +1,5 @@
 import type { Node } from '../onnx/types';
-import type { GraphScan } from './graphScan';
+import { valueUses, type GraphScan } from './graphScan';
 
 /** Ops through which a scalar flows unchanged in value on its way to a comparison. */
 const PASS_VALUE = new Set(['Cast', 'Identity', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten']);
@@ -23,20 +23,12 @@ export interface BranchValue {
  */
 export function branchConstant(scan: GraphScan, input: string): BranchValue | undefined {
   const found: Array<{ node: Node; value: number; decides: Node }> = [];
-  const seen = new Set<string>();
-  const queue = [input];
-  while (queue.length > 0) {
-    const tensor = queue.shift() as string;
-    if (seen.has(tensor)) continue;
-    seen.add(tensor);
-    for (const node of scan.consumers.get(tensor) ?? []) {
-      if (PASS_VALUE.has(node.opType) && node.inputs[0] === tensor) queue.push(...node.outputs);
-      if (!COMPARISONS.includes(node.opType) || node.inputs.length !== 2) continue;
-      const other = node.inputs[0] === tensor ? node.inputs[1] : node.inputs[0];
-      const value = scan.constant(other);
-      const decides = value?.length === 1 && Number.isSafeInteger(value[0]) ? decidedIf(scan, node.outputs[0]) : undefined;
-      if (value && decides) found.push({ node, value: value[0], decides });
-    }
+  for (const { node, tensor } of valueUses(scan.consumers, input, PASS_VALUE)) {
+    if (!COMPARISONS.includes(node.opType) || node.inputs.length !== 2) continue;
+    const other = node.inputs[0] === tensor ? node.inputs[1] : node.inputs[0];
+    const value = scan.constant(other);
+    const decides = value?.length === 1 && Number.isSafeInteger(value[0]) ? decidedIf(scan, node.outputs[0]) : undefined;
+    if (value && decides) found.push({ node, value: value[0], decides });
   }
   found.sort((a, b) => COMPARISONS.indexOf(a.node.opType) - COMPARISONS.indexOf(b.node.opType));
   const best = found[0];

@@ -62,3 +62,22 @@ export function scanGraph(model: Model): GraphScan {
   };
   return { nodes, consumers, constant, weightDims: (name) => tensors.get(name)?.dims };
 }
+
+/**
+ * The uses of `input`'s values, breadth first: every node that reads the input, or a tensor that
+ * carries its values unchanged through `passes` operators (reading it as their first input), with
+ * the tensor it reads.
+ */
+export function* valueUses(consumers: ReadonlyMap<string, Node[]>, input: string, passes: ReadonlySet<string>): Generator<{ node: Node; tensor: string }> {
+  const seen = new Set<string>();
+  const queue = [input];
+  while (queue.length > 0) {
+    const tensor = queue.shift() as string;
+    if (seen.has(tensor)) continue;
+    seen.add(tensor);
+    for (const node of consumers.get(tensor) ?? []) {
+      if (passes.has(node.opType) && node.inputs[0] === tensor) queue.push(...node.outputs);
+      yield { node, tensor };
+    }
+  }
+}
