@@ -23,13 +23,15 @@ async function setUp(name: string) {
 }
 
 describe('assembleMany', () => {
-  for (const name of ['mlp_sigmoid', 'transformer', 'resnet_small']) {
+  // the transformer's and resnet_small's exact layers are each larger than a merged chunk's share of the
+  // default probe batch: a larger batch merges them, to check layers of different kinds and shapes together
+  for (const [name, batch] of [['mlp_sigmoid', 1], ['transformer', 8], ['resnet_small', 8]] as const) {
     it(`assembles ${name}'s small layers in merged runs, to the same figures as one layer at a time`, async () => {
       const { runner, layers, shapeOf, counts } = await setUp(name);
       const spans = layers.map((l) => ({ sources: l.inputTensors, targets: l.outputTensors }));
       try {
         const runs0 = runner.runs;
-        const assembled = await assembleMany(runner, spans, shapeOf, EXACT_MAX_DIM, DEFAULT_PROBE_LIMITS);
+        const assembled = await assembleMany(runner, spans, shapeOf, EXACT_MAX_DIM, { ...DEFAULT_PROBE_LIMITS, probeBatchElements: batch * DEFAULT_PROBE_LIMITS.probeBatchElements });
         assert.ok(assembled.size > 1, `${assembled.size} layers assembled together`);
         assert.ok(runner.runs - runs0 < assembled.size, `${runner.runs - runs0} runs for ${assembled.size} layers`);
         assert.ok(counts.sessions < assembled.size, `${counts.sessions} sessions for ${assembled.size} layers`);
