@@ -40,7 +40,8 @@ A model TRAINS when all three hold (the criteria are stated in the output as wel
 
 Writes --out/<model>.onnx (keep them out of git) and, with --table, the JSON table (model, file,
 input shape, trains, loss ratio, movement, seconds, notes). One JSON line per model on stdout.
-Takes a few minutes on one thread; --quick trains 40 steps for a smoke test (its table is not
+Takes a few minutes on one thread; --models NAME,NAME --merge reruns only those rows and keeps the
+table's others; --quick trains 40 steps for a smoke test (its table is not
 the ground truth and is not written unless --table is given).
 
     /usr/bin/python3 bench/training_table.py --out /tmp/gd-train --table bench/training_table.json
@@ -226,6 +227,10 @@ MODELS = {
     "plain_relu32_under": (lambda: MLP(32, "relu", 0.5), VectorTask, False, "32 linear layers, ReLU, no normalisation, weight std 0.5/sqrt(fan_in) (He is 1.41)"),
     "rnn_radius3": (lambda: Recurrent("rnn", radius=3.0), SequenceTask, False, "tanh RNN, hidden 64, recurrent spectral radius 3, 30 steps"),
     "rnn_radius0.2": (lambda: Recurrent("rnn", radius=0.2), SequenceTask, False, "tanh RNN, hidden 64, recurrent spectral radius 0.2, 30 steps"),
+    "transformer_postnorm6": (lambda: Transformer(6, False), TokenTask, True, "post-norm encoder, 6 layers, width 32, 4 heads, 16 tokens (the original Transformer's depth) "
+                              "(measured to place the depth at which post-norm stops training under this recipe)"),
+    "transformer_postnorm12": (lambda: Transformer(12, False), TokenTask, None, "post-norm encoder, 12 layers, width 32, 4 heads, 16 tokens "
+                               "(measured to place the depth at which post-norm stops training under this recipe)"),
     "transformer_postnorm24": (lambda: Transformer(24, False), TokenTask, False, "post-norm encoder, 24 layers, width 32, 4 heads, 16 tokens "
                                "(the pre-norm 12-layer one reaches a third of the chance loss in the same budget)"),
 }
@@ -370,6 +375,8 @@ def main():
     p.add_argument("--out", required=True, help="folder for the exported ONNX files (keep it out of git)")
     p.add_argument("--table", help="write the JSON table here (bench/training_table.json)")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
+    p.add_argument("--merge", action="store_true", help="with --table and --models: replace or add only these models' rows in the "
+                   "existing table (kept in the order of MODELS), keeping the other rows as they are")
     p.add_argument("--steps", type=int, default=STEPS)
     p.add_argument("--quick", action="store_true", help="40 steps: a smoke test, not the ground truth")
     args = p.parse_args()
@@ -389,6 +396,19 @@ def main():
     total = round(time.time() - t0, 1)
     print(f"total {total} s", file=sys.stderr)
     if args.table:
+        previous = []
+        if args.merge and os.path.exists(args.table):
+            with open(args.table) as f:
+                old = json.load(f)
+            if old["criteria"]["steps"] != steps:
+                sys.exit(f"--merge: the table was trained for {old['criteria']['steps']} steps, this run for {steps}")
+            previous = old["models"]
+            total = round(old["criteria"]["totalSeconds"] + total, 1)  # the runs that produced the rows, together
+        fresh = {r["model"]: r for r in rows}
+        kept = {r["model"]: r for r in previous if r["model"] not in fresh}
+        merged = {**kept, **fresh}
+        order = list(MODELS) + [n for n in merged if n not in MODELS]
+        rows = [merged[n] for n in order if n in merged]
         table = {
             "criteria": {
                 "optimizer": f"SGD, momentum {MOMENTUM}, no weight decay; learning rate warmed up linearly to {LR} over {WARMUP} steps, "
