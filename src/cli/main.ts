@@ -5,7 +5,8 @@ import { failsAt } from '../core/diagnosis/diagnose';
 import { resolveThresholds } from '../core/diagnosis/thresholds';
 import { formatWhatIf } from '../core/diagnosis/whatIf';
 import type { AnalysisFlags, EngineOptions } from '../protocol/engine';
-import type { AnalysisReport, Finding } from '../core/report/types';
+import type { AnalysisReport, Finding, LayerReport } from '../core/report/types';
+import { formatFigure, type JacobianFigureName } from '../core/report/figures';
 import { phaseSummary } from '../core/report/phase';
 import type { Progress } from '../core/progress';
 import { DoctorError, errorMessage, fileProblem, isDoctorError } from '../core/errors';
@@ -15,7 +16,7 @@ import { reportNetron } from '../core/report/netron';
 import { reportSarif } from '../core/report/sarif';
 import { fileAtRevision } from '../runtime/git';
 import { comparisonMarkdown, reportMarkdown } from '../core/report/markdown';
-import { comparisonJson, type Comparison } from '../core/review/compare';
+import { changeNotes, comparisonJson, pairFigure, ratioText, type Comparison } from '../core/review/compare';
 import { readLabelsFile } from '../runtime/labels';
 import { formatInspect } from '../core/report/inspectText';
 import { standaloneHtml } from '../runtime/assets';
@@ -183,15 +184,18 @@ function formatComparison(c: Comparison): string {
   if (c.samplesNote) lines.push(`Note       ${c.samplesNote}`);
   lines.push('');
   const header = ['layer', 'status', 'rms gain', '', 'σmax', '', 'σmin', '', '‖∂L/∂in‖', '', 'change'];
+  const fig = (l: LayerReport | undefined, name: JacobianFigureName | 'gradient') => (l ? formatFigure(pairFigure(l, name)) : '—');
   const rows = c.layers.map((p) => [
     p.candidate?.name ?? p.base!.name, p.status === 'matched' ? (p.match === 'name' ? 'matched' : `by ${p.match}`) : p.status,
-    fmt(p.base?.jacobian.rmsGain), fmt(p.candidate?.jacobian.rmsGain), fmt(p.base?.jacobian.sigmaMax), fmt(p.candidate?.jacobian.sigmaMax),
-    fmt(p.base?.jacobian.sigmaMin), fmt(p.candidate?.jacobian.sigmaMin), fmt(p.base?.gradient.inputNorm), fmt(p.candidate?.gradient.inputNorm), p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : '',
+    fig(p.base, 'rmsGain'), fig(p.candidate, 'rmsGain'), fig(p.base, 'sigmaMax'), fig(p.candidate, 'sigmaMax'),
+    fig(p.base, 'sigmaMin'), fig(p.candidate, 'sigmaMin'), fig(p.base, 'gradient'), fig(p.candidate, 'gradient'), ratioText(p.change.gradient),
   ]);
   const sub = ['', '', 'base', 'candidate', 'base', 'candidate', 'base', 'candidate', 'base', 'candidate', ''];
   const widths = header.map((_, i) => Math.min(Math.max(...[header, sub, ...rows].map((r) => r[i].length)), i === 0 ? 40 : 16));
   const line = (cells: string[]) => cells.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
   lines.push(line(header), line(sub), ...rows.map(line), '');
+  const notes = changeNotes(c, ['gradient']);
+  if (notes.length) lines.push(...notes, '');
   lines.push(`Regressions ${c.regressions.length}`, ...c.regressions.map((r) => `  ✗ ${r}`));
   lines.push(`Introduced  ${c.introduced.length}`, ...c.introduced.map((f) => `  + [${f.severity} ${f.rule}] ${f.message}`));
   lines.push(`Resolved    ${c.resolved.length}`, ...c.resolved.map((f) => `  ✓ [${f.severity} ${f.rule}] ${f.message}`));

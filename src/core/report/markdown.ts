@@ -1,5 +1,5 @@
 import { memberFindings, memberLabels } from '../diagnosis/group';
-import type { Comparison } from '../review/compare';
+import { changeNotes, ratioText, type Comparison, type LayerPair } from '../review/compare';
 import { fmt, formatFigure, jacobianFigure, type JacobianFigureName } from './figures';
 import { batchNormNote } from './batchNormText';
 import { phaseSummary } from './phase';
@@ -110,11 +110,13 @@ export function comparisonMarkdown(c: Comparison): string {
   lines.push('| layer | status | rms gain | σmax | σmin | ‖∂L/∂in‖ | gradient change |', '| --- | --- | --- | --- | --- | --- | --- |');
   for (const p of c.layers) {
     const name = p.candidate?.name ?? p.base!.name;
-    const both = (name: JacobianFigureName) => `${figureOf(p.base, name)} → ${figureOf(p.candidate, name)}`;
+    const both = (name: JacobianFigureName & keyof LayerPair['change']) => `${figureOf(p.base, name)} → ${figureOf(p.candidate, name)}${p.change[name] ? ` (${ratioText(p.change[name])})` : ''}`;
     const status = p.status === 'matched' ? (p.match === 'name' ? 'matched' : `matched by ${p.match}`) : p.status;
-    lines.push(`| \`${cell(name)}\` | ${status} | ${both('rmsGain')} | ${both('sigmaMax')} | ${both('sigmaMin')} | ${p.base ? fmt(p.base.gradient.inputNorm) : '—'} → ${p.candidate ? fmt(p.candidate.gradient.inputNorm) : '—'} | ${p.change.gradient !== null ? `${fmt(p.change.gradient)}x` : ''} |`);
+    lines.push(`| \`${cell(name)}\` | ${status} | ${both('rmsGain')} | ${both('sigmaMax')} | ${both('sigmaMin')} | ${p.base ? fmt(p.base.gradient.inputNorm) : '—'} → ${p.candidate ? fmt(p.candidate.gradient.inputNorm) : '—'} | ${ratioText(p.change.gradient)} |`);
   }
   lines.push('');
+  const notes = changeNotes(c);
+  if (notes.length) lines.push(...notes.map((n) => `- ${n}`), '');
   if (c.regressions.length) lines.push('### Regressions', '', ...c.regressions.map((r) => `- ${r}`), '');
   if (c.introduced.length) lines.push('### Introduced', '', ...c.introduced.map(findingLine), '');
   if (c.resolved.length) lines.push('### Resolved', '', ...c.resolved.map(findingLine), '');

@@ -1,5 +1,6 @@
 import { absentFrom, findingLayers } from '../diagnosis/group';
-import type { AnalysisReport, Finding, LayerReport } from '../report/types';
+import { confirms, formatFigure, jacobianFigure, type JacobianFigureName } from '../report/figures';
+import type { AnalysisReport, Figure, Finding, LayerReport, Unavailable } from '../report/types';
 
 /** How a layer of one model was paired with a layer of the other. */
 export type MatchKind = 'name' | 'module' | 'position';
@@ -10,9 +11,16 @@ export interface LayerPair {
   candidate?: LayerReport;
   status: 'matched' | 'added' | 'removed';
   match?: MatchKind;
-  /** candidate / base, for each figure both have (1 = unchanged). */
-  change: { sigmaMax: number | null; sigmaMin: number | null; rmsGain: number | null; gradient: number | null };
+  /**
+   * candidate / base for each figure (1 = unchanged), null on a layer only one side has. A ratio is
+   * a figure with its kind: exact or an estimate when both sides are measurements, a bound when one
+   * side is a bound (or a measurement within its error bar of 0), or the reason there is none.
+   */
+  change: { sigmaMax: Ratio | null; sigmaMin: Ratio | null; rmsGain: Ratio | null; gradient: Ratio | null };
 }
+
+/** candidate ÷ base: a figure (a measurement or a one-sided bound), or why the two leave it open. */
+export type Ratio = Figure | Unavailable;
 
 /** A comparison of two analyses of two models (a base and a candidate that would replace it). */
 export interface Comparison {
@@ -68,12 +76,15 @@ export function compareReports(base: AnalysisReport, candidate: AnalysisReport, 
   for (const p of pairs) {
     if (!p.base || !p.candidate) continue;
     const [a, b] = [p.base.jacobian, p.candidate.jacobian];
-    const crossed = (what: string, x: number | null, y: number | null, limit: number, worse: (v: number) => boolean) => {
-      if (x !== null && y !== null && !worse(x) && worse(y)) regressions.push(`${p.candidate!.name}: ${what} ${fmt(x)} → ${fmt(y)} crosses ${fmt(limit)}`);
+    // a crossing needs both sides on their side of the limit: a bound shows a value past it in its own direction only
+    const crossed = (what: string, name: JacobianFigureName, limit: number, worse: 'above' | 'below') => {
+      const [x, y] = [jacobianFigure(a, name), jacobianFigure(b, name)];
+      if (!x || !y || !Number.isFinite(x.value) || !Number.isFinite(y.value)) return;
+      if (confirms(x, worse === 'above' ? 'below' : 'above', limit) && confirms(y, worse, limit)) regressions.push(`${p.candidate!.name}: ${what} ${formatFigure(x)} → ${formatFigure(y)} crosses ${fmt(limit)}`);
     };
-    crossed('rms gain', a.rmsGain, b.rmsGain, thresholds.contractingLayerRmsGain, (v) => v < thresholds.contractingLayerRmsGain);
-    crossed('σmax', a.sigmaMax, b.sigmaMax, thresholds.explodingLayerSigmaMax, (v) => v > thresholds.explodingLayerSigmaMax);
-    crossed('condition number', a.conditionNumber, b.conditionNumber, thresholds.illConditioned, (v) => v > thresholds.illConditioned);
+    crossed('rms gain', 'rmsGain', thresholds.contractingLayerRmsGain, 'below');
+    crossed('σmax', 'sigmaMax', thresholds.explodingLayerSigmaMax, 'above');
+    crossed('condition number', 'conditionNumber', thresholds.illConditioned, 'above');
   }
   const sameSamples = JSON.stringify(base.run.sampleInputs.map((s) => [s.input, s.dtype, s.dims])) === JSON.stringify(candidate.run.sampleInputs.map((s) => [s.input, s.dtype, s.dims]));
   return {
@@ -98,8 +109,78 @@ function summary(r: AnalysisReport) {
   return { path: r.model.path, verdict: r.verdict?.status ?? 'unknown', layers: r.layers.length, parameters: r.model.parameterCount };
 }
 
-function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
-  return a !== null && a !== undefined && b !== null && b !== undefined && a > 0 ? b / a : null;
+/** A figure's interval [lo, hi]: a measurement is its value; a bound, or a measurement within its error bar of 0, is open on one side. */
+function interval(f: Figure): [number, number] {
+  const measured = f.kind === 'exact' || f.kind === 'estimate';
+  if (measured && f.error !== undefined && f.error > 0 && Math.abs(f.value) <= f.error) return [0, f.error];
+  if (f.kind === 'upper-bound') return [0, f.value];
+  if (f.kind === 'lower-bound') return [f.value, Infinity];
+  return [f.value, f.value];
+}
+
+/**
+ * candidate ÷ base as a figure: two measurements give a measurement (an estimate if either is one,
+ * its error bar from both relative errors); where a side is a bound the ratio is the bound its
+ * interval allows (a lower-bound candidate over a measured base: at least; an upper-bound
+ * candidate, or a lower-bound base: at most); where the two leave it open on both sides, or a
+ * side is missing, 0 or not finite, the reason instead of a number.
+ */
+export function figureRatio(base: Figure | null, candidate: Figure | null, what = 'the figure'): Ratio {
+  if (base === null) return { reason: `${what} of the base was not computed` };
+  if (candidate === null) return { reason: `${what} of the candidate was not computed` };
+  if (!Number.isFinite(base.value) || !Number.isFinite(candidate.value)) return { reason: `${what} is not finite on ${Number.isFinite(base.value) ? 'the candidate' : 'the base'}` };
+  if (base.value < 0 || candidate.value < 0) return { reason: `${what} is negative` };
+  const [b, c] = [interval(base), interval(candidate)];
+  if (b[1] === 0) return { reason: `${what} of the base is 0` };
+  const lo = c[0] / b[1];
+  const hi = b[0] > 0 ? c[1] / b[0] : Infinity;
+  if (lo === hi) {
+    const kind = base.kind === 'exact' && candidate.kind === 'exact' ? 'exact' : 'estimate';
+    const rel = (f: Figure) => (f.error !== undefined && f.value > 0 ? f.error / f.value : 0);
+    const error = lo * (rel(base) + rel(candidate));
+    return error > 0 ? { value: lo, kind, error } : { value: lo, kind };
+  }
+  if (lo > 0 && hi === Infinity) return { value: lo, kind: 'lower-bound' };
+  if (lo === 0 && Number.isFinite(hi)) return { value: hi, kind: 'upper-bound' };
+  return { reason: `${what} is only bounded (or within its error bar of 0) on both sides, which leaves its change open` };
+}
+
+/** A ratio as text: "×1.2", "≥ ×53", "≤ ×3.1e-4", or '—' with no ratio (the reason is in the ratio). */
+export function ratioText(r: Ratio | null, withError = false): string {
+  if (r === null) return '';
+  if ('reason' in r) return '—';
+  const text = formatFigure(r, withError);
+  return text.replace(/^([≤≥] )?/, (m) => `${m}×`);
+}
+
+const CHANGE_NAMES: Record<keyof LayerPair['change'], string> = { rmsGain: 'rms gain', sigmaMax: 'σmax', sigmaMin: 'σmin', gradient: '‖∂L/∂in‖' };
+
+/**
+ * What the printed changes are, for the lines under a comparison's table: that "≥ ×" and "≤ ×" are
+ * bounds, and each reason a change has no ratio with the layers it holds for.
+ */
+export function changeNotes(c: Comparison, names: Array<keyof LayerPair['change']> = ['rmsGain', 'sigmaMax', 'sigmaMin', 'gradient']): string[] {
+  const notes: string[] = [];
+  const bounds = new Set<string>();
+  const open = new Map<string, string[]>();
+  for (const p of c.layers) {
+    for (const name of names) {
+      const r = p.change[name];
+      if (!r) continue;
+      const layer = p.candidate?.name ?? p.base?.name ?? '';
+      if ('reason' in r) open.set(r.reason, [...(open.get(r.reason) ?? []), layer]);
+      else if (r.kind === 'lower-bound' || r.kind === 'upper-bound') bounds.add(CHANGE_NAMES[name]);
+    }
+  }
+  if (bounds.size) notes.push(`"≥ ×" and "≤ ×" (${[...bounds].join(', ')}): a bound on the change, not a measurement, since one side is a bound (or within its error bar of 0)`);
+  for (const [reason, layers] of open) notes.push(`No ratio ("—") on ${layers.length === 1 ? layers[0] : `${layers.length} layers (${layers[0]} .. ${layers[layers.length - 1]})`}: ${reason}`);
+  return notes;
+}
+
+/** The figures a comparison pairs, as figures with their kinds. */
+export function pairFigure(l: LayerReport, name: JacobianFigureName | 'gradient'): Figure | null {
+  if (name !== 'gradient') return jacobianFigure(l.jacobian, name);
+  return l.gradient.inputNorm === null ? null : { value: l.gradient.inputNorm, kind: 'exact' };
 }
 
 function pair(base: LayerReport | undefined, candidate: LayerReport | undefined, match?: MatchKind): LayerPair {
@@ -109,10 +190,10 @@ function pair(base: LayerReport | undefined, candidate: LayerReport | undefined,
     status: base && candidate ? 'matched' : base ? 'removed' : 'added',
     match,
     change: {
-      sigmaMax: ratio(base?.jacobian.sigmaMax, candidate?.jacobian.sigmaMax),
-      sigmaMin: ratio(base?.jacobian.sigmaMin, candidate?.jacobian.sigmaMin),
-      rmsGain: ratio(base?.jacobian.rmsGain, candidate?.jacobian.rmsGain),
-      gradient: ratio(base?.gradient.inputNorm, candidate?.gradient.inputNorm),
+      sigmaMax: base && candidate ? figureRatio(pairFigure(base, 'sigmaMax'), pairFigure(candidate, 'sigmaMax'), 'σmax') : null,
+      sigmaMin: base && candidate ? figureRatio(pairFigure(base, 'sigmaMin'), pairFigure(candidate, 'sigmaMin'), 'σmin') : null,
+      rmsGain: base && candidate ? figureRatio(pairFigure(base, 'rmsGain'), pairFigure(candidate, 'rmsGain'), 'the rms gain') : null,
+      gradient: base && candidate ? figureRatio(pairFigure(base, 'gradient'), pairFigure(candidate, 'gradient'), 'the input gradient') : null,
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Figure, Finding, LayerReport } from '../../../src/core/report/types';
-import { fmt, formatFigure, jacobianFigure } from '../../../src/core/report/figures';
-import type { Comparison } from '../../../src/core/review/compare';
+import { fmt, formatFigure } from '../../../src/core/report/figures';
+import { pairFigure, ratioText, type Comparison, type LayerPair } from '../../../src/core/review/compare';
 import { button, el } from '../dom';
 import { CompareFlowChart } from './charts';
 import { BAND_DECADES } from './metrics';
@@ -54,16 +54,16 @@ export function renderComparison(root: HTMLElement, c: Comparison, actions?: { e
 
   // each figure: base, candidate and their ratio, the ratio judged against health: toward it
   // (gains toward 1, the gradient into its model's healthy band) green and "better", away orange and "worse"
-  const figures: Array<[string, (l: LayerReport) => Figure | null, 'gain' | 'gradient']> = [
-    ['rms gain', (l) => jacobianFigure(l.jacobian, 'rmsGain'), 'gain'],
-    ['σmax', (l) => jacobianFigure(l.jacobian, 'sigmaMax'), 'gain'],
-    ['σmin', (l) => jacobianFigure(l.jacobian, 'sigmaMin'), 'gain'],
-    ['‖∂L/∂in‖', (l) => (l.gradient.inputNorm === null ? null : { value: l.gradient.inputNorm, kind: 'exact' }), 'gradient'],
+  const figures: Array<[string, keyof LayerPair['change'], 'gain' | 'gradient']> = [
+    ['rms gain', 'rmsGain', 'gain'],
+    ['σmax', 'sigmaMax', 'gain'],
+    ['σmin', 'sigmaMin', 'gain'],
+    ['‖∂L/∂in‖', 'gradient', 'gradient'],
   ];
   const out = { base: outputOf(c.layers.map((p) => p.base)), candidate: outputOf(c.layers.map((p) => p.candidate)) };
   const dark = isDark();
   const t = el('table', undefined, 'compare-table');
-  t.append(el('caption', 'Layers side by side (in the candidate\'s depth order; removed base layers after their predecessor). change = candidate ÷ base; green "better": toward healthy (a gain toward 1, the gradient toward its model\'s healthy band, within 10x of the gradient leaving it); orange "worse": away from it'));
+  t.append(el('caption', 'Layers side by side (in the candidate\'s depth order; removed base layers after their predecessor). change = candidate ÷ base; green "better": toward healthy (a gain toward 1, the gradient toward its model\'s healthy band, within 10x of the gradient leaving it); orange "worse": away from it. Where one side is a bound (or within its error bar of 0) the change is a bound, "≥ ×" or "≤ ×"; "—" where the two leave it open (hover for why)'));
   const head = el('tr');
   head.append(el('th', 'layer'), el('th', 'status'), ...figures.flatMap(([n]) => [el('th', `${n} (base)`), el('th', `${n} (candidate)`), el('th', `${n} change`)]));
   t.createTHead().append(head);
@@ -71,19 +71,23 @@ export function renderComparison(root: HTMLElement, c: Comparison, actions?: { e
   for (const p of c.layers) {
     const tr = el('tr', undefined, p.status);
     tr.append(el('td', p.candidate?.name ?? p.base?.name ?? ''), el('td', p.status === 'matched' ? (p.match === 'name' ? 'matched' : `matched by ${p.match}`) : p.status));
-    for (const [, get, scale] of figures) {
-      const [b, cand] = [p.base ? get(p.base) : null, p.candidate ? get(p.candidate) : null];
+    for (const [, name, scale] of figures) {
+      const [b, cand] = [p.base ? pairFigure(p.base, name) : null, p.candidate ? pairFigure(p.candidate, name) : null];
       tr.append(el('td', formatFigure(b)), el('td', formatFigure(cand)));
       const td = el('td', undefined, 'change');
-      const ratio = ratioText(b, cand);
+      const change = p.change[name];
+      const ratio = ratioText(change);
       td.append(el('span', ratio, 'ratio'));
+      // what the ratio is: a bound, or why there is none
+      if (change && 'reason' in change) td.title = `No ratio: ${change.reason}`;
+      else if (change && (change.kind === 'lower-bound' || change.kind === 'upper-bound')) td.title = `A bound: the change is ${change.kind === 'lower-bound' ? 'at least' : 'at most'} this (one side is a bound)`;
       const j = judge(scale, b, cand, out);
       if (j) {
         td.dataset.judgement = j.judgement;
         td.append(el('span', ` ${j.judgement}`, 'judgement'));
         td.style.background = changeColor(j.judgement, j.strength, dark);
         td.style.color = j.strength > 0.6 ? '#ffffff' : dark ? '#e6e6e6' : '#1f1f1f';
-      } else if (ratio) td.dataset.judgement = 'unchanged';
+      } else if (change && !('reason' in change)) td.dataset.judgement = 'unchanged';
       tr.append(td);
     }
     body.append(tr);
@@ -111,30 +115,6 @@ function outputOf(layers: Array<LayerReport | undefined>): number | null {
   const last = layers.filter((l): l is LayerReport => l !== undefined).reduce<LayerReport | undefined>((a, l) => (!a || l.index > a.index ? l : a), undefined);
   const g = last?.gradient.outputNorm ?? null;
   return g !== null && g > 0 && Number.isFinite(g) ? g : null;
-}
-
-/** A figure's interval: [lo, hi] (a measurement is its value; a bound or one within its error bar of 0 is open on one side). */
-function interval(f: Figure): [number, number] | null {
-  const text = formatFigure(f);
-  if (!Number.isFinite(f.value)) return null;
-  if (text.startsWith('≤')) return [0, f.kind === 'upper-bound' ? f.value : f.error ?? f.value];
-  if (text.startsWith('≥')) return [f.value, Infinity];
-  return [f.value, f.value];
-}
-
-/**
- * candidate ÷ base as text: a ratio of two measurements as "×r", a bound where one side is a bound
- * ("≤ ×r"), '—' where the two bounds leave it open (never a made-up ×0).
- */
-export function ratioText(b: Figure | null, c: Figure | null): string {
-  if (b === null || c === null) return '';
-  const [ib, ic] = [interval(b), interval(c)];
-  if (!ib || !ic) return '—';
-  const [lo, hi] = [ib[1] > 0 ? ic[0] / ib[1] : NaN, ib[0] > 0 ? ic[1] / ib[0] : Infinity];
-  if (lo === hi) return `×${fmt(lo)}`;
-  if (Number.isFinite(hi) && !(lo > 0)) return `≤ ×${fmt(hi)}`;
-  if (lo > 0 && !Number.isFinite(hi)) return `≥ ×${fmt(lo)}`;
-  return '—';
 }
 
 /** Decades from healthy: a gain's from 1, a gradient's from its model's band (within 10x of the gradient leaving it). */
