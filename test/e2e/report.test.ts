@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { memberFindings } from '../../src/core/diagnosis/group';
 import { fmt, formatFigure, jacobianFigure, type JacobianFigureName } from '../../src/core/report/figures';
-import type { AnalysisReport, Finding } from '../../src/core/report/types';
+import type { AnalysisReport } from '../../src/core/report/types';
 import { standaloneHtml } from '../../src/runtime/assets';
 import { model, ROOT } from '../helpers';
 import { launch, openPage } from './browser';
@@ -243,10 +243,8 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
   it('puts the fix of the finding that matters most in a "do this first" box, with its number', async () => {
     const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href);
     await page.waitForSelector('.do-first', { state: 'attached' });
-    // the oracle: the most severe finding with a fix, then the furthest past its threshold
-    const rank = { error: 0, warning: 1, info: 2 };
-    const past = (f: Finding) => (f.measured !== undefined && f.threshold !== undefined && f.measured * f.threshold > 0 ? Math.abs(Math.log10(f.measured / f.threshold)) : 0);
-    const top = sigmoid.report.findings.filter((f) => f.severity !== 'info' && f.fix).sort((a, b) => rank[a.severity] - rank[b.severity] || past(b) - past(a))[0];
+    // the finding the verdict names (test/unit/diagnosis/rank.test.ts: one ranking for both)
+    const top = sigmoid.report.findings.find((f) => f.id === sigmoid.report.verdict?.top)!;
     assert.equal(top.rule, 'vanishing-gradient');
     assert.equal(await page.$eval('.do-first', (b) => (b as HTMLElement).dataset.rule), top.rule);
     assert.equal(await page.textContent('.do-first .do-first-fix'), top.fix);

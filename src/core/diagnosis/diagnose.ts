@@ -1,6 +1,7 @@
 import type { Model } from '../onnx/types';
 import type { AnalysisReport, Finding, Verdict } from '../report/types';
 import { firstSentence, groupFindings } from './group';
+import { topFinding } from './rank';
 import { RULES } from './registry';
 import { foldedBatchNormClause } from './rules/batchNorm';
 import { graphFacts, type TrainingFacts } from './rule';
@@ -31,12 +32,12 @@ export function diagnose(report: AnalysisReport, model: Model, options: Diagnosi
   return { findings, verdict };
 }
 
-/** healthy (nothing above info), at risk (warnings), pathological (errors); the headline is one sentence: the status and the top finding's first. */
+/** healthy (nothing above info), at risk (warnings), pathological (errors); the headline is one sentence: the status and the first of the finding that matters most ({@link topFinding}). */
 export function verdictOf(findings: Finding[]): Verdict {
   const counts = { error: 0, warning: 0, info: 0 };
   for (const f of findings) counts[f.severity]++;
   const status = counts.error ? 'pathological' : counts.warning ? 'at-risk' : 'healthy';
-  const top = findings.find((f) => f.severity !== 'info');
+  const top = topFinding(findings);
   const incomplete = findings.find((f) => f.rule === 'incomplete-analysis');
   const label = { healthy: 'Healthy', 'at-risk': 'At risk', pathological: 'Pathological' }[status];
   return {

@@ -1,7 +1,7 @@
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
-import { memberLabels } from '../../../src/core/diagnosis/group';
+import { firstSentence, memberLabels } from '../../../src/core/diagnosis/group';
 import type { WhatIfResult } from '../../../src/core/diagnosis/whatIf';
 import { curvatureFigure, fmt, formatFigure, jacobianFigure, kindText, rankText, type JacobianFigureName } from '../../../src/core/report/figures';
 import { batchNormNote } from '../../../src/core/report/batchNormText';
@@ -9,7 +9,8 @@ import type { AnalysisReport, Finding } from '../../../src/core/report/types';
 import { button, el, table } from '../dom';
 import { phaseBanner } from './phase';
 import { FlowChart, lossName, LyapunovChart, SpectrumChart } from './charts';
-import { doThisFirst, pastThreshold } from './first';
+import { pastThreshold } from '../../../src/core/diagnosis/rank';
+import { doThisFirst } from './first';
 import { cellText, findingsOf, flowSeries, heatmapCells, layerIndexOf, scalePosition, shownMetrics, type Cell, type Metric } from './metrics';
 import { cellColor, inkFor, isDark } from './palette';
 
@@ -200,7 +201,7 @@ export class ReportView {
     h.append(facts);
   }
 
-  /** The "do this first" box: the fix of the finding that matters most, with its number in the list and how far past its threshold it is. */
+  /** The "do this first" box: the fix of the finding that matters most (the one the verdict names), with its number in the list and how far past its threshold it is; its first sentence when it has no fix. */
   private doFirstBox(): HTMLElement | undefined {
     const r = this.report!;
     const first = doThisFirst(r);
@@ -217,7 +218,7 @@ export class ReportView {
     const link = el('a', `finding ${first.number}`);
     link.href = `#finding-${r.findings.indexOf(f)}`;
     cite.append(el('span', `${f.severity} `, 'severity'), el('span', f.rule, 'rule'), el('span', ` on ${where} · `), link, el('span', f.measured !== undefined && f.threshold !== undefined ? ` · measured ${formatFigure({ value: f.measured, kind: f.measuredKind ?? 'exact' })} against ${f.thresholdName ?? 'its threshold'} ${fmt(f.threshold)}${pastText(f)}` : ''));
-    box.append(title, el('p', f.fix!, 'do-first-fix'), cite);
+    box.append(title, f.fix ? el('p', f.fix, 'do-first-fix') : el('p', `${firstSentence(f.message)} No fix to suggest: the finding says what was measured.`, 'do-first-fix none'), cite);
     const layer = layerIndexOf(r, f);
     if (layer >= 0) link.addEventListener('click', () => this.select(layer));
     return box;
