@@ -1,3 +1,4 @@
+import { batchNormPlan, BATCH_NORM_SAMPLES, detectBatchNorm, type BatchNormMode, type BatchNormOutcome } from './analysis/batchNorm';
 import { isDoctorError } from './errors';
 import type { ElementType } from './ndarray';
 import { toNumbers } from './ndarray';
@@ -31,12 +32,22 @@ export interface InspectResult {
   forwardMs?: number;
   /** Why the forward pass failed, when it did. */
   forwardError?: string;
+  /**
+   * BatchNorm at default statistics, BatchNorm folded into convolutions by the exporter, and
+   * Dropout (the analysis's own detection), with the semantics `analyze` would use and why;
+   * absent when the model has none (README "BatchNorm at initialisation").
+   */
+  batchNorm?: BatchNormOutcome;
+  /** The samples batch statistics would be computed over, when `batchNorm.mode` is batch. */
+  batchNormSamples?: number;
 }
 
 /** Options for {@link inspectModel}. */
 export interface InspectOptions {
   executionProvider: ExecutionProviderPreference;
   samples: SampleOptions;
+  /** The BatchNorm semantics an analysis would be asked for (default auto). */
+  batchNorm?: BatchNormMode;
 }
 
 /** A decoded model with its file facts, as the runtime's loader gives it. */
@@ -57,7 +68,9 @@ export async function inspectModel(
   ctx?: WorkContext,
 ): Promise<InspectResult> {
   const summary = summarizeModel(source.model, source.externalDataFiles);
-  const staticPart = { file: source.path, sha256: source.sha256, fileBytes: source.fileBytes, summary, ortVersion };
+  const batchNorm = batchNormPlan(detectBatchNorm(source.model), options.batchNorm ?? 'auto');
+  const bnFacts = batchNorm ? { batchNorm, batchNormSamples: batchNorm.mode === 'batch' ? (options.samples.files?.length ? undefined : BATCH_NORM_SAMPLES) : undefined } : {};
+  const staticPart = { file: source.path, sha256: source.sha256, fileBytes: source.fileBytes, summary, ortVersion, ...bnFacts };
   // the summary stands without a run: a sample or a session that fails is reported as the forward pass's own failure
   const failed = (e: unknown, prepared?: PreparedSamples): InspectResult => {
     if (!isDoctorError(e) || e.kind === 'cancelled') throw e;
@@ -89,12 +102,8 @@ export async function inspectModel(
       return { ...failed(e, prepared), executionProvider: runner.executionProvider };
     }
     return {
-      file: source.path,
-      sha256: source.sha256,
-      fileBytes: source.fileBytes,
-      summary,
+      ...staticPart,
       executionProvider: runner.executionProvider,
-      ortVersion,
       sampleInputs: ran.prepared.recipes,
       dimensionBindings: ran.prepared.bindings,
       outputs: Object.entries(ran.outputs).map(([name, a]) => ({ name, dtype: a.dtype, dims: a.dims, finite: toNumbers(a).every(Number.isFinite) })),

@@ -1,6 +1,6 @@
 import type { InspectResult } from '../../src/core/inspect';
 import { formatShape } from '../../src/core/onnx/summary';
-import { bindingSource, dimensionLabel } from '../../src/core/report/inspectText';
+import { batchNormLines, bindingSource, dimensionLabel } from '../../src/core/report/inspectText';
 import { el, table } from './dom';
 
 /** Renders the model summary into `root`, replacing what was there. */
@@ -38,6 +38,13 @@ export function renderSummary(root: HTMLElement, r: InspectResult): void {
     root.append(list);
   }
   root.append(table(['Output', 'Type', 'Shape'], s.outputs.map((o) => [o.name, o.dtype, formatShape(o.shape)]), 'Outputs'));
+  // BatchNorm at default statistics, folded by the exporter, Dropout: as the CLI prints them
+  const bn = batchNormLines(r);
+  if (bn.length) {
+    const list = el('ul', undefined, 'batchnorm');
+    for (const line of bn) list.append(el('li', line));
+    root.append(el('h2', 'BatchNorm'), list);
+  }
   root.append(table(['Operator', 'Nodes'], s.opHistogram.map((h) => [h.opType, String(h.count)]), 'Operators'));
   if (r.forwardError) root.append(el('h2', 'Forward pass failed'), el('p', r.forwardError, 'error'));
 }

@@ -162,6 +162,22 @@ export function resolveBatchNormMode(requested: BatchNormMode, d: BatchNormDetec
 }
 
 /**
+ * What the model holds of BatchNorm and Dropout and the semantics `requested` resolves to, before
+ * any batch is run (what `inspect` prints, and what the analysis starts from); undefined when the
+ * model has neither BatchNorm, folded BatchNorm nor Dropout.
+ */
+export function batchNormPlan(d: BatchNormDetection, requested: BatchNormMode): BatchNormOutcome | undefined {
+  if (d.nodes.length === 0 && d.folded.length === 0 && d.dropout.length === 0) return undefined;
+  const resolved = resolveBatchNormMode(requested, d);
+  return {
+    requested, mode: resolved.mode, reason: resolved.reason,
+    defaultStatistics: d.nodes.filter((n) => n.atDefaults).map((n) => n.node),
+    trainedStatistics: d.nodes.filter((n) => !n.atDefaults).map((n) => n.node),
+    folded: d.folded, dropout: d.dropout,
+  };
+}
+
+/**
  * Re-inserts a BatchNormalization after each folded convolution: the convolution loses its bias,
  * and the BatchNorm (scale 1, statistics to be set from the batch) takes the folded bias as its
  * beta. At the initial statistics the folded bias is beta and the folded weight is W * gamma /
@@ -407,15 +423,9 @@ export async function prepareBatchNorm(
   ep: ExecutionProviderPreference,
 ): Promise<{ model: Model; order: number[]; batchNorm?: BatchNormOutcome }> {
   const d = detectBatchNorm(model);
-  if (d.nodes.length === 0 && d.folded.length === 0 && d.dropout.length === 0) return { model, order };
-  const resolved = resolveBatchNormMode(requested, d);
-  const outcome: BatchNormOutcome = {
-    requested, mode: resolved.mode, reason: resolved.reason,
-    defaultStatistics: d.nodes.filter((n) => n.atDefaults).map((n) => n.node),
-    trainedStatistics: d.nodes.filter((n) => !n.atDefaults).map((n) => n.node),
-    folded: d.folded, dropout: d.dropout,
-  };
-  if (resolved.mode === 'running' || (d.nodes.length === 0 && d.folded.length === 0)) return { model, order, batchNorm: outcome };
+  const outcome = batchNormPlan(d, requested);
+  if (!outcome) return { model, order };
+  if (outcome.mode === 'running' || (d.nodes.length === 0 && d.folded.length === 0)) return { model, order, batchNorm: outcome };
   const batch = prepared.source === 'files'
     ? prepared.samples
     : synthesizeSamples(model, prepared.recipes.map((r) => ({ name: r.input, dtype: r.dtype, declared: r.dims, dims: r.dims })), { count: BATCH_NORM_SAMPLES, seed: sampleOptions.seed * 7919 + BATCH_STREAM, distribution: sampleOptions.distribution }).samples;

@@ -1,3 +1,4 @@
+import { PRESERVE_EXPORT } from '../diagnosis/rules/batchNorm';
 import type { InspectResult } from '../inspect';
 import type { DimensionBinding } from '../inputs/signature';
 import { formatShape } from '../onnx/summary';
@@ -36,12 +37,40 @@ export function formatInspect(r: InspectResult): string {
     lines.push(`  ${o.name}  ${o.dtype} ${formatShape(o.shape)}${ran ? `  ran: ${formatShape(ran.dims)}${ran.finite ? '' : ' — contains NaN or Inf!'}` : ''}`);
   }
   if (r.forwardMs !== undefined) lines.push(`Forward pass ${r.forwardMs.toFixed(1)} ms on one sample`);
+  const bn = batchNormLines(r);
+  if (bn.length) lines.push('', 'BatchNorm', ...bn.map((l) => `  ${l}`));
   lines.push('');
   lines.push('Operators');
   const width = Math.max(...s.opHistogram.map((h) => h.opType.length), 4);
   for (const h of s.opHistogram) lines.push(`  ${h.opType.padEnd(width)}  ${String(h.count).padStart(5)}`);
   if (r.forwardError) lines.push('', 'Forward pass failed', `  ${r.forwardError}`);
   return lines.join('\n');
+}
+
+/** What the model holds of BatchNorm and Dropout and how `analyze` treats it (README "BatchNorm at initialisation"), a line each; none when it has none. */
+export function batchNormLines(r: Pick<InspectResult, 'batchNorm' | 'batchNormSamples'>): string[] {
+  const bn = r.batchNorm;
+  if (!bn) return [];
+  const list = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
+  const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  const facts: string[] = [];
+  if (bn.defaultStatistics.length) facts.push(`${plural(bn.defaultStatistics.length, 'BatchNorm node', 'BatchNorm nodes')} with running statistics at their defaults (mean 0, variance 1), as exported at initialisation: ${list(bn.defaultStatistics)}`);
+  if (bn.trainedStatistics.length) facts.push(`${plural(bn.trainedStatistics.length, 'BatchNorm node', 'BatchNorm nodes')} with trained running statistics: ${list(bn.trainedStatistics)}`);
+  if (bn.folded.length) {
+    const initial = bn.folded.filter((f) => f.atDefaults).length;
+    facts.push(`BatchNorm folded into ${plural(bn.folded.length, 'convolution', 'convolutions')} by the exporter (eval-mode export)${initial === bn.folded.length ? `, at ${bn.folded.length === 1 ? 'its' : 'their'} initial statistics` : initial ? `, ${initial} at their initial statistics` : ''}: ${list(bn.folded.map((f) => f.node))}`);
+  }
+  if (bn.dropout.length) facts.push(`${plural(bn.dropout.length, 'Dropout node', 'Dropout nodes')}, analysed as the identity (as in inference): ${list(bn.dropout)}`);
+  const lines = [...facts];
+  if (bn.defaultStatistics.length || bn.trainedStatistics.length || bn.folded.length) {
+    const semantics = bn.mode === 'batch'
+      ? `batch statistics of ${r.batchNormSamples !== undefined ? `${r.batchNormSamples} samples` : 'the sample files'}${bn.folded.length ? ', folded BatchNorm re-inserted' : ''}`
+      : `running statistics${bn.folded.length ? ': the figures describe the network without normalisation' : ''}`;
+    // under auto the facts above are the reason; a requested mode says it was requested
+    lines.push(`analyze uses ${semantics} (--batchnorm ${bn.requested}${bn.requested === 'auto' ? '' : `: ${bn.reason}`}; README "BatchNorm at initialisation")`);
+  }
+  if (bn.folded.length) lines.push(`to keep BatchNorm in the graph, export with ${PRESERVE_EXPORT}`);
+  return lines;
 }
 
 /** A symbolic dimension as the inspect views name it: "sequence of x", or the `input:axis` key that sets an unnamed one ("x:1"). */
