@@ -26,14 +26,13 @@ export const batchNormSemantics: Rule = {
     const bn = ctx.report.run.batchNorm;
     if (!bn) return [];
     const out: Finding[] = [];
+    // one builder for the three findings: what is on the node, in the rule's words
+    const add = (what: 'folded' | 'defaults' | 'dropout', node: string, f: Pick<Finding, 'message' | 'why' | 'fix' | 'layer'>) =>
+      out.push({ id: `batchnorm-semantics:${what}`, rule: 'batchnorm-semantics', severity: 'info', node, ...f });
     const stats = bn.mode === 'batch' ? `the statistics of a batch of ${bn.batchSize ?? '?'} samples, frozen for the Jacobians` : 'the running statistics stored in the model';
     if (bn.folded.length > 0) {
       const first = bn.folded[0];
-      out.push({
-        id: 'batchnorm-semantics:folded',
-        rule: 'batchnorm-semantics',
-        severity: 'info',
-        node: first.node,
+      add('folded', first.node, {
         layer: ctx.report.layers.find((l) => l.nodes.includes(first.node))?.name,
         message: bn.mode === 'batch'
           ? `BatchNorm was folded into ${bn.folded.length} convolution${bn.folded.length === 1 ? '' : 's'} by the exporter (${first.node}${bn.folded.length > 1 ? ' and others' : ''}); the analysis re-inserted it after each, normalising with ${stats}, so the figures describe the network that trains.`
@@ -43,22 +42,14 @@ export const batchNormSemantics: Rule = {
       });
     }
     if (bn.defaultStatistics.length > 0) {
-      out.push({
-        id: 'batchnorm-semantics:defaults',
-        rule: 'batchnorm-semantics',
-        severity: 'info',
-        node: bn.defaultStatistics[0],
+      add('defaults', bn.defaultStatistics[0], {
         message: `${bn.defaultStatistics.length} BatchNorm node${bn.defaultStatistics.length === 1 ? ' has' : 's have'} running statistics at their defaults (mean 0, variance 1): the model was exported at initialisation; analysed with ${stats}.`,
         why: 'At the default statistics BatchNorm is the identity in inference; in training it normalises with the batch\'s statistics.',
         fix: bn.mode === 'running' ? 'Analyse with --batchnorm auto or batch (setting gradientDoctor.batchNorm) to see the network as it trains.' : undefined,
       });
     }
     if (bn.dropout.length > 0) {
-      out.push({
-        id: 'batchnorm-semantics:dropout',
-        rule: 'batchnorm-semantics',
-        severity: 'info',
-        node: bn.dropout[0],
+      add('dropout', bn.dropout[0], {
         message: `${bn.dropout.length} Dropout node${bn.dropout.length === 1 ? '' : 's'} analysed as the identity (inference); in training each rescales a random mask, which multiplies the expected squared gain by 1 and adds noise.`,
         why: 'The analysis measures the expected network; Dropout\'s mask is random per step.',
       });
