@@ -8,6 +8,7 @@ import { heavyTailedWeights, misScaledInit, zeroInit } from './rules/initialisat
 import { contractingLayer, explodingLayer, illConditioned } from './rules/layerGain';
 import { learningRate } from './rules/learningRate';
 import { domainHazard, logOfSoftmax, maskedRow, nonFinite, unstableSoftmax } from './rules/numericHazards';
+import { postNormGradientGrowth } from './rules/postNorm';
 import { recurrentSpectralRadius } from './rules/recurrent';
 import { deadUnits, saturatedUnits } from './rules/units';
 
@@ -17,6 +18,7 @@ export const RULES: readonly Rule[] = [
   maskedRow,
   vanishingGradient,
   explodingGradient,
+  postNormGradientGrowth,
   endToEndCollapse,
   endToEndExplosion,
   lyapunovExponent,
