@@ -200,9 +200,11 @@ async function lanczosTop(
   const basis: Float32Array[] | undefined = truncation ? [] : undefined;
   const alpha: number[] = [];
   const beta: number[] = [];
+  // a random start with every sign equally likely (a Rademacher vector, normalised): as good a
+  // start as a Gaussian one, at a fraction of its cost over millions of parameters
   let q: Float32Array = new Float32Array(total);
-  for (let i = 0; i < total; i++) q[i] = rng.normal();
-  scale(q, 1 / Math.sqrt(squaredNorm(q)));
+  const unit = 1 / Math.sqrt(total);
+  for (let i = 0; i < total; i++) q[i] = rng.uniform() < 0.5 ? -unit : unit;
   let previous: Float32Array | undefined;
   let spare: Float32Array | undefined;
   let best: { lambda: number; residual: number; vector: Float64Array } = { lambda: 0, residual: Infinity, vector: new Float64Array(0) };
@@ -215,16 +217,23 @@ async function lanczosTop(
     spare = undefined;
     await hvp(q, w);
     // the three-term recurrence w -= alpha q + beta q_prev, as Gram-Schmidt against the two (the
-    // same coefficients in exact arithmetic), repeated when it cancelled much ("twice is enough")
+    // same coefficients in exact arithmetic), then w /= its norm. Against orthonormal q and q_prev
+    // the norm left is ||w||^2 - (w.q)^2 - (w.q_prev)^2, so one pass gives the coefficients and
+    // the norm and a second one applies both; when the subtraction cancels much of w, it is done
+    // for real first and repeated on what is left ("twice is enough"), as the new dots say.
     const [wq, wp, ww] = project(w, q, previous);
     alpha.push(wq);
-    const [rq, rp, rr] = subtract(w, wq, q, wp, previous);
-    const bNext = Math.sqrt(rr <= KEEP * KEEP * ww ? subtract(w, rq, q, rp, previous)[2] : rr);
+    let [c, d, rest] = [wq, wp, ww - wq * wq - wp * wp];
+    if (rest <= KEEP * KEEP * ww) {
+      const [rq, rp, rr] = subtract(w, wq, q, wp, previous);
+      [c, d, rest] = [rq, rp, rr - rq * rq - rp * rp];
+    }
+    const bNext = Math.sqrt(Math.max(rest, 0));
     best = topRitz(alpha, beta, bNext);
     converged = bNext === 0 || best.residual <= 1e-3 * Math.abs(best.lambda);
     if (converged) break;
     beta.push(bNext);
-    scale(w, 1 / bNext);
+    subtractAndScale(w, c, q, d, previous, 1 / bNext);
     // the vector two steps back is done with, unless the basis keeps it
     if (!basis) spare = previous;
     previous = q;
@@ -296,10 +305,6 @@ function parameterFeeds(model: Model, params: string[]): Record<string, NdArray>
   return feeds;
 }
 
-function scale(v: Float32Array, s: number): void {
-  for (let i = 0; i < v.length; i++) v[i] *= s;
-}
-
 /** A vector of float32 or float64 values. */
 type FloatVector = Float32Array | Float64Array;
 
@@ -332,6 +337,15 @@ function project(w: Float32Array, q: Float32Array, p: Float32Array | undefined):
     }
   }
   return [wq, wp, ww];
+}
+
+/** w = (w - a q - b p) s, in one pass. */
+function subtractAndScale(w: Float32Array, a: number, q: Float32Array, b: number, p: Float32Array | undefined, s: number): void {
+  if (p) {
+    for (let i = 0; i < w.length; i++) w[i] = (w[i] - a * q[i] - b * p[i]) * s;
+  } else {
+    for (let i = 0; i < w.length; i++) w[i] = (w[i] - a * q[i]) * s;
+  }
 }
 
 /** w -= a q + b p, and the new [w.q, w.p, w.w], in one pass (the classical Gram-Schmidt step against q and p). */
