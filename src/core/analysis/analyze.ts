@@ -109,7 +109,8 @@ export async function analyzeModel(
   const opset = defaultOpset(model);
   const summary = summarizeModel(model, source.externalDataFiles);
   const layers = findLayers(model, modelOrder, options.granularity);
-  const parameters = weightFigures(model, layers);
+  const gram = await createOrtGram(createRunner, options.executionProvider);
+  const parameters = await weightFigures(model, layers, gram.gram);
   const trainable = parameters.filter((p) => !p.aliasOf && !isRunningStatistic(model, p.name)).map((p) => p.name);
   const aliases = parameters.filter((p) => p.aliasOf && !isRunningStatistic(model, p.name)).map((p) => p.name);
   const nonFinite = nonFiniteWeights(parameters, model);
@@ -129,7 +130,6 @@ export async function analyzeModel(
   /** Each recurrent node, unrolled through time or why not (README "Recurrent networks"). */
   const recurrent: NonNullable<AnalysisReport['run']['recurrent']> = [];
   const opTypeOf = (name: string) => graph.nodes.find((n) => n.name === name)?.opType ?? 'recurrent';
-  const gram = await createOrtGram(createRunner, options.executionProvider);
   // the samples' steps fill the bar up to the curvature's 0.97; the first answer's looks and the conv norms of the first sample are more steps
   const steps = (prepared.samples.length * (layers.length + 2) + (ctx?.onPartial ? layers.length : 0) + 1) / 0.97;
   let step = 0;

@@ -259,7 +259,7 @@ async function fetchValues(model: Model, feeds: Record<string, NdArray>, names: 
 
 /** One run of `model` in a session of its own. */
 async function runOnce(model: Model, feeds: Record<string, NdArray>, fetches: string[], createRunner: RunnerFactory, ep: ExecutionProviderPreference): Promise<Record<string, NdArray>> {
-  const runner = await createRunner(model, { executionProvider: ep });
+  const runner = await createRunner(model, { executionProvider: ep, runOnce: true });
   try {
     return await runner.run(feeds, fetches);
   } finally {

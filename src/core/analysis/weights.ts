@@ -1,8 +1,9 @@
 import { tensorToFloat64 } from '../onnx/tensorData';
 import { DataType, getAttribute, type Model, type Node, type Tensor } from '../onnx/types';
 import { spectralRadius } from '../linalg/spectralRadius';
-import { singularValues } from '../linalg/svd';
+import { singularValues, singularValuesFromGram } from '../linalg/svd';
 import type { ParameterReport } from '../report/types';
+import { jsGram, type GramFunction } from './jacobian';
 import type { Layer } from './layers';
 
 /** Weight matrices up to this many rows and columns get an exact SVD in JS. */
@@ -69,16 +70,17 @@ function moments(w: Float64Array): { mean: number; variance: number; kurtosis: n
  * Weight-only figures of every float parameter (DOMAIN.md section 5): norm, variance against the
  * He (2 / fan_in), Xavier (2 / (fan_in + fan_out)) and LeCun (1 / fan_in) variances, excess
  * kurtosis, and for matrices the exact spectral norm and condition number. Conv operator norms
- * are filled in by the caller (they need the input size).
+ * are filled in by the caller (they need the input size). `gram` makes the Gram matrices of the
+ * dense SVDs (onnxruntime's float64 MatMul in the analysis).
  */
-export function weightFigures(model: Model, layers: Layer[]): ParameterReport[] {
+export async function weightFigures(model: Model, layers: Layer[], gram: GramFunction = jsGram): Promise<ParameterReport[]> {
   const owner = new Map<string, string>();
   for (const l of layers) for (const p of l.parameters) if (!owner.has(p)) owner.set(p, l.name);
   const out: ParameterReport[] = [];
   for (const [name, tensor] of model.graph.initializers) {
     if (!FLOATS.has(tensor.dataType) || tensor.dims.length === 0) continue;
     if (!owner.has(name) && !usedByDifferentiable(model, name)) continue;
-    out.push(figuresOf(model, name, tensor, owner.get(name)));
+    out.push(await figuresOf(model, name, tensor, owner.get(name), gram));
   }
   // Exporters deduplicate equal initializers and re-create the copies as Identity nodes
   // (layers.1.bias = Identity(layers.0.bias)): report each alias under its own name too.
@@ -86,7 +88,7 @@ export function weightFigures(model: Model, layers: Layer[]): ParameterReport[] 
     const source = node.opType === 'Identity' ? model.graph.initializers.get(node.inputs[0]) : undefined;
     const alias = node.outputs[0];
     if (!source || !alias || !FLOATS.has(source.dataType) || source.dims.length === 0) continue;
-    out.push({ ...figuresOf(model, alias, source, owner.get(alias)), aliasOf: source.name });
+    out.push({ ...(await figuresOf(model, alias, source, owner.get(alias), gram)), aliasOf: source.name });
     const shared = out.find((p) => p.name === source.name);
     if (shared) shared.sharedWith = [...(shared.sharedWith ?? []), alias];
   }
@@ -97,7 +99,7 @@ function usedByDifferentiable(model: Model, name: string): boolean {
   return model.graph.nodes.some((n) => n.inputs.includes(name) && !['Reshape', 'Shape', 'Expand', 'ConstantOfShape', 'Slice'].includes(n.opType));
 }
 
-function figuresOf(model: Model, name: string, tensor: Tensor, layer: string | undefined): ParameterReport {
+async function figuresOf(model: Model, name: string, tensor: Tensor, layer: string | undefined, gram: GramFunction): Promise<ParameterReport> {
   const w = tensorToFloat64(tensor);
   if (!w.every(Number.isFinite)) {
     return { name, shape: tensor.dims, layer, norm: null, gradNorm: null, gradToWeightRatio: null, spectralNorm: null, variance: null, kurtosis: null, reason: 'the weight holds NaN or Inf' };
@@ -125,7 +127,7 @@ function figuresOf(model: Model, name: string, tensor: Tensor, layer: string | u
   if (tensor.dims.length === 2 && use && use.node.opType !== 'Conv') {
     const [r, c] = tensor.dims;
     if (Math.min(r, c) <= WEIGHT_SVD_MAX_DIM) {
-      const sv = singularValues(w, r, c);
+      const sv = singularValuesFromGram(await gram(w, r, c), Math.min(r, c));
       report.spectralNorm = sv[0];
       report.conditionNumber = sv[sv.length - 1] > 0 ? sv[0] / sv[sv.length - 1] : null;
       report.spectralNormMethod = 'exact (dense SVD of the weight matrix)';
