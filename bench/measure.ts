@@ -19,7 +19,18 @@ async function main(): Promise<void> {
   let runs = 0;
   const counting = withRunHooks(createOrtRunner, { beforeSession: () => sessions++, beforeRun: () => runs++ });
   const t0 = performance.now();
-  const r = await analyzeModel(loadModelFile(file), { ...DEFAULT_ANALYZE_OPTIONS, executionProvider: 'auto', samples }, counting, { ort: ORT_VERSION, tool: 'bench' }, { onPartial: () => undefined });
+  // seconds per phase: the progress message's kind, from one message to the next
+  const phases: Record<string, number> = {};
+  let phase = 'load';
+  let since = t0;
+  const onProgress = ({ message }: { message: string }) => {
+    const now = performance.now();
+    phases[phase] = (phases[phase] ?? 0) + (now - since) / 1000;
+    phase = phaseOf(message);
+    since = now;
+  };
+  const r = await analyzeModel(loadModelFile(file), { ...DEFAULT_ANALYZE_OPTIONS, executionProvider: 'auto', samples }, counting, { ort: ORT_VERSION, tool: 'bench' }, { onPartial: () => undefined, onProgress });
+  onProgress({ message: 'end' });
   const seconds = (performance.now() - t0) / 1000;
   const peakMiB = process.resourceUsage().maxRSS / 1024;
   console.log(JSON.stringify({
@@ -31,7 +42,22 @@ async function main(): Promise<void> {
     peakMiB,
     estimateMiB: r.run.memory?.estimateMB,
     ep: r.run.executionProvider,
+    phases: Object.fromEntries(Object.entries(phases).filter(([k]) => k !== 'end').map(([k, v]) => [k, Math.round(v * 100) / 100])),
   }));
+}
+
+/** The phase a progress message belongs to. */
+function phaseOf(message: string): string {
+  if (message.startsWith('Probing layer')) return 'layer probes';
+  if (message.startsWith('First answer')) return 'first look';
+  if (/forward pass/.test(message)) return 'forward';
+  if (/gradient flow/.test(message)) return 'gradient flow and exact layers';
+  if (/end-to-end/.test(message)) return 'end to end';
+  if (message.startsWith('Weights')) return 'conv norms';
+  if (message.startsWith('Curvature')) return 'curvature';
+  if (message.startsWith('BatchNorm')) return 'batchnorm';
+  if (message.startsWith('Preparing')) return 'samples';
+  return message.split(':')[0];
 }
 
 main().catch((e) => {
