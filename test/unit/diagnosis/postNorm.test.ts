@@ -44,5 +44,18 @@ describe('post-norm-gradient-growth', () => {
     const two = await growth('transformer');
     assert.equal(two.blocks.length, 4);
     assert.deepEqual(two.growth, []);
+    assert.deepEqual(byRule(two.report, 'post-norm-gradient-growth'), []);
+  });
+
+  it('post-norm blocks whose weights the exporter folded into shared initializers: not measured, said as info with the export that keeps them', async () => {
+    const { report, blocks, growth: g } = await growth('postnorm_shared');
+    assert.equal(blocks.length, 8);
+    assert.deepEqual(g, []);
+    const [f] = byRule(report, 'post-norm-gradient-growth');
+    assert.equal(f?.severity, 'info');
+    assert.match(f.message, /share their weights/);
+    assert.match(f.fix!, /TrainingMode\.TRAINING/);
+    // the same blocks with their own weights are measured
+    assert.equal((await growth('postnorm_shallow')).growth.length, 2);
   });
 });

@@ -1,5 +1,5 @@
 import type { Node } from '../../onnx/types';
-import type { LayerReport } from '../../report/types';
+import type { Finding, LayerReport } from '../../report/types';
 import { fmt, type DiagnosisContext, type Rule } from '../rule';
 
 /** A post-norm block: the LayerNorm after a residual join, and the parameterized layers since the previous one. */
@@ -75,14 +75,41 @@ export function postNormGrowth(blocks: Block[]): Array<{ kind: Block[]; growth: 
     .map((k) => ({ kind: k, growth: k[k.length - 1].gradNorm / Math.exp(k.reduce((s, b) => s + Math.log(b.gradNorm), 0) / k.length) }));
 }
 
+/**
+ * Post-norm blocks whose weights the exporter folded into initializers shared by all of them (an
+ * eval-mode export of nn.TransformerEncoder, whose blocks start as clones of one layer): a shared
+ * weight's gradient is the sum over the blocks, so the growth through depth cannot be measured. Said
+ * as information, with the export that keeps each block's own weights.
+ */
+function sharedBlocks(ctx: DiagnosisContext, blocks: Block[]): Finding[] {
+  const shared = new Set(ctx.report.parameters.filter((p) => (p.sharedWith?.length ?? 0) > 0).map((p) => p.name));
+  const unmeasured = blocks.filter((b) => b.layers.length === 0 || b.layers.some((l) => l.parameters.some((p) => shared.has(p))));
+  if (blocks.length < 2 * MIN_BLOCKS_OF_A_KIND || unmeasured.length === 0 || shared.size === 0) return [];
+  const first = blocks.find((b) => b.layers.length > 0);
+  return [{
+    id: 'post-norm-gradient-growth:shared',
+    rule: 'post-norm-gradient-growth',
+    severity: 'info',
+    layer: first?.layers[0].name,
+    node: blocks[0].norm.name,
+    message: `Post-norm blocks not measured: ${blocks.length} residual branches are normalised after their Add (post-norm), but ${unmeasured.length} of them share their weights with other blocks `
+      + '(the exporter folded identical initial weights into one initializer), so their parameter gradients cannot be told apart and the growth of the gradient through depth is not judged.',
+    why: 'In a deep post-norm stack the blocks near the output get much larger gradients than the early ones, which can keep the model from training (README "Does it train?"); this analysis cannot see whether that happens here.',
+    fix: 'Export with each block\'s own weights: `torch.onnx.export(..., training=torch.onnx.TrainingMode.TRAINING)` with dropout 0, as bench/training_table.py exports its transformers.',
+    expect: 'Each block\'s parameters appear in the report with their own gradient, and the growth is measured.',
+  }];
+}
+
 export const postNormGradientGrowth: Rule = {
   id: 'post-norm-gradient-growth',
   title: 'post-norm residual blocks (LayerNorm after the Add) whose parameter gradients grow towards the output',
   check(ctx) {
     const t = ctx.thresholds;
     const blocks = postNormBlocks(ctx);
-    const worst = postNormGrowth(blocks).sort((a, b) => b.growth - a.growth)[0];
-    if (!worst || worst.growth < t.postNormGradientGrowthWarning) return [];
+    const growth = postNormGrowth(blocks);
+    if (growth.length === 0) return sharedBlocks(ctx, blocks);
+    const worst = growth.sort((a, b) => b.growth - a.growth)[0];
+    if (worst.growth < t.postNormGradientGrowthWarning) return [];
     const error = worst.growth >= t.postNormGradientGrowthError;
     const kind = worst.kind;
     const [first, last] = [kind[0], kind[kind.length - 1]];
