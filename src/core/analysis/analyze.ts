@@ -17,7 +17,7 @@ import { REPORT_SCHEMA_MINOR, REPORT_SCHEMA_VERSION, type AnalysisReport, type L
 import { diagnose, type DiagnosisOptions } from '../diagnosis/diagnose';
 import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, resolveLoss, type Loss, type LossKind, type LossReduction } from './gradientFlow';
-import { assembleMany, DEFAULT_PROBE_LIMITS, END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeFirstLook, probeJacobian, probeSigmaMax, spanKey, type GramFunction, type JacobianFigures } from './jacobian';
+import { assembleMany, DEFAULT_PROBE_LIMITS, END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeFirstLook, probeJacobian, probeSigmaMax, probeSigmaMaxMany, spanKey, type GramFunction, type JacobianFigures } from './jacobian';
 import { createOrtGram } from './gram';
 import { DEFAULT_MEMORY_BUDGET_MB, planForBudget, type MemoryPlan, type ProbeLimits } from './memory';
 import { resolveInputs } from '../inputs/signature';
@@ -516,6 +516,7 @@ async function convOperatorNorms(
   rng: Rng,
   probed: Map<string, JacobianFigures>,
 ): Promise<void> {
+  const pending: Array<{ node: Model['graph']['nodes'][number]; p: ParameterReport }> = [];
   for (const node of model.graph.nodes) {
     if (node.opType !== 'Conv') continue;
     const p = parameters.find((q) => q.name === node.inputs[1]);
@@ -530,10 +531,25 @@ async function convOperatorNorms(
         : `Lanczos operator norm of the convolution (zero padding) at input ${JSON.stringify(shapeOf(node.inputs[0]))}, from its layer's probe, ± ${layer.errors.sigmaMax.toExponential(1)}`;
       continue;
     }
+    pending.push({ node, p });
+  }
+  const spanOf = (node: Model['graph']['nodes'][number]) => ({ sources: [node.inputs[0]], targets: [node.outputs[0]] });
+  const record = (node: Model['graph']['nodes'][number], p: ParameterReport, r: { sigmaMax: number; error: number; steps: number }) => {
+    p.spectralNorm = r.sigmaMax;
+    p.spectralNormMethod = `Lanczos operator norm of the convolution (zero padding) at input ${JSON.stringify(shapeOf(node.inputs[0]))}, ${r.steps} steps, ± ${r.error.toExponential(1)}`;
+  };
+  // all of them in lockstep, one merged run a step; one at a time when they cannot be merged
+  const state = rng.state();
+  const together = pending.length > 1 ? await probeSigmaMaxMany(runner, pending.map((c) => spanOf(c.node)), shapeOf, rng).catch(asError) : new Error('one convolution');
+  if (!(together instanceof Error)) {
+    pending.forEach((c, i) => record(c.node, c.p, together[i]));
+    return;
+  }
+  if (isDoctorError(together) && together.kind === 'cancelled') throw together;
+  rng.restore(state);
+  for (const { node, p } of pending) {
     try {
-      const r = await probeSigmaMax(runner, { sources: [node.inputs[0]], targets: [node.outputs[0]] }, shapeOf, rng);
-      p.spectralNorm = r.sigmaMax;
-      p.spectralNormMethod = `Lanczos operator norm of the convolution (zero padding) at input ${JSON.stringify(shapeOf(node.inputs[0]))}, ${r.steps} steps, ± ${r.error.toExponential(1)}`;
+      record(node, p, await probeSigmaMax(runner, spanOf(node), shapeOf, rng));
     } catch (e) {
       p.reason = `operator norm not computed: ${asError(e).message}`;
     }

@@ -91,6 +91,90 @@ export async function probeSigmaMax(runner: DerivativeRunner, span: Span, shapeO
   return { sigmaMax: lz.ritz[0], error: lz.residual[0], steps: lz.steps };
 }
 
+/**
+ * sigma_max of several spans' Jacobians by Golub-Kahan-Lanczos run in lockstep: each step's
+ * products of every span in one run of their merged derivative model (one session for the set
+ * instead of two per span, and one run per step instead of one per span and step). The figures
+ * are those of {@link probeSigmaMax} one span at a time, the start vectors drawn in the same order.
+ * Throws when the spans cannot share a merged model (a span long enough to run as segments).
+ */
+export async function probeSigmaMaxMany(runner: DerivativeRunner, spans: Span[], shapeOf: (t: string) => number[], rng: Rng): Promise<Array<{ sigmaMax: number; error: number; steps: number }>> {
+  const { ops, finish } = lockstepOperators(runner, spans, shapeOf);
+  const runs = ops.map((op, i) => golubKahanLanczos(op, rng, LANCZOS_STEPS, LANCZOS_TOL).finally(() => finish(i)));
+  const results = await Promise.all(runs);
+  return results.map((lz) => ({ sigmaMax: lz.ritz[0], error: lz.residual[0], steps: lz.steps }));
+}
+
+/**
+ * Linear operators of several spans whose products run together: a product waits until every
+ * operator still in use has asked for one, then one merged run ({@link DerivativeRunner.manyProducts})
+ * serves them all. A span with nothing to ask that round (its Lanczos done, or at the other
+ * product) is fed zeros, so the merged session is made once for the whole set. `finish(i)` says
+ * operator i asks for no more products.
+ */
+function lockstepOperators(runner: DerivativeRunner, spans: Span[], shapeOf: (t: string) => number[]): { ops: LinearOperator[]; finish: (i: number) => void } {
+  type Request = { mode: 'jvp' | 'vjp'; span: number; vector: Float64Array; resolve: (v: Float64Array) => void; reject: (e: unknown) => void };
+  const sizes = (names: string[]) => names.map((t) => sizeOf(shapeOf(t)));
+  const inSizes = spans.map((sp) => sizes(sp.sources));
+  const outSizes = spans.map((sp) => sizes(sp.targets));
+  const split = (flat: Float64Array, lengths: number[]) => {
+    let off = 0;
+    return lengths.map((len) => [flat.subarray(off, (off += len))]);
+  };
+  const join = (parts: Float64Array[][], total: number) => {
+    const out = new Float64Array(total);
+    let off = 0;
+    for (const p of parts) {
+      out.set(p[0], off);
+      off += p[0].length;
+    }
+    return out;
+  };
+  const total = (lengths: number[]) => lengths.reduce((a, b) => a + b, 0);
+  const finished = new Set<number>();
+  let pending: Request[] = [];
+  const flush = async (batch: Request[]) => {
+    for (const mode of ['jvp', 'vjp'] as const) {
+      const asked = new Map(batch.filter((r) => r.mode === mode).map((r) => [r.span, r]));
+      if (asked.size === 0) continue;
+      try {
+        const vectors = spans.map((_, i) => {
+          const lengths = mode === 'jvp' ? inSizes[i] : outSizes[i];
+          const r = asked.get(i);
+          return r ? split(r.vector, lengths) : lengths.map((len) => [new Float64Array(len)]);
+        });
+        const out = await runner.manyProducts(mode, spans, vectors);
+        for (const [i, r] of asked) r.resolve(join(out[i], total(mode === 'jvp' ? outSizes[i] : inSizes[i])));
+      } catch (e) {
+        for (const r of asked.values()) r.reject(e);
+      }
+    }
+  };
+  const maybeFlush = () => {
+    if (pending.length === 0 || pending.length + finished.size < spans.length) return;
+    const batch = pending;
+    pending = [];
+    void flush(batch);
+  };
+  const ask = (mode: 'jvp' | 'vjp', span: number, vector: Float64Array) => new Promise<Float64Array>((resolve, reject) => {
+    pending.push({ mode, span, vector, resolve, reject });
+    maybeFlush();
+  });
+  const ops: LinearOperator[] = spans.map((_, i) => ({
+    n: total(inSizes[i]),
+    m: total(outSizes[i]),
+    matvec: (v: Float64Array) => ask('jvp', i, v),
+    rmatvec: (u: Float64Array) => ask('vjp', i, u),
+  }));
+  return {
+    ops,
+    finish: (i) => {
+      finished.add(i);
+      maybeFlush();
+    },
+  };
+}
+
 /** The span's Jacobian as a linear operator on flat vectors (sources and targets concatenated). */
 function operator(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[]) {
   const n = span.sources.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);

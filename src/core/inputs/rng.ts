@@ -25,6 +25,15 @@ export class Rng {
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 
+  /** The generator's state, to go back to with {@link restore} (a computation retried another way draws the same numbers). */
+  state(): readonly [number, number, number, number, number | undefined] {
+    return [this.a, this.b, this.c, this.d, this.spare];
+  }
+
+  restore(state: readonly [number, number, number, number, number | undefined]): void {
+    [this.a, this.b, this.c, this.d, this.spare] = state;
+  }
+
   /** A uniform 32-bit unsigned integer. */
   nextUint32(): number {
     const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
