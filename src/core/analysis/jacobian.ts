@@ -87,7 +87,7 @@ export interface JacobianFigures {
 /** Largest singular value of the span's Jacobian alone, by Golub-Kahan-Lanczos, with its residual bound. */
 export async function probeSigmaMax(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng): Promise<{ sigmaMax: number; error: number; steps: number }> {
   const { op } = operator(runner, span, shapeOf);
-  const lz = await golubKahanLanczos(op, rng, LANCZOS_STEPS, LANCZOS_TOL);
+  const lz = await golubKahanLanczos(op, rng, LANCZOS_STEPS, LANCZOS_TOL, true);
   return { sigmaMax: lz.ritz[0], error: lz.residual[0], steps: lz.steps };
 }
 
@@ -100,7 +100,7 @@ export async function probeSigmaMax(runner: DerivativeRunner, span: Span, shapeO
  */
 export async function probeSigmaMaxMany(runner: DerivativeRunner, spans: Span[], shapeOf: (t: string) => number[], rng: Rng): Promise<Array<{ sigmaMax: number; error: number; steps: number }>> {
   const { ops, finish } = lockstepOperators(runner, spans, shapeOf);
-  const runs = ops.map((op, i) => golubKahanLanczos(op, rng, LANCZOS_STEPS, LANCZOS_TOL).finally(() => finish(i)));
+  const runs = ops.map((op, i) => golubKahanLanczos(op, rng, LANCZOS_STEPS, LANCZOS_TOL, true).finally(() => finish(i)));
   const results = await Promise.all(runs);
   return results.map((lz) => ({ sigmaMax: lz.ritz[0], error: lz.residual[0], steps: lz.steps }));
 }
@@ -223,7 +223,7 @@ export async function probeFirstLook(runner: DerivativeRunner, span: Span, shape
   const { op, n, m } = operator(runner, span, shapeOf);
   const runs0 = runner.runs;
   const side = n <= m ? op : { n: m, m: n, matvec: op.rmatvec, rmatvec: op.matvec };
-  const lz = await golubKahanLanczos(side, rng, FIRST_LOOK_STEPS, FIRST_LOOK_TOL);
+  const lz = await golubKahanLanczos(side, rng, FIRST_LOOK_STEPS, FIRST_LOOK_TOL, true);
   const { mean, stderr } = await hutchinson(runner, span, shapeOf, rng, FIRST_LOOK_PROBES);
   if (!lz.ritz.every(Number.isFinite) || !Number.isFinite(mean)) throw nonFinite();
   const k = Math.min(m, n);

@@ -97,8 +97,15 @@ function blockDot(x: Float64Array, y: Float64Array, lo: number, hi: number): num
  * Golub-Kahan-Lanczos bidiagonalisation with full reorthogonalisation (DOMAIN.md section 3): A V = U B
  * with B upper bidiagonal; the singular values of B are Ritz values of A. Stops after `maxSteps`
  * or once the largest Ritz value's residual bound is below `tol` times it.
+ *
+ * `topOnly`: only the largest singular value is wanted, so the bases are not kept and each vector
+ * is orthogonalised against the previous one alone (the recurrence itself). Lost orthogonality then
+ * only adds copies of converged Ritz values (Paige) and never moves the largest one, whose residual
+ * bound holds to working precision; the small Ritz values are not to be trusted. Full
+ * reorthogonalisation streams the whole basis at every step, the larger part of a probe's cost for
+ * vectors of 64k values; this costs two vectors.
  */
-export async function golubKahanLanczos(op: LinearOperator, rng: Rng, maxSteps = 40, tol = 1e-6): Promise<LanczosResult> {
+export async function golubKahanLanczos(op: LinearOperator, rng: Rng, maxSteps = 40, tol = 1e-6, topOnly = false): Promise<LanczosResult> {
   const steps = Math.min(maxSteps, op.n, op.m);
   const V: Float64Array[] = [];
   const U: Float64Array[] = [];
@@ -116,7 +123,7 @@ export async function golubKahanLanczos(op: LinearOperator, rng: Rng, maxSteps =
     U.push(u);
     const w = await op.rmatvec(u);
     for (let i = 0; i < w.length; i++) w[i] -= a * v[i];
-    reorthogonalize(w, V);
+    if (!topOnly) reorthogonalize(w, V);
     const b = normalize(w);
     beta.push(b);
     result = ritz(alpha, beta);
@@ -125,10 +132,15 @@ export async function golubKahanLanczos(op: LinearOperator, rng: Rng, maxSteps =
       break;
     }
     v = w;
+    if (topOnly) {
+      V.length = 0;
+      U.splice(0, U.length - 1);
+    }
     V.push(v);
     u = await op.matvec(v);
-    for (let i = 0; i < u.length; i++) u[i] -= b * U[j][i];
-    reorthogonalize(u, U);
+    const last = U[U.length - 1];
+    for (let i = 0; i < u.length; i++) u[i] -= b * last[i];
+    if (!topOnly) reorthogonalize(u, U);
     a = normalize(u);
   }
   return result ?? { ritz: new Float64Array([0]), residual: new Float64Array([0]), weights: new Float64Array([1]), steps: 0, converged: true };

@@ -47,6 +47,16 @@ describe('reorthogonalize', () => {
     }
   });
 
+  it('works a cache block at a time: a vector several blocks long, not a multiple of the block', () => {
+    const rng = new Rng(4);
+    const n = 5003;
+    const basis = orthonormal(rng, n, 12);
+    const x = Float64Array.from({ length: n }, () => rng.normal());
+    for (const b of basis) { const c = 100 * rng.normal(); for (let i = 0; i < n; i++) x[i] += c * b[i]; }
+    reorthogonalize(x, basis);
+    assert.ok(worst(x, basis) < 1e-13, `|x . b| / |x| = ${worst(x, basis)}`);
+  });
+
   it('dot sums every element (lengths not a multiple of 4)', () => {
     for (const n of [0, 1, 3, 4, 5, 7, 8, 9]) {
       const x = Float64Array.from({ length: n }, (_, i) => i + 1);
@@ -117,6 +127,20 @@ describe('golubKahanLanczos', () => {
     const r = await golubKahanLanczos(dense(a, 25, 20), new Rng(2), 20, 0);
     expectClose(r.ritz, s, 1e-8, 0, 'ritz vs truth');
     expectClose(singularValues(a, 25, 20), s, 1e-6, 0, 'dense (Gram) vs truth');
+  });
+
+  it('topOnly (no stored bases) finds the largest singular value within its residual bound, run past the point where orthogonality is lost', async () => {
+    // a slowly decaying spectrum and 40 steps on a 60x80 matrix: without reorthogonalisation the
+    // vectors lose orthogonality once the top Ritz value converges, which must not move it
+    const s = Array.from({ length: 60 }, (_, i) => 10 * 0.97 ** i);
+    const a = withSingularValues(60, 80, s, 5);
+    for (const tol of [1e-6, 0]) {
+      const top = await golubKahanLanczos(dense(a, 60, 80), new Rng(1), 40, tol, true);
+      const full = await golubKahanLanczos(dense(a, 60, 80), new Rng(1), 40, tol);
+      assert.ok(Math.abs(top.ritz[0] - 10) <= Math.max(top.residual[0], 1e-12), `tol ${tol}: theta ${top.ritz[0]} residual ${top.residual[0]}`);
+      assert.ok(Math.abs(top.ritz[0] - full.ritz[0]) <= top.residual[0] + full.residual[0] + 1e-12, `tol ${tol}: ${top.ritz[0]} vs ${full.ritz[0]}`);
+      assert.ok(top.ritz[0] <= 10 * (1 + 1e-12), 'a Ritz value never exceeds sigma_max');
+    }
   });
 
   it('has quadrature weights that sum to 1', async () => {
