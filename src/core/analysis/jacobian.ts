@@ -117,19 +117,6 @@ function lockstepOperators(runner: DerivativeRunner, spans: Span[], shapeOf: (t:
   const sizes = (names: string[]) => names.map((t) => sizeOf(shapeOf(t)));
   const inSizes = spans.map((sp) => sizes(sp.sources));
   const outSizes = spans.map((sp) => sizes(sp.targets));
-  const split = (flat: Float64Array, lengths: number[]) => {
-    let off = 0;
-    return lengths.map((len) => [flat.subarray(off, (off += len))]);
-  };
-  const join = (parts: Float64Array[][], total: number) => {
-    const out = new Float64Array(total);
-    let off = 0;
-    for (const p of parts) {
-      out.set(p[0], off);
-      off += p[0].length;
-    }
-    return out;
-  };
   const total = (lengths: number[]) => lengths.reduce((a, b) => a + b, 0);
   const finished = new Set<number>();
   let pending: Request[] = [];
@@ -141,10 +128,10 @@ function lockstepOperators(runner: DerivativeRunner, spans: Span[], shapeOf: (t:
         const vectors = spans.map((_, i) => {
           const lengths = mode === 'jvp' ? inSizes[i] : outSizes[i];
           const r = asked.get(i);
-          return r ? split(r.vector, lengths) : lengths.map((len) => [new Float64Array(len)]);
+          return r ? splitFlat(r.vector, lengths) : lengths.map((len) => [new Float64Array(len)]);
         });
         const out = await runner.manyProducts(mode, spans, vectors);
-        for (const [i, r] of asked) r.resolve(join(out[i], total(mode === 'jvp' ? outSizes[i] : inSizes[i])));
+        for (const [i, r] of asked) r.resolve(joinFirst(out[i], total(mode === 'jvp' ? outSizes[i] : inSizes[i])));
       } catch (e) {
         for (const r of asked.values()) r.reject(e);
       }
@@ -175,33 +162,34 @@ function lockstepOperators(runner: DerivativeRunner, spans: Span[], shapeOf: (t:
   };
 }
 
+/** A flat vector cut into parts of these lengths, each a batch of one (views, nothing copied). */
+function splitFlat(flat: Float64Array, lengths: number[]): Float64Array[][] {
+  let off = 0;
+  return lengths.map((len) => [flat.subarray(off, (off += len))]);
+}
+
+/** The first vector of each part's batch, joined into one flat vector of `total` values. */
+function joinFirst(parts: Float64Array[][], total: number): Float64Array {
+  const out = new Float64Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p[0], off);
+    off += p[0].length;
+  }
+  return out;
+}
+
 /** The span's Jacobian as a linear operator on flat vectors (sources and targets concatenated). */
 function operator(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[]) {
-  const n = span.sources.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
-  const m = span.targets.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
-  const split = (flat: Float64Array, names: string[]) => {
-    let off = 0;
-    return names.map((t) => {
-      const len = sizeOf(shapeOf(t));
-      const part = flat.subarray(off, off + len);
-      off += len;
-      return [Float64Array.from(part)];
-    });
-  };
-  const join = (parts: Float64Array[][], total: number) => {
-    const out = new Float64Array(total);
-    let off = 0;
-    for (const p of parts) {
-      out.set(p[0], off);
-      off += p[0].length;
-    }
-    return out;
-  };
+  const inSizes = span.sources.map((t) => sizeOf(shapeOf(t)));
+  const outSizes = span.targets.map((t) => sizeOf(shapeOf(t)));
+  const n = inSizes.reduce((a, b) => a + b, 0);
+  const m = outSizes.reduce((a, b) => a + b, 0);
   const op = {
     n,
     m,
-    matvec: async (v: Float64Array) => join(await runner.jvp(span, split(v, span.sources)), m),
-    rmatvec: async (u: Float64Array) => join(await runner.vjp(span, split(u, span.targets)), n),
+    matvec: async (v: Float64Array) => joinFirst(await runner.jvp(span, splitFlat(v, inSizes)), m),
+    rmatvec: async (u: Float64Array) => joinFirst(await runner.vjp(span, splitFlat(u, outSizes)), n),
   };
   return { op, n, m };
 }
