@@ -53,6 +53,31 @@ function tridiagonalize(A: Float64Array, n: number, d: Float64Array, e: Float64A
 }
 
 /**
+ * The Householder reflector of column k below the diagonal (row k right of it, by symmetry): the
+ * unit vector u = (x - alpha e1) / ||x - alpha e1|| written to out[off + k + 1 .. off + n), and
+ * alpha = -sign(x_0) ||x||, the new subdiagonal entry. `reflects` is false when the column is
+ * already reduced (out is then left as it was).
+ */
+function reflector(A: Float64Array, n: number, k: number, out: Float64Array, off: number): { alpha: number; reflects: boolean } {
+  const rowK = k * n;
+  let norm2 = 0;
+  for (let j = k + 1; j < n; j++) norm2 += A[rowK + j] ** 2;
+  const x0 = A[rowK + k + 1];
+  const alpha = x0 >= 0 ? -Math.sqrt(norm2) : Math.sqrt(norm2);
+  if (norm2 === 0) return { alpha, reflects: false };
+  let un = 0;
+  for (let j = k + 1; j < n; j++) {
+    const x = A[rowK + j] - (j === k + 1 ? alpha : 0);
+    out[off + j] = x;
+    un += x * x;
+  }
+  if (un === 0) return { alpha, reflects: false };
+  un = 1 / Math.sqrt(un);
+  for (let j = k + 1; j < n; j++) out[off + j] *= un;
+  return { alpha, reflects: true };
+}
+
+/**
  * Reflectors k0 .. k0 + nb - 1 against the trailing matrix A' = A - U W^T - W U^T (A as it was at
  * the panel's start, U and W the panel's reflectors so far, as rows of length n). Reflector t is
  * H = I - 2 u u^T with ||u|| = 1 and H A' H = A' - u w^T - w u^T for w = 2 (A'u - (u.A'u) u).
@@ -73,21 +98,9 @@ function panel(A: Float64Array, n: number, k0: number, nb: number, U: Float64Arr
     const w = i * n;
     U.fill(0, u, u + n);
     W.fill(0, w, w + n);
-    let norm2 = 0;
-    for (let j = k + 1; j < n; j++) norm2 += A[rowK + j] ** 2;
-    const x0 = A[rowK + k + 1];
-    const alpha = x0 >= 0 ? -Math.sqrt(norm2) : Math.sqrt(norm2);
-    e[k] = alpha;
-    if (norm2 === 0) continue;
-    let un = 0;
-    for (let j = k + 1; j < n; j++) {
-      const x = A[rowK + j] - (j === k + 1 ? alpha : 0);
-      U[u + j] = x;
-      un += x * x;
-    }
-    if (un === 0) continue;
-    un = 1 / Math.sqrt(un);
-    for (let j = k + 1; j < n; j++) U[u + j] *= un;
+    const r = reflector(A, n, k, U, u);
+    e[k] = r.alpha;
+    if (!r.reflects) continue;
     // p = A u on the trailing block (rows and columns after k, untouched since the panel began)
     symmetricProduct(A, n, k + 1, U, u, p);
     // A'u = A u - U (W^T u) - W (U^T u), over the panel's earlier reflectors
@@ -181,22 +194,9 @@ function unblocked(A: Float64Array, n: number, start: number, d: Float64Array, e
   const p = new Float64Array(n);
   for (let k = start; k < n - 2; k++) {
     // column k below the diagonal is row k right of the diagonal (symmetry)
-    const rowK = k * n;
-    let norm2 = 0;
-    for (let i = k + 1; i < n; i++) norm2 += A[rowK + i] ** 2;
-    const x0 = A[rowK + k + 1];
-    const alpha = x0 >= 0 ? -Math.sqrt(norm2) : Math.sqrt(norm2);
-    e[k] = alpha;
-    if (norm2 === 0) continue;
-    // v = x - alpha e1, normalised
-    let vn = 0;
-    for (let i = k + 1; i < n; i++) {
-      v[i] = A[rowK + i] - (i === k + 1 ? alpha : 0);
-      vn += v[i] * v[i];
-    }
-    if (vn === 0) continue;
-    vn = Math.sqrt(vn);
-    for (let i = k + 1; i < n; i++) v[i] /= vn;
+    const r = reflector(A, n, k, v, 0);
+    e[k] = r.alpha;
+    if (!r.reflects) continue;
     // p = A v on the trailing block, from its upper triangle
     symmetricProduct(A, n, k + 1, v, 0, p);
     // w = p - (v.p) v; A <- A - 2 v w^T - 2 w v^T on the upper triangle
