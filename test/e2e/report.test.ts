@@ -240,6 +240,17 @@ describe('the exported HTML report in a real browser (Debian chromium)', () => {
     assert.equal(overflow, 0);
   });
 
+  it('shows every heatmap column and its caption at the width of a VS Code editor beside the sidebar (930 px)', async () => {
+    for (const width of [930, 1280]) {
+      const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href, { width });
+      await page.waitForSelector('table.heat-table', { state: 'attached' });
+      const overflow = await page.$eval('.heat-box', (b) => b.scrollWidth - b.clientWidth);
+      assert.equal(overflow, 0, `${width} px: the heatmap overflows its box by ${overflow} px`);
+      const right = await page.$eval('.heat-box', (b) => b.getBoundingClientRect().right);
+      assert.ok(right <= width, `${width} px: the heatmap's box ends at ${right} px`);
+    }
+  });
+
   it('puts the fix of the finding that matters most in a "do this first" box, with its number', async () => {
     const { page } = await openPage(browser, pathToFileURL(sigmoid.html).href);
     await page.waitForSelector('.do-first', { state: 'attached' });
