@@ -17,7 +17,7 @@ import { REPORT_SCHEMA_MINOR, REPORT_SCHEMA_VERSION, type AnalysisReport, type L
 import { diagnose, type DiagnosisOptions } from '../diagnosis/diagnose';
 import { estimateCurvature } from './curvature';
 import { lossGradient, median, norm, resolveLoss, type Loss, type LossKind, type LossReduction } from './gradientFlow';
-import { assembleMany, DEFAULT_PROBE_LIMITS, END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeFirstLook, probeJacobian, probeSigmaMax, probeSigmaMaxMany, spanKey, type GramFunction, type JacobianFigures } from './jacobian';
+import { assembleMany, DEFAULT_PROBE_LIMITS, END_TO_END_EXACT_MAX_DIM, EXACT_MAX_DIM, probeFirstLookMany, probeJacobian, probeSigmaMax, probeSigmaMaxMany, spanKey, type GramFunction, type JacobianFigures } from './jacobian';
 import { createOrtGram } from './gram';
 import { DEFAULT_MEMORY_BUDGET_MB, planForBudget, type MemoryPlan, type ProbeLimits } from './memory';
 import { resolveInputs } from '../inputs/signature';
@@ -220,11 +220,13 @@ export async function analyzeModel(
       // the first look is for someone waiting on the first answer (the editor, the CLI); what-if and compare wait for the final reports
       if (s === 0 && ctx?.onPartial) {
         const lookRng = new Rng(options.samples.seed * 7919 + FIRST_LOOK_STREAM);
-        for (const layer of layers) {
-          await checkpoint(ctx);
-          progress(`First answer: layer ${layer.index + 1}/${layers.length}`, step++ / steps);
-          firstLook[layer.index] = exact.get(layer.index) ?? await probeFirstLook(runner, spans[layer.index], shapeOf, lookRng).catch(asError);
-        }
+        await checkpoint(ctx);
+        progress(`First answer: ${layers.length} layers`, step / steps);
+        const looking = layers.filter((l) => !exact.has(l.index));
+        const looks = await probeFirstLookMany(runner, looking.map((l) => spans[l.index]), shapeOf, lookRng, limits);
+        looking.forEach((l, i) => (firstLook[l.index] = looks[i]));
+        for (const [i, j] of exact) firstLook[i] = j;
+        step += layers.length;
         firstAnswerMs = performance.now() - t0;
         partial('first-answer', true);
         await assembleExact(false);

@@ -4,7 +4,7 @@ import { UnsupportedDerivative } from '../autodiff/rule';
 import { DoctorError } from '../errors';
 import type { Span } from '../autodiff/derivative';
 import type { Rng } from '../inputs/rng';
-import { golubKahanLanczos, type LinearOperator } from '../linalg/lanczos';
+import { golubKahanLanczos, type LanczosResult, type LinearOperator } from '../linalg/lanczos';
 import { gramMatrix, singularValuesFromGram } from '../linalg/svd';
 import { sizeOf } from '../ndarray';
 import type { FigureKind } from '../report/types';
@@ -213,10 +213,76 @@ export async function probeFirstLook(runner: DerivativeRunner, span: Span, shape
   const side = n <= m ? op : { n: m, m: n, matvec: op.rmatvec, rmatvec: op.matvec };
   const lz = await golubKahanLanczos(side, rng, FIRST_LOOK_STEPS, FIRST_LOOK_TOL, true);
   const { mean, stderr } = await hutchinson(runner, span, shapeOf, rng, FIRST_LOOK_PROBES);
+  return firstLookFigures(lz, mean, stderr, n, m, runner.runs - runs0);
+}
+
+/**
+ * {@link probeFirstLook} of many spans at once: their Lanczos steps in lockstep (one merged run of
+ * the chunk's derivative models a step, as {@link probeSigmaMaxMany}) and their Hutchinson probes in
+ * one merged run, so that a model of n layers costs a few sessions and about 2 FIRST_LOOK_STEPS + 1
+ * runs per chunk instead of two sessions and as many runs per layer. Chunks hold spans whose
+ * vectors together fit the probe batch. A span that cannot join a merged model (one that runs as
+ * segments), or a chunk whose merged model fails, is looked at alone.
+ */
+export async function probeFirstLookMany(runner: DerivativeRunner, spans: Span[], shapeOf: (t: string) => number[], rng: Rng, limits: ProbeLimits): Promise<Array<JacobianFigures | Error>> {
+  const out: Array<JacobianFigures | Error | undefined> = spans.map(() => undefined);
+  const size = (names: string[]) => names.reduce((s, t) => s + sizeOf(shapeOf(t)), 0);
+  const room = limits.probeBatchElements / FIRST_LOOK_PROBES;
+  const chunks: number[][] = [];
+  let chunk: number[] = [];
+  let used = 0;
+  for (const [i, span] of spans.entries()) {
+    const elements = size(span.sources) + size(span.targets);
+    if (!runner.canMerge(span) || elements > room) continue;
+    if (used + elements > room && chunk.length > 0) {
+      chunks.push(chunk);
+      chunk = [];
+      used = 0;
+    }
+    chunk.push(i);
+    used += elements;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  for (const members of chunks.filter((c) => c.length > 1)) {
+    const chosen = members.map((i) => spans[i]);
+    const state = rng.state();
+    try {
+      const runs0 = runner.runs;
+      const { ops, finish } = lockstepOperators(runner, chosen, shapeOf);
+      const looks = await Promise.all(ops.map((op, i) => golubKahanLanczos(op, rng, FIRST_LOOK_STEPS, FIRST_LOOK_TOL, true).finally(() => finish(i))));
+      const vectors = chosen.map((span) => span.sources.map((t) => rademacherBatch(sizeOf(shapeOf(t)), FIRST_LOOK_PROBES, rng)));
+      const images = await runner.manyProducts('jvp', chosen, vectors);
+      const runs = runner.runs - runs0;
+      members.forEach((at, i) => {
+        const { mean, stderr } = squaredNormStats(images[i], FIRST_LOOK_PROBES);
+        out[at] = asFigures(() => firstLookFigures(looks[i], mean, stderr, ops[i].n, ops[i].m, runs, members.length));
+      });
+    } catch (e) {
+      if (e instanceof DoctorError && e.kind === 'cancelled') throw e;
+      rng.restore(state);
+    }
+  }
+  for (const [i, span] of spans.entries()) {
+    if (out[i] === undefined) out[i] = await probeFirstLook(runner, span, shapeOf, rng).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  }
+  return out as Array<JacobianFigures | Error>;
+}
+
+function asFigures(make: () => JacobianFigures): JacobianFigures | Error {
+  try {
+    return make();
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}
+
+/** The first look's figures from its Lanczos run and Hutchinson mean; `sharedBy` spans shared its `runs` (merged runs). */
+function firstLookFigures(lz: LanczosResult, mean: number, stderr: number, n: number, m: number, runs: number, sharedBy = 1): JacobianFigures {
   if (!lz.ritz.every(Number.isFinite) || !Number.isFinite(mean)) throw nonFinite();
   const k = Math.min(m, n);
   const rms = Math.sqrt(Math.max(mean, 0) / k);
   const complete = lz.steps >= k;
+  const shared = sharedBy > 1 ? ` (in ${runs} merged runs shared by ${sharedBy} layers)` : '';
   return {
     sigmaMax: lz.ritz[0],
     sigmaMin: NaN,
@@ -228,8 +294,8 @@ export async function probeFirstLook(runner: DerivativeRunner, span: Span, shape
     errors: { sigmaMax: lz.residual[0], sigmaMin: 0, rmsGain: mean > 0 ? (rms * stderr) / (2 * mean) : 0 },
     inputSize: n,
     outputSize: m,
-    runs: runner.runs - runs0,
-    note: `first answer: ${lz.steps} Lanczos steps and ${FIRST_LOOK_PROBES} Hutchinson probes; sigma_min and the condition number come with the full probe`,
+    runs,
+    note: `first answer: ${lz.steps} Lanczos steps and ${FIRST_LOOK_PROBES} Hutchinson probes${shared}; sigma_min and the condition number come with the full probe`,
   };
 }
 
@@ -331,7 +397,7 @@ async function probeLargeByFiniteDifferences(fd: FiniteDifferenceRunner, span: S
   const squares: number[] = [];
   let fdError = 0;
   for (let p = 0; p < HUTCHINSON_PROBES; p++) {
-    const z = sizes.map((size) => Float64Array.from({ length: size }, () => (rng.uniform() < 0.5 ? -1 : 1)));
+    const z = sizes.map((size) => rademacherBatch(size, 1, rng)[0]);
     const jz = await fd.jvp(z);
     const sq = jz.reduce((s, part) => s + part.reduce((q, x) => q + x * x, 0), 0);
     if (!Number.isFinite(sq)) throw nonFinite();
@@ -637,11 +703,23 @@ async function assembleChunk(runner: DerivativeRunner, chunk: Array<{ span: Span
 
 /** Hutchinson: ||J||_F^2 = E ||J z||^2 over Rademacher z, with its standard error, in one batched run. */
 async function hutchinson(runner: DerivativeRunner, span: Span, shapeOf: (t: string) => number[], rng: Rng, probes = HUTCHINSON_PROBES): Promise<{ mean: number; stderr: number }> {
-  const vectors = span.sources.map((t) =>
-    Array.from({ length: probes }, () => Float64Array.from({ length: sizeOf(shapeOf(t)) }, () => (rng.uniform() < 0.5 ? -1 : 1))),
-  );
-  const out = await runner.jvp(span, vectors);
-  const samples = Array.from({ length: probes }, (_, k) => out.reduce((s, part) => s + part[k].reduce((q, x) => q + x * x, 0), 0));
+  const vectors = span.sources.map((t) => rademacherBatch(sizeOf(shapeOf(t)), probes, rng));
+  return squaredNormStats(await runner.jvp(span, vectors), probes);
+}
+
+/** `count` random sign vectors of length `length` (Rademacher), drawn vector by vector. */
+function rademacherBatch(length: number, count: number, rng: Rng): Float64Array[] {
+  return Array.from({ length: count }, () => {
+    // a plain loop: Float64Array.from with a map function is several times slower over millions of entries
+    const z = new Float64Array(length);
+    for (let i = 0; i < length; i++) z[i] = rng.uniform() < 0.5 ? -1 : 1;
+    return z;
+  });
+}
+
+/** The mean over the batch of ||J z_k||^2 (summed over the parts) and its standard error. */
+function squaredNormStats(parts: Float64Array[][], probes: number): { mean: number; stderr: number } {
+  const samples = Array.from({ length: probes }, (_, k) => parts.reduce((s, part) => s + part[k].reduce((q, x) => q + x * x, 0), 0));
   const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
   const variance = samples.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(samples.length - 1, 1);
   return { mean, stderr: Math.sqrt(variance / samples.length) };

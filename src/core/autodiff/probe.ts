@@ -188,6 +188,11 @@ export class DerivativeRunner {
     return [...span.sources.map((s) => sourceSums.get(s) ?? zeros(s)), ...extra.map((t) => (span.sources.includes(t) ? sourceSums.get(t) ?? zeros(t) : extras.get(t) as VectorBatch))];
   }
 
+  /** Whether the span can join a merged derivative model ({@link manyProducts}): it runs as one segment. */
+  canMerge(span: Span): boolean {
+    return this.segmentsOf(span).length === 1;
+  }
+
   /** The span cut into segments (one when it is short or has no narrow cut), cached per span. */
   private segmentsOf(span: Span): Segment[] {
     const key = JSON.stringify([span.sources, span.targets]);
@@ -302,7 +307,7 @@ export class DerivativeRunner {
       const a = out[name];
       const k = a.dims[0];
       const n = sizeOf(a.dims.slice(1));
-      return Array.from({ length: k }, (_, r) => Float64Array.from(a.data.subarray(r * n, (r + 1) * n) as ArrayLike<number>));
+      return Array.from({ length: k }, (_, r) => new Float64Array(a.data.subarray(r * n, (r + 1) * n) as Float32Array | Float64Array));
     });
   }
 }

@@ -111,7 +111,8 @@ export async function golubKahanLanczos(op: LinearOperator, rng: Rng, maxSteps =
   const U: Float64Array[] = [];
   const alpha: number[] = [];
   const beta: number[] = [];
-  let v: Float64Array = Float64Array.from({ length: op.n }, () => rng.normal());
+  let v: Float64Array = new Float64Array(op.n);
+  for (let i = 0; i < v.length; i++) v[i] = rng.normal();
   normalize(v);
   let u: Float64Array = await op.matvec(v);
   V.push(v);
