@@ -6,16 +6,8 @@
 import { analyzeModel, DEFAULT_ANALYZE_OPTIONS } from '../src/core/analysis/analyze';
 import { DEFAULT_SAMPLE_OPTIONS } from '../src/core/inputs/prepare';
 import { loadModelFile } from '../src/runtime/modelFile';
-import { createOrtRunner, ORT_VERSION } from '../src/runtime/ort';
-import type { RunnerFactory } from '../src/core/ports';
-
-/** With GD_SESSIONS=1, each session's creation time, its nodes and its options, on stderr. */
-const timedRunner: RunnerFactory = async (model, options) => {
-  const t = performance.now();
-  const r = await createOrtRunner(model, options);
-  if (process.env.GD_SESSIONS) console.error(`session ${(performance.now() - t).toFixed(0)} ms, ${model.graph.nodes.length} nodes, ${model.graph.initializers.size} initializers${options?.runOnce ? ', run once' : ''}`);
-  return r;
-};
+import { ORT_VERSION } from '../src/runtime/ort';
+import { timedOrtRunner } from './sessions';
 
 async function main(): Promise<void> {
   const file = process.argv[2];
@@ -35,7 +27,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ firstAnswerSeconds: (performance.now() - t0) / 1000, phases: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v * 100) / 100])) }));
     abort.abort();
   };
-  await analyzeModel(loadModelFile(file), { ...DEFAULT_ANALYZE_OPTIONS, executionProvider: 'auto', samples: DEFAULT_SAMPLE_OPTIONS }, timedRunner, { ort: ORT_VERSION, tool: 'bench' }, { onPartial, onProgress, signal: abort.signal }).catch(() => undefined);
+  await analyzeModel(loadModelFile(file), { ...DEFAULT_ANALYZE_OPTIONS, executionProvider: 'auto', samples: DEFAULT_SAMPLE_OPTIONS }, timedOrtRunner, { ort: ORT_VERSION, tool: 'bench' }, { onPartial, onProgress, signal: abort.signal }).catch(() => undefined);
 }
 
 main().catch((e) => {

@@ -10,14 +10,15 @@ import { analyzeModel, DEFAULT_ANALYZE_OPTIONS } from '../src/core/analysis/anal
 import { DEFAULT_SAMPLE_OPTIONS } from '../src/core/inputs/prepare';
 import { withRunHooks } from '../src/core/ports';
 import { loadModelFile } from '../src/runtime/modelFile';
-import { createOrtRunner, ORT_VERSION } from '../src/runtime/ort';
+import { ORT_VERSION } from '../src/runtime/ort';
+import { timedOrtRunner } from './sessions';
 
 async function main(): Promise<void> {
   const [file, input] = process.argv.slice(2);
   const samples = { ...DEFAULT_SAMPLE_OPTIONS, files: input ? [{ name: input, bytes: readFileSync(input) }] : undefined };
   let sessions = 0;
   let runs = 0;
-  const counting = withRunHooks(createOrtRunner, { beforeSession: () => sessions++, beforeRun: () => runs++ });
+  const counting = withRunHooks(timedOrtRunner, { beforeSession: () => sessions++, beforeRun: () => runs++ });
   const t0 = performance.now();
   // seconds per phase: the progress message's kind, from one message to the next
   const phases: Record<string, number> = {};
