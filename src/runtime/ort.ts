@@ -40,7 +40,7 @@ export async function createOrtRunner(model: Model, options: RunnerOptions, limi
   const exposed = withExtraOutputs(model, options.extraOutputs ?? []);
   const { bytes, external } = encodeModel(exposed, { externalizeAbove: EXTERNALIZE_ABOVE_BYTES });
   const base: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: options.runOnce ? 'extended' : 'all',
+    graphOptimizationLevel: options.fewRuns ? 'disabled' : 'all',
     logSeverityLevel: 4,
     extra: { session: { intra_op: { allow_spinning: '0' } } },
     externalData: external.map((e) => ({ path: e.path, data: e.data })),

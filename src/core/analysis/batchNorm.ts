@@ -355,7 +355,7 @@ export async function batchStatistics(model: Model, batch: Sample[], createRunne
   try {
     const { model: sm, fetch } = statisticsGraph(model, ranks);
     validateGraph(sm.graph);
-    const runner = await createRunner(sm, { executionProvider: ep, extraOutputs: [...fetch.values()].flat(), runOnce: true });
+    const runner = await createRunner(sm, { executionProvider: ep, extraOutputs: [...fetch.values()].flat(), fewRuns: true });
     try {
       const out = await runner.run(concatBatch(batch), [...fetch.values()].flat());
       const stats: BatchStatistics = new Map();

@@ -1,4 +1,4 @@
-import { buildJvpModel, buildVjpModel, DERIVATIVE_OPSET, spanNodes, type DerivativeModel, type Span } from '../autodiff/derivative';
+import { buildJvpModel, buildVjpModel, DERIVATIVE_OPSET, spanNodes, withBatchSize, type DerivativeModel, type Span } from '../autodiff/derivative';
 import { CONTROL_FLOW_OPS } from '../autodiff/controlFlow';
 import { ForwardPass } from '../autodiff/probe';
 import { REGISTRY } from '../autodiff/registry';
@@ -115,13 +115,13 @@ export async function createExactHvp(
   const built: Array<{ segment: Segment; dm: DerivativeModel }> = [];
   for (const segment of segments) {
     await facts.ensureSlopes(segment.nodes, segment.span.sources, createRunner, ep);
-    built.push({ segment, dm: buildJvpModel(combined, combinedOrder, facts, segment.span, DERIVATIVE_OPSET, fed, segment.nodes) });
+    built.push({ segment, dm: withBatchSize(buildJvpModel(combined, combinedOrder, facts, segment.span, DERIVATIVE_OPSET, fed, segment.nodes), 1) });
   }
   // the values the derivative models read, and no others, are kept
   await fetchValues(combined, feeds, built.flatMap((b) => b.dm.primalInputs), facts, createRunner, ep);
   const runners: TensorRunner[] = [];
   try {
-    for (const b of built) runners.push(await createRunner(b.dm.model, { executionProvider: ep }));
+    for (const b of built) runners.push(await createRunner(b.dm.model, { executionProvider: ep, fewRuns: true }));
   } catch (e) {
     for (const r of runners) await r.dispose();
     throw e;
@@ -259,7 +259,7 @@ async function fetchValues(model: Model, feeds: Record<string, NdArray>, names: 
 
 /** One run of `model` in a session of its own. */
 async function runOnce(model: Model, feeds: Record<string, NdArray>, fetches: string[], createRunner: RunnerFactory, ep: ExecutionProviderPreference): Promise<Record<string, NdArray>> {
-  const runner = await createRunner(model, { executionProvider: ep, runOnce: true });
+  const runner = await createRunner(model, { executionProvider: ep, fewRuns: true });
   try {
     return await runner.run(feeds, fetches);
   } finally {

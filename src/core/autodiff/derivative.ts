@@ -40,6 +40,17 @@ export interface DerivativeModel {
   estimated: string[];
 }
 
+/**
+ * The derivative model with its batch dimension K fixed to `k`, for a model always run with
+ * batches of that size: onnxruntime compiles a graph of thousands of nodes several times faster
+ * when no dimension is symbolic (densenet121's forward-over-reverse model, 10k nodes: 6.3 s -> 1.6 s).
+ */
+export function withBatchSize(dm: DerivativeModel, k: number): DerivativeModel {
+  const fix = (v: ValueInfo): ValueInfo => (v.type?.kind === 'tensor' && v.type.shape?.[0] === 'K' ? { ...v, type: { ...v.type, shape: [k, ...v.type.shape.slice(1)] } } : v);
+  const graph = { ...dm.model.graph, inputs: dm.model.graph.inputs.map(fix), outputs: dm.model.graph.outputs.map(fix) };
+  return { ...dm, model: { ...dm.model, graph } };
+}
+
 /** The opset every derivative model is written in (its rules emit opset 17 operators). */
 export const DERIVATIVE_OPSET = 17;
 

@@ -57,7 +57,7 @@ export class ForwardPass implements PrimalFacts {
   /** Runs `model` on `sample`, fetching every intermediate tensor. */
   static async run(model: Model, sample: Record<string, NdArray>, createRunner: RunnerFactory, ep: ExecutionProviderPreference): Promise<ForwardPass> {
     const names = model.graph.nodes.flatMap((n) => n.outputs).filter((o) => o.length > 0);
-    const runner = await createRunner(model, { executionProvider: ep, extraOutputs: names, runOnce: true });
+    const runner = await createRunner(model, { executionProvider: ep, extraOutputs: names, fewRuns: true });
     try {
       const out = await runner.run(sample);
       const values = new Map<string, NdArray>(Object.entries(sample));
