@@ -119,6 +119,7 @@ export async function analyzeModel(
   const floatInputs = graph.inputs.filter((i) => !graph.initializers.has(i.name) && i.type?.kind === 'tensor' && isFloat(i.type.elemType)).map((i) => i.name);
   const results: SampleResult[] = [];
   let runsTotal = 0;
+  let productFlops = 0;
   let executionProvider = { requested: options.executionProvider, used: 'cpu', fallbackReason: undefined as string | undefined };
   const saturation = new SaturationTracker();
   const numerics = new NumericsTracker();
@@ -143,7 +144,7 @@ export async function analyzeModel(
     const done = current ? [...results, current] : results;
     return buildReport({
       source, model, opset, summary, layers, parameters, prepared, options, executionProvider, resolved, estimatedOps, flat, nonFinite, batchNorm: bn.batchNorm,
-      numerics, saturation, throughTime, recurrent, results: done, t0, phase, firstAnswerMs, memory, runsTotal: runsTotal + (currentRunner?.runs ?? 0),
+      numerics, saturation, throughTime, recurrent, results: done, t0, phase, firstAnswerMs, memory, runsTotal: runsTotal + (currentRunner?.runs ?? 0), productFlops: productFlops + (currentRunner?.productFlops ?? 0),
       curvature: curvature ?? { hessianMaxEigenvalue: null, maxStableLearningRate: null, maxStableLearningRateMomentum: null, momentum: options.momentum, reason: 'the curvature comes after the layer probes, which the analysis had not finished' },
     }, versions);
   };
@@ -257,6 +258,7 @@ export async function analyzeModel(
       for (const op of runner.estimated) estimatedOps.add(op);
     } finally {
       runsTotal += runner.runs;
+      productFlops += runner.productFlops;
       currentRunner = undefined;
       await runner.dispose();
     }
@@ -306,6 +308,7 @@ interface ReportState {
   executionProvider: { requested: ExecutionProviderPreference; used: string; fallbackReason?: string };
   resolved: Loss | undefined;
   runsTotal: number;
+  productFlops: number;
   estimatedOps: Set<string>;
   flat: Awaited<ReturnType<typeof flattenForAnalysis>>;
   batchNorm?: BatchNormOutcome;
@@ -375,6 +378,7 @@ function buildReport(st: ReportState, versions: { ort: string; tool: string }): 
       memory: { budgetMB: st.memory.budgetMB, estimateMB: st.memory.estimateMB, lowered: st.memory.lowered.length ? st.memory.lowered : undefined },
       phase: st.phase,
       derivativeRuns: st.runsTotal,
+      productGflops: st.productFlops / 1e9,
       exactMaxDim: EXACT_MAX_DIM,
       finiteDifferenceSlopes: st.estimatedOps.size ? [...st.estimatedOps] : undefined,
       recurrent: st.recurrent.length ? st.recurrent : undefined,

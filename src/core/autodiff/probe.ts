@@ -4,6 +4,7 @@ import { sizeOf, toNumbers } from '../ndarray';
 import { DataType, type Model, type Node } from '../onnx/types';
 import type { ExecutionProviderPreference, RunnerFactory, TensorRunner } from '../ports';
 import { buildJvpModel, buildVjpModel, mergeDerivativeModels, spanNodes, type DerivativeModel, type PrimalFacts, type Span } from './derivative';
+import { productFlops } from './flops';
 import { elementwiseSlope, FD_ELEMENTWISE, FD_NODE_MAX_INPUTS, FiniteDifferenceRunner, nodeJacobian, type EstimatedJacobian, type EstimatedSlope } from './finiteDifference';
 import { CONTROL_FLOW_OPS } from './controlFlow';
 import { REGISTRY } from './registry';
@@ -92,9 +93,11 @@ export type VectorBatch = Float64Array[];
  * sample, each as one onnxruntime run of a derivative model. Sessions are cached per span.
  */
 export class DerivativeRunner {
-  private readonly sessions = new Map<string, Promise<{ dm: DerivativeModel; runner: TensorRunner }>>();
+  private readonly sessions = new Map<string, Promise<{ dm: DerivativeModel; runner: TensorRunner; flops: number[] }>>();
   /** onnxruntime runs made, for the benchmark. */
   runs = 0;
+  /** FLOPs of the products made, for the benchmark's floor: per run, each span's vectors x its {@link productFlops}. */
+  productFlops = 0;
   private readonly fdRunners: FiniteDifferenceRunner[] = [];
   /** Op types whose derivatives in the models built so far are finite-difference slopes. */
   readonly estimated = new Set<string>();
@@ -141,14 +144,14 @@ export class DerivativeRunner {
   async jvp(span: Span, vectors: VectorBatch[]): Promise<VectorBatch[]> {
     const segments = this.segmentsOf(span);
     if (segments.length === 1) {
-      const { dm, runner } = await this.session('jvp', span, [], span, segments[0].nodes);
-      return this.run(dm, runner, span.sources, vectors);
+      const { dm, runner, flops } = await this.session('jvp', span, [], span, segments[0].nodes);
+      return this.run(dm, runner, span.sources, vectors, flops);
     }
     const known = new Map<string, VectorBatch>(span.sources.map((s, i) => [s, vectors[i]]));
     let out: VectorBatch[] = [];
     for (const seg of segments) {
-      const { dm, runner } = await this.session('jvp', seg.span, [], span, seg.nodes);
-      out = await this.run(dm, runner, seg.span.sources, seg.span.sources.map((s) => known.get(s) as VectorBatch));
+      const { dm, runner, flops } = await this.session('jvp', seg.span, [], span, seg.nodes);
+      out = await this.run(dm, runner, seg.span.sources, seg.span.sources.map((s) => known.get(s) as VectorBatch), flops);
       seg.span.targets.forEach((t, i) => known.set(t, out[i]));
     }
     return out;
@@ -158,8 +161,8 @@ export class DerivativeRunner {
   async vjp(span: Span, vectors: VectorBatch[], extra: string[] = []): Promise<VectorBatch[]> {
     const segments = this.segmentsOf(span);
     if (segments.length === 1) {
-      const { dm, runner } = await this.session('vjp', span, extra, span, segments[0].nodes);
-      return this.run(dm, runner, span.targets, vectors);
+      const { dm, runner, flops } = await this.session('vjp', span, extra, span, segments[0].nodes);
+      return this.run(dm, runner, span.targets, vectors, flops);
     }
     // an extra tensor's cotangent comes from the segment that makes it (the first one otherwise: zeros or a source's)
     const home = new Map<string, number>();
@@ -171,8 +174,8 @@ export class DerivativeRunner {
     const extras = new Map<string, VectorBatch>();
     for (let j = segments.length - 1; j >= 0; j--) {
       const seg = segments[j];
-      const { dm, runner } = await this.session('vjp', seg.span, extrasOf[j], span, seg.nodes);
-      const out = await this.run(dm, runner, seg.span.targets, seg.span.targets.map((t) => carried.get(t) as VectorBatch));
+      const { dm, runner, flops } = await this.session('vjp', seg.span, extrasOf[j], span, seg.nodes);
+      const out = await this.run(dm, runner, seg.span.targets, seg.span.targets.map((t) => carried.get(t) as VectorBatch), flops);
       seg.span.sources.forEach((s, i) => {
         if (!span.sources.includes(s)) {
           carried.set(s, out[i]);
@@ -216,6 +219,7 @@ export class DerivativeRunner {
     if (!s) {
       s = (async () => {
         const parts: DerivativeModel[] = [];
+        const flops: number[] = [];
         for (const [i, span] of spans.entries()) {
           const segments = this.segmentsOf(span);
           if (segments.length !== 1) throw new DoctorError('runtime', 'a span that runs as segments cannot join a merged derivative model');
@@ -228,15 +232,17 @@ export class DerivativeRunner {
           const spanKey = JSON.stringify([span.sources, span.targets]);
           this.spanEstimates.set(spanKey, [...new Set([...(this.spanEstimates.get(spanKey) ?? []), ...dm.estimated])]);
           parts.push(dm);
+          flops.push(productFlops(own, span.sources, (t) => this.forward.shape(t)));
         }
         const dm = mergeDerivativeModels(parts);
-        return { dm, runner: await this.createRunner(dm.model, { executionProvider: this.ep }) };
+        return { dm, runner: await this.createRunner(dm.model, { executionProvider: this.ep }), flops };
       })();
       this.sessions.set(key, s);
     }
-    const { dm, runner } = await s;
+    const { dm, runner, flops } = await s;
     const sides = spans.map((span) => (mode === 'jvp' ? span.sources : span.targets));
     const out = await this.run(dm, runner, sides.flat(), vectors.flat());
+    spans.forEach((_, i) => (this.productFlops += (vectors[i][0]?.length ?? 0) * flops[i]));
     let off = 0;
     return spans.map((span) => {
       const count = mode === 'jvp' ? span.targets.length : span.sources.length;
@@ -274,14 +280,15 @@ export class DerivativeRunner {
         for (const op of dm.estimated) this.estimated.add(op);
         const spanKey = JSON.stringify([whole.sources, whole.targets]);
         this.spanEstimates.set(spanKey, [...new Set([...(this.spanEstimates.get(spanKey) ?? []), ...dm.estimated])]);
-        return { dm, runner: await this.createRunner(dm.model, { executionProvider: this.ep }) };
+        return { dm, runner: await this.createRunner(dm.model, { executionProvider: this.ep }), flops: [productFlops(own, [...span.sources, ...extra], (t) => this.forward.shape(t))] };
       })();
       this.sessions.set(key, s);
     }
     return s;
   }
 
-  private async run(dm: DerivativeModel, runner: TensorRunner, primals: string[], vectors: VectorBatch[]): Promise<VectorBatch[]> {
+  private async run(dm: DerivativeModel, runner: TensorRunner, primals: string[], vectors: VectorBatch[], flops?: number[]): Promise<VectorBatch[]> {
+    if (flops) this.productFlops += (vectors[0]?.length ?? 0) * flops[0];
     const feeds: Record<string, NdArray> = {};
     dm.derivativeInputs.forEach((name, i) => {
       const primal = primals[i];

@@ -256,6 +256,8 @@ export interface AnalysisReport {
     /** The memory budget (MiB), the estimate of the analysis's peak before it started, and what was lowered to fit (README "Memory"). */
     memory?: { budgetMB: number; estimateMB: number; lowered?: string[] };
     derivativeRuns: number;
+    /** GFLOPs of the Jacobian-vector and vector-Jacobian products made (curvature's Hessian products aside), for the benchmark's floor (README "Performance"). */
+    productGflops?: number;
     exactMaxDim: number;
     /** Elementwise op types without a rule whose derivative is a finite-difference slope: every figure downstream of them is an estimate. */
     finiteDifferenceSlopes?: string[];
